@@ -1,0 +1,52 @@
+# Crucible: `make demo` runs the main job, `make test` runs the checks. Both set up .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.crucible-installed
+# Single-threaded BLAS/torch by default: this project is developed on a shared 2-core box.
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+export PYTHONDONTWRITEBYTECODE :=
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
+export DO_NOT_TRACK := 1
+
+.PHONY: install demo test lint typecheck unit test-slow test-integration bench clean lock
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0 -c constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip check
+	@touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	PREFECT_HOME=$(CURDIR)/.crucible/prefect $(BIN)/python -m flows.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -m "slow"
+
+test-integration: $(STAMP)
+	$(BIN)/pytest -m "integration"
+
+# Regenerate the constraints file from the current venv (after changing pyproject.toml).
+lock: $(STAMP)
+	$(BIN)/pip freeze --exclude-editable | sed -e 's/+cpu$$//' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .crucible .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,73 @@
+"""Crucible's exception hierarchy.
+
+Every message says what went wrong *and what to do instead*: the field or object at
+fault, the offending value, and the fix. Catch :class:`CrucibleError` to handle any of
+them; the subclasses also derive from the matching built-in (``ValueError``,
+``KeyError``, ``ImportError``) so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+
+class CrucibleError(Exception):
+    """Base class of every error Crucible raises on purpose."""
+
+
+class InvalidInputError(CrucibleError, ValueError):
+    """A user-supplied value is invalid.
+
+    Args:
+        field: Dotted name of the offending field, e.g. ``"space.parameters[2].low"``.
+        problem: What is wrong with the value.
+        fix: What the user should do instead.
+    """
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        self.field = field
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{field}: {problem}. Fix: {fix}")
+
+
+class ConfigurationError(CrucibleError, ValueError):
+    """A setting or a combination of settings cannot work (see the message for the fix)."""
+
+
+class MissingDependencyError(CrucibleError, ImportError):
+    """An optional dependency is not installed.
+
+    Args:
+        module: The module that failed to import.
+        extra: The ``crucible`` extra that provides it.
+    """
+
+    def __init__(self, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(
+            f"'{module}' is not installed; this feature needs the '{extra}' extra. "
+            f"Install it with: pip install 'crucible[{extra}]'"
+        )
+
+
+class NotFoundError(CrucibleError, KeyError):
+    """A named object (campaign, study, trial, model) does not exist in the store."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class AlreadyExistsError(CrucibleError, ValueError):
+    """Creating an object whose name is already taken in the store."""
+
+
+class StorageError(CrucibleError):
+    """The backing store (SQLite, PostgreSQL, file system) failed; nothing was written."""
+
+
+class DataSourceError(CrucibleError):
+    """An external data source (ChEMBL, a file) returned unusable data; nothing was written."""
+
+
+class StateError(CrucibleError):
+    """An operation is not allowed in the object's current state (e.g. observing twice)."""

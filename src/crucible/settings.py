@@ -1,0 +1,109 @@
+"""Crucible settings: one home folder and a URL for every store.
+
+Every store has an embedded default under the home folder, so a single machine needs no
+server: campaigns and Optuna studies in SQLite files, MLflow on a SQLite backend with a
+local artifact folder, Prefect results in a local folder. Moving to PostgreSQL, an MLflow
+server or shared storage is a change of environment variable (prefix ``CRUCIBLE_``), never
+a change of code::
+
+    CRUCIBLE_HOME=/data/crucible
+    CRUCIBLE_CAMPAIGN_STORE_URL=postgresql+psycopg2://bo@db/crucible
+    CRUCIBLE_OPTUNA_STORAGE_URL=postgresql+psycopg2://bo@db/optuna
+    CRUCIBLE_MLFLOW_TRACKING_URI=http://mlflow.internal:5000
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"
+
+
+class CrucibleSettings(BaseSettings):
+    """Per-environment configuration, read from ``CRUCIBLE_*`` environment variables.
+
+    Unset store URLs are filled in from :attr:`home` when the object is built.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CRUCIBLE_", env_file=None, extra="ignore")
+
+    home: Path = Field(
+        default_factory=lambda: Path.cwd() / ".crucible",
+        description="Folder for every embedded store, cache and artifact.",
+    )
+    campaign_store_url: str = Field(
+        default="", description="SQLAlchemy URL of the BO campaign store."
+    )
+    optuna_storage_url: str = Field(default="", description="Optuna RDB storage URL.")
+    mlflow_tracking_uri: str = Field(
+        default="", description="MLflow tracking URI (SQLite file or http(s) server)."
+    )
+    mlflow_artifact_location: str = Field(
+        default="", description="Artifact root for new MLflow experiments."
+    )
+    mlflow_registry_uri: str = Field(
+        default="", description="MLflow model registry URI; the tracking URI when empty."
+    )
+    prefect_results_path: Path | None = Field(
+        default=None, description="Where Prefect persists task results and cache records."
+    )
+    artifacts_dir: Path | None = Field(
+        default=None, description="Where flows write files (plots, CSVs, models)."
+    )
+    chembl_base_url: str = Field(
+        default="https://www.ebi.ac.uk/chembl/api/data",
+        description="ChEMBL web services base URL (point at a mirror or a test server).",
+    )
+    chembl_timeout_s: float = Field(default=30.0, gt=0, description="ChEMBL request timeout.")
+    chembl_cache_path: Path | None = Field(
+        default=None, description="HTTP cache of the ChEMBL client (under home by default)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Torch device; 'auto' picks CUDA when present."
+    )
+    torch_threads: int = Field(
+        default=0, ge=0, description="torch intra-op threads; 0 leaves torch's default."
+    )
+
+    @model_validator(mode="after")
+    def _fill_embedded_defaults(self) -> CrucibleSettings:
+        home = self.home
+        if not self.campaign_store_url:
+            self.campaign_store_url = _sqlite_url(home / "campaigns.db")
+        if not self.optuna_storage_url:
+            self.optuna_storage_url = _sqlite_url(home / "optuna.db")
+        if not self.mlflow_tracking_uri:
+            self.mlflow_tracking_uri = _sqlite_url(home / "mlflow.db")
+        if not self.mlflow_artifact_location:
+            self.mlflow_artifact_location = (home / "mlartifacts").resolve().as_uri()
+        if self.prefect_results_path is None:
+            self.prefect_results_path = home / "prefect-results"
+        if self.artifacts_dir is None:
+            self.artifacts_dir = home / "artifacts"
+        if self.chembl_cache_path is None:
+            self.chembl_cache_path = home / "cache" / "chembl"
+        return self
+
+    def ensure_dirs(self) -> CrucibleSettings:
+        """Create the home folder and the local folders the embedded stores need."""
+        for folder in (self.home, self.prefect_results_path, self.artifacts_dir):
+            assert folder is not None
+            folder.mkdir(parents=True, exist_ok=True)
+        assert self.chembl_cache_path is not None
+        self.chembl_cache_path.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def get_settings(**overrides: object) -> CrucibleSettings:
+    """Build the settings from the environment, with keyword overrides on top.
+
+    Settings are rebuilt at each call so that a changed environment is honoured; the
+    object is cheap to build.
+    """
+    return CrucibleSettings(**overrides)  # type: ignore[arg-type]
