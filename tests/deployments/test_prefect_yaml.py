@@ -1,0 +1,52 @@
+"""prefect.yaml loads, every deployment points at a real flow, and pools are known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+KNOWN_POOLS = {"cpu-process", "gpu-docker"}
+
+
+def _project() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "prefect.yaml").read_text())
+
+
+def _deployments() -> list[dict[str, Any]]:
+    return list(_project().get("deployments") or [])
+
+
+def test_prefect_yaml_has_pull_step_and_pool_definitions() -> None:
+    project = _project()
+    assert project["prefect-version"] == "3.8.8"
+    steps = project["pull"]
+    assert any("prefect.deployments.steps.set_working_directory" in step for step in steps)
+    pools = project["definitions"]["work_pools"]
+    assert {pool["name"] for pool in pools.values()} == KNOWN_POOLS
+    gpu = pools["gpu_docker"]["job_variables"]["container_create_kwargs"]
+    assert gpu["device_requests"][0]["capabilities"] == [["gpu"]]
+
+
+def test_deployment_names_are_unique() -> None:
+    names = [d["name"] for d in _deployments()]
+    assert len(names) == len(set(names)), names
+
+
+@pytest.mark.parametrize("deployment", _deployments(), ids=lambda d: d["name"])
+def test_deployment_entrypoint_loads_a_flow(deployment: dict[str, Any]) -> None:
+    from prefect.flows import Flow, load_flow_from_entrypoint
+    from prefect.utilities.callables import parameter_schema
+
+    path, _, func = deployment["entrypoint"].partition(":")
+    assert (ROOT / path).is_file(), f"{deployment['name']}: {path} does not exist"
+    assert Path(path).name.endswith("_flow.py"), "flow files are named *_flow.py"
+    flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
+    assert isinstance(flow, Flow) and func
+    schema = parameter_schema(flow).model_dump()
+    for param in deployment.get("parameters") or {}:
+        assert param in schema["properties"], f"{deployment['name']}: unknown parameter {param}"
+    assert deployment["work_pool"]["name"] in KNOWN_POOLS
