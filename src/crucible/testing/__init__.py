@@ -1,0 +1,1 @@
+"""Synthetic objectives with known optima, for tests, demos and benchmarks."""
