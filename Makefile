@@ -1,5 +1,8 @@
 # Crucible: `make demo` runs the main job, `make test` runs the checks. Both set up .venv.
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+# pip's configured extra indexes print one harmless warning per package here; hide those.
+QUIET_PIP := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -16,8 +19,8 @@ export DO_NOT_TRACK := 1
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet torch==2.13.0 -c constraints.txt
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet torch==2.13.0 -c constraints.txt $(QUIET_PIP)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]' $(QUIET_PIP)
 	$(BIN)/pip check
 	@touch $@
 
