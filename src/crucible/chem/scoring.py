@@ -1,0 +1,538 @@
+"""REINVENT-style scoring: components -> transforms -> weighted aggregation.
+
+A *component* computes one raw value per molecule (QED, a pChEMBL prediction, a
+similarity). A *transform* (:mod:`crucible.chem.transforms`) maps raw values onto [0, 1].
+A :class:`ScoringFunction` combines the transformed values of its *terms* (component +
+transform + weight + role) into one total score per SMILES:
+
+* ``score`` terms are averaged with normalised weights, arithmetically
+  (``sum_i w_i s_i / sum_i w_i``) or geometrically (``prod_i s_i ^ (w_i / sum_i w_i)``,
+  scores clamped to >= 1e-8). A NaN score (the component could not score that molecule)
+  drops its weight for that molecule; a molecule with no finite score gets 0.
+* ``filter`` terms carry no weight and multiply the total by their transformed value
+  (0 or 1 for alerts): a molecule that fails a filter scores 0.
+* ``penalty`` terms carry no weight and multiply the total by their value in [0, 1]
+  (REINVENT's ``MatchingSubstructure`` gives 0.5 to molecules without the substructure).
+* Invalid SMILES (unparsable or empty) score 0 and get NaN raw values.
+
+Each SMILES is parsed once per call; the parsed molecules (and their Morgan fingerprints,
+computed on first use) are shared by every component through a :class:`MolBatch`.
+Duplicate SMILES in one call are scored once.
+
+Components are plugins: subclass :class:`ScoringComponent`, give it a pydantic ``Params``
+model and decorate it with :func:`register_component`; configurations then refer to it by
+name (names are case-, dash- and underscore-insensitive, like REINVENT's).
+
+Example:
+    >>> from crucible.chem.scoring import ScoringConfig, build_scoring_function
+    >>> config = ScoringConfig.model_validate({
+    ...     "aggregation": "geometric",
+    ...     "components": [
+    ...         {"type": "qed", "weight": 1.0},
+    ...         {"type": "molecular_weight",
+    ...          "transform": {"type": "double_sigmoid", "low": 200, "high": 500}},
+    ...     ],
+    ... })
+    >>> result = build_scoring_function(config).score(["CCO", "c1ccccc1O", "not a smiles"])
+    >>> result.total.shape, bool(result.valid[2]), float(result.total[2])
+    ((3,), False, 0.0)
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from crucible._imports import require
+from crucible.chem.properties import morgan_generator, parse_smiles
+from crucible.chem.transforms import NoTransform, Transform, TransformConfig
+from crucible.exceptions import AlreadyExistsError, ConfigurationError, InvalidInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rdkit.Chem import Mol
+
+__all__ = [
+    "ActivityPredictor",
+    "ComponentConfig",
+    "MolBatch",
+    "NoParams",
+    "Role",
+    "ScoreResult",
+    "ScoringComponent",
+    "ScoringConfig",
+    "ScoringFunction",
+    "ScoringTerm",
+    "aggregate",
+    "available_components",
+    "build_scoring_function",
+    "get_component_class",
+    "register_component",
+]
+
+#: How a term enters the total: weighted score, multiplicative filter, or penalty.
+Role = Literal["score", "filter", "penalty"]
+Aggregation = Literal["arithmetic", "geometric"]
+
+_GEOMETRIC_FLOOR = 1e-8
+
+
+@runtime_checkable
+class ActivityPredictor(Protocol):
+    """What the ``activity_model`` component needs from a trained model.
+
+    Any object with this one method works (the random forest and Chemprop models of
+    :mod:`crucible.chem.activity`, a scikit-learn wrapper, a remote client).
+    """
+
+    def predict(self, smiles: Sequence[str]) -> np.ndarray:
+        """Predict one value per SMILES (e.g. pChEMBL).
+
+        Args:
+            smiles: Valid SMILES strings (the scoring function passes canonical SMILES of
+                parsable molecules only).
+
+        Returns:
+            Array of shape ``len(smiles)``; NaN where the model cannot predict.
+        """
+        ...
+
+
+@dataclass
+class ScoreResult:
+    """Scores of one batch of SMILES.
+
+    Attributes:
+        smiles: The input SMILES, in input order (length ``n``).
+        total: Aggregated scores, shape ``n``, in [0, 1]; 0 for invalid SMILES.
+        valid: Whether each SMILES parsed, shape ``n``.
+        raw: Component name -> raw values, shape ``n`` (NaN where invalid or unscored).
+        transformed: Component name -> transformed values in [0, 1], shape ``n``
+            (NaN where invalid or unscored).
+    """
+
+    smiles: list[str]
+    total: np.ndarray
+    valid: np.ndarray
+    raw: dict[str, np.ndarray] = field(default_factory=dict)
+    transformed: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per SMILES: ``smiles, valid, total``, then ``<name>`` and ``<name> (raw)``."""
+        import pandas as pd
+
+        columns: dict[str, Any] = {"smiles": self.smiles, "valid": self.valid, "total": self.total}
+        for name in self.transformed:
+            columns[name] = self.transformed[name]
+            columns[f"{name} (raw)"] = self.raw[name]
+        return pd.DataFrame(columns)
+
+
+class MolBatch:
+    """The parsable molecules of one scoring call, parsed once and shared by components.
+
+    Attributes:
+        smiles: All input SMILES (length ``n``).
+        valid: Boolean mask of parsable inputs, shape ``n``.
+        index: Positions of the valid inputs, shape ``n_valid``.
+        mols: RDKit molecules of the valid inputs (length ``n_valid``).
+    """
+
+    def __init__(self, smiles: Sequence[str]) -> None:
+        self.smiles = list(smiles)
+        parsed = [parse_smiles(s) for s in self.smiles]
+        self.valid = np.array([m is not None for m in parsed], dtype=bool)
+        self.index = np.flatnonzero(self.valid)
+        self.mols: list[Mol] = [m for m in parsed if m is not None]
+        self._cache: dict[Any, Any] = {}
+
+    def __len__(self) -> int:
+        """Number of valid molecules (what :meth:`ScoringComponent.compute` returns)."""
+        return len(self.mols)
+
+    @property
+    def canonical_smiles(self) -> list[str]:
+        """Canonical SMILES of the valid molecules (computed once)."""
+        if "canonical" not in self._cache:
+            to_smiles = require("rdkit.Chem").MolToSmiles
+            self._cache["canonical"] = [to_smiles(m) for m in self.mols]
+        return list(self._cache["canonical"])
+
+    def morgan(self, radius: int = 2, n_bits: int = 2048) -> list[Any]:
+        """Morgan bit vectors of the valid molecules (computed once per setting)."""
+        key = ("morgan", radius, n_bits)
+        if key not in self._cache:
+            generator = morgan_generator(radius, n_bits)
+            self._cache[key] = [generator.GetFingerprint(m) for m in self.mols]
+        return list(self._cache[key])
+
+
+class NoParams(BaseModel):
+    """Parameters of a component that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScoringComponent(ABC):
+    """Base class of scoring components.
+
+    Subclasses set ``Params`` (a pydantic model; extra keys forbidden is recommended),
+    optionally ``default_role`` and :meth:`default_transform`, and implement
+    :meth:`compute`. They are constructed with their parameters and must not keep
+    per-call state, so one instance can score many batches.
+
+    Args:
+        params: A ``Params`` instance or a mapping validated into one.
+    """
+
+    Params: ClassVar[type[BaseModel]] = NoParams
+    default_role: ClassVar[Role] = "score"
+    #: Set by :func:`register_component`.
+    registered_name: ClassVar[str] = ""
+
+    def __init__(self, params: BaseModel | Mapping[str, Any] | None = None) -> None:
+        if isinstance(params, self.Params):
+            self.params: Any = params
+        else:
+            data = params.model_dump() if isinstance(params, BaseModel) else dict(params or {})
+            self.params = self.Params.model_validate(data)
+
+    @classmethod
+    def default_transform(cls) -> Transform:
+        """The transform used when a configuration gives none."""
+        return NoTransform()
+
+    @abstractmethod
+    def compute(self, batch: MolBatch) -> np.ndarray:
+        """Raw values for the valid molecules of ``batch``.
+
+        Args:
+            batch: The parsed molecules.
+
+        Returns:
+            Float array of shape ``len(batch)``; NaN where a molecule cannot be scored.
+        """
+
+    def __call__(self, smiles: Sequence[str]) -> np.ndarray:
+        """Raw values for a list of SMILES, shape ``len(smiles)``; NaN where invalid."""
+        batch = MolBatch(smiles)
+        return _scatter(self, batch)
+
+
+def _scatter(component: ScoringComponent, batch: MolBatch) -> np.ndarray:
+    """Run ``component`` on ``batch`` and place its values at the valid positions."""
+    out = np.full(len(batch.smiles), np.nan)
+    if len(batch) == 0:
+        return out
+    values = np.asarray(component.compute(batch), dtype=np.float64).reshape(-1)
+    if values.shape != (len(batch),):
+        raise ConfigurationError(
+            f"component {type(component).__name__} returned {values.shape[0]} values for "
+            f"{len(batch)} molecules; compute() must return one value per valid molecule"
+        )
+    out[batch.index] = values
+    return out
+
+
+# --------------------------------------------------------------------------- registry
+_REGISTRY: dict[str, type[ScoringComponent]] = {}
+_C = TypeVar("_C", bound=type[ScoringComponent])
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", name).lower()
+
+
+def register_component(name: str, *, overwrite: bool = False) -> Callable[[_C], _C]:
+    """Class decorator that registers a scoring component under ``name``.
+
+    Args:
+        name: The ``type`` that configurations use (case/underscore/dash-insensitive).
+        overwrite: Replace an existing registration instead of failing.
+
+    Raises:
+        AlreadyExistsError: If the name is taken and ``overwrite`` is False.
+
+    Example:
+        >>> @register_component("heavy_atom_count_demo", overwrite=True)
+        ... class HeavyAtoms(ScoringComponent):
+        ...     def compute(self, batch):
+        ...         return np.array([m.GetNumHeavyAtoms() for m in batch.mols], float)
+    """
+
+    def decorate(cls: _C) -> _C:
+        if not (isinstance(cls, type) and issubclass(cls, ScoringComponent)):
+            raise TypeError(f"{cls!r} must subclass ScoringComponent to be registered")
+        key = _normalise(name)
+        if key in _REGISTRY and not overwrite and _REGISTRY[key] is not cls:
+            raise AlreadyExistsError(
+                f"a scoring component named {name!r} is already registered "
+                f"({_REGISTRY[key].__qualname__}); pick another name or pass overwrite=True"
+            )
+        cls.registered_name = name
+        _REGISTRY[key] = cls
+        return cls
+
+    return decorate
+
+
+def _load_builtins() -> None:
+    import crucible.chem.components  # noqa: F401  (registers the built-in components)
+
+
+def available_components() -> list[str]:
+    """Names of all registered components (built-ins included), sorted."""
+    _load_builtins()
+    return sorted(cls.registered_name for cls in _REGISTRY.values())
+
+
+def get_component_class(name: str) -> type[ScoringComponent]:
+    """The component class registered as ``name``.
+
+    Raises:
+        InvalidInputError: If nothing is registered under that name.
+    """
+    _load_builtins()
+    try:
+        return _REGISTRY[_normalise(name)]
+    except KeyError:
+        raise InvalidInputError(
+            "type",
+            f"unknown scoring component {name!r}",
+            f"use one of {available_components()} or register yours with @register_component",
+        ) from None
+
+
+# --------------------------------------------------------------------------- config
+class ComponentConfig(BaseModel):
+    """One term of a scoring configuration.
+
+    Attributes:
+        type: Registered component name, e.g. ``"qed"``, ``"activity_model"``.
+        name: Column name in results (defaults to ``type``); must be unique.
+        weight: Relative weight of a ``score`` term (ignored for filters and penalties).
+        role: ``score``, ``filter`` or ``penalty``; defaults to the component's own.
+        params: The component's parameters (validated by its ``Params`` model).
+        transform: How raw values map onto [0, 1]; defaults to the component's own.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    name: str | None = None
+    weight: float = Field(1.0, ge=0.0)
+    role: Role | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    transform: TransformConfig | None = None
+
+    @property
+    def label(self) -> str:
+        """The result column name."""
+        return self.name or self.type
+
+
+class ScoringConfig(BaseModel):
+    """A scoring function as data (JSON/TOML/Prefect parameter friendly).
+
+    Attributes:
+        components: The terms; names must be unique.
+        aggregation: ``arithmetic`` or ``geometric`` weighted mean of the ``score`` terms.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    components: list[ComponentConfig] = Field(min_length=1)
+    aggregation: Aggregation = "arithmetic"
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ScoringConfig:
+        labels = [c.label for c in self.components]
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise ValueError(
+                f"component names must be unique, {duplicates} repeat; set 'name' on each"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class ScoringTerm:
+    """A built component with its transform, weight and role."""
+
+    name: str
+    component: ScoringComponent
+    transform: Transform
+    weight: float = 1.0
+    role: Role = "score"
+
+
+# --------------------------------------------------------------------------- maths
+def aggregate(scores: np.ndarray, weights: np.ndarray, method: Aggregation) -> np.ndarray:
+    """Weighted arithmetic or geometric mean that skips NaN entries.
+
+    Args:
+        scores: ``n x m`` matrix of transformed scores in [0, 1]; NaN = not scored.
+        weights: ``m`` non-negative weights (normalised per row over finite entries).
+        method: ``"arithmetic"`` or ``"geometric"`` (scores clamped to >= 1e-8).
+
+    Returns:
+        ``n`` aggregated scores in [0, 1]; 0 for a row without any finite weighted score.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    finite = ~np.isnan(scores)
+    w = np.where(finite, np.asarray(weights, dtype=np.float64)[None, :], 0.0)
+    w_sum = w.sum(axis=1)
+    safe = np.where(finite, scores, 0.0)
+    if method == "arithmetic":
+        numerator = (w * safe).sum(axis=1)
+        mean = np.divide(numerator, w_sum, out=np.zeros_like(w_sum), where=w_sum > 0)
+    else:
+        logs = (w * np.log(np.clip(safe, _GEOMETRIC_FLOOR, 1.0))).sum(axis=1)
+        mean = np.where(
+            w_sum > 0, np.exp(np.divide(logs, w_sum, out=np.zeros_like(w_sum), where=w_sum > 0)), 0
+        )
+    return np.asarray(np.clip(mean, 0.0, 1.0))
+
+
+# --------------------------------------------------------------------------- function
+class ScoringFunction:
+    """Scores lists of SMILES with a fixed set of terms.
+
+    Args:
+        terms: The terms; at least one must have role ``score`` with a positive weight.
+        aggregation: ``arithmetic`` or ``geometric``.
+
+    Raises:
+        ConfigurationError: If the terms have no positive-weight score term or repeated names.
+    """
+
+    def __init__(self, terms: Sequence[ScoringTerm], aggregation: Aggregation = "arithmetic"):
+        self.terms = list(terms)
+        self.aggregation: Aggregation = aggregation
+        names = [t.name for t in self.terms]
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"term names must be unique, got {names}")
+        if not any(t.role == "score" and t.weight > 0 for t in self.terms):
+            raise ConfigurationError(
+                "a scoring function needs at least one 'score' term with weight > 0; "
+                "filters and penalties only scale the total"
+            )
+
+    @property
+    def names(self) -> list[str]:
+        """Term names, in order."""
+        return [t.name for t in self.terms]
+
+    def __call__(self, smiles: Sequence[str]) -> np.ndarray:
+        """Total scores only, shape ``len(smiles)``."""
+        return self.score(smiles).total
+
+    def score(self, smiles: Sequence[str]) -> ScoreResult:
+        """Score a list of SMILES.
+
+        Args:
+            smiles: ``n`` SMILES strings (invalid or empty strings allowed).
+
+        Returns:
+            A :class:`ScoreResult` with arrays of shape ``n``.
+        """
+        smiles = [s if isinstance(s, str) else "" for s in smiles]
+        unique, inverse = np.unique(np.array(smiles, dtype=object), return_inverse=True)
+        inverse = inverse.reshape(-1)
+        batch = MolBatch([str(s) for s in unique])
+        raw = {t.name: _scatter(t.component, batch) for t in self.terms}
+        transformed = {t.name: t.transform(raw[t.name]) for t in self.terms}
+        total = self._combine(transformed)
+        total[~batch.valid] = 0.0
+        return ScoreResult(
+            smiles=list(smiles),
+            total=total[inverse],
+            valid=batch.valid[inverse],
+            raw={k: v[inverse] for k, v in raw.items()},
+            transformed={k: v[inverse] for k, v in transformed.items()},
+        )
+
+    def _combine(self, transformed: dict[str, np.ndarray]) -> np.ndarray:
+        scoring = [t for t in self.terms if t.role == "score"]
+        matrix = np.stack([transformed[t.name] for t in scoring], axis=1)
+        weights = np.array([t.weight for t in scoring])
+        total = aggregate(matrix, weights, self.aggregation)
+        for term in self.terms:
+            if term.role != "score":
+                total = total * np.nan_to_num(transformed[term.name], nan=1.0)
+        return np.asarray(total)
+
+
+def build_scoring_function(
+    config: ScoringConfig | Mapping[str, Any],
+    components: Mapping[str, ScoringComponent] | None = None,
+) -> ScoringFunction:
+    """Build a :class:`ScoringFunction` from a configuration.
+
+    Args:
+        config: A :class:`ScoringConfig` or a mapping validated into one.
+        components: Optional ready-made component instances by term name; they replace
+            the ones the configuration would build (e.g. an ``activity_model`` term given
+            an in-memory model via ``ActivityModelComponent.from_predictor``).
+
+    Returns:
+        The scoring function.
+
+    Raises:
+        InvalidInputError: For an unknown component type or invalid component parameters;
+            the field path (``components[i].params...``) and the fix are named.
+    """
+    if not isinstance(config, ScoringConfig):
+        try:
+            config = ScoringConfig.model_validate(config)
+        except ValidationError as exc:
+            raise _as_input_error(exc, "scoring") from None
+    given = dict(components or {})
+    terms = [_build_term(i, c, given) for i, c in enumerate(config.components)]
+    unknown = sorted(set(given) - {t.name for t in terms})
+    if unknown:
+        raise InvalidInputError(
+            "components", f"instances given for unknown terms {unknown}", "use the term names"
+        )
+    return ScoringFunction(terms, aggregation=config.aggregation)
+
+
+def _build_term(
+    index: int, config: ComponentConfig, given: Mapping[str, ScoringComponent]
+) -> ScoringTerm:
+    try:
+        cls = get_component_class(config.type)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"components[{index}].type", exc.problem, exc.fix) from None
+    component = given.get(config.label)
+    if component is None:
+        try:
+            component = cls(config.params)
+        except ValidationError as exc:
+            raise _as_input_error(exc, f"components[{index}].params") from None
+    return ScoringTerm(
+        name=config.label,
+        component=component,
+        transform=config.transform if config.transform is not None else cls.default_transform(),
+        weight=config.weight,
+        role=config.role or cls.default_role,
+    )
+
+
+def _as_input_error(exc: ValidationError, prefix: str) -> InvalidInputError:
+    first = exc.errors()[0]
+    location = ".".join(str(part) for part in first["loc"])
+    return InvalidInputError(
+        f"{prefix}.{location}" if location else prefix,
+        first["msg"],
+        "correct this value (see docs/chem.md for each component's parameters)",
+    )
