@@ -11,8 +11,8 @@ Faults are injected per request path: ``server.fail("activity", "500", times=1)`
 the next matching request with HTTP 500; ``"timeout"`` sleeps before answering; ``"truncate"``
 sends half the JSON body with status 200.
 
-Use the ``chembl_server`` pytest fixture (import it into a test module): it starts the
-server on a free port, points ``CRUCIBLE_CHEMBL_BASE_URL`` at it and stops it afterwards.
+:func:`serve_fake_chembl` (wrapped in a fixture by the tests that need it) starts the server
+on a free port, points ``CRUCIBLE_CHEMBL_BASE_URL`` at it and stops it afterwards.
 """
 
 from __future__ import annotations
@@ -186,11 +186,17 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-@pytest.fixture
-def chembl_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeChembl]:
-    """A running fake ChEMBL on a free 127.0.0.1 port; the settings point at it."""
+def serve_fake_chembl(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeChembl]:
+    """Run a fake ChEMBL on a free 127.0.0.1 port and point the settings at it.
+
+    Wrap it in a fixture where needed::
+
+        @pytest.fixture
+        def chembl_server(monkeypatch):
+            yield from serve_fake_chembl(monkeypatch)
+    """
     server = FakeChembl()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     monkeypatch.setenv("CRUCIBLE_CHEMBL_BASE_URL", server.base_url)
     monkeypatch.setenv("CRUCIBLE_CHEMBL_TIMEOUT_S", "5")

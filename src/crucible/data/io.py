@@ -231,7 +231,8 @@ def _to_canonical(
     fallback = pd.Series([f"row-{i}" for i in range(len(raw))], dtype="string")
     out[ID_COLUMN] = ids.reset_index(drop=True).fillna(fallback).astype(str)
     smiles = raw[smiles_column].reset_index(drop=True)
-    out[SMILES_COLUMN] = [s if isinstance(s, str) and s.strip() else None for s in smiles]
+    cleaned = [s if isinstance(s, str) and s.strip() else None for s in smiles]
+    out[SMILES_COLUMN] = pd.Series(cleaned, dtype=object)
     if mapping.activity is not None:
         values = raw[mapping.activity].tolist()
         out[ACTIVITY_COLUMN] = to_pchembl(values, mapping.activity_units)
