@@ -1,0 +1,213 @@
+"""Transfer learning: fine-tune a prior on a focused set of molecules.
+
+Like REINVENT 4's TL run mode (Adam, StepLR schedule that stops below a minimum rate,
+gradient clipping, SMILES randomisation each epoch, a checkpoint per epoch), with two
+differences users asked for:
+
+* a SMILES whose (canonical or randomised) form has a token the prior's vocabulary lacks is
+  **skipped and reported**, not a reason to abort the run;
+* the validation NLL of every epoch and the best epoch are **returned, logged and written to
+  ``history.json``** (REINVENT sends them only to TensorBoard); early stopping on it is
+  optional, and the final model is the best epoch's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from crucible.exceptions import InvalidInputError
+from crucible.generator.chemistry import canonicalize, randomize, sample_quality
+from crucible.generator.model import GenerativeModel
+from crucible.generator.model_io import save_model
+from crucible.generator.training import (
+    EpochCallback,
+    EpochRecord,
+    TrainingResult,
+    mean_nll,
+    seed_everything,
+    train_one_epoch,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class TransferLearningConfig(BaseModel):
+    """Fine-tuning recipe (REINVENT 4 TL ``[parameters]`` + ``[scheduler]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = Field(20, ge=1, description="Maximum number of epochs.")
+    batch_size: int = Field(64, ge=1, description="SMILES per optimisation step.")
+    learning_rate: float = Field(1e-4, gt=0, description="Initial Adam learning rate.")
+    lr_step: int = Field(10, ge=1, description="Epochs between learning-rate decays.")
+    lr_gamma: float = Field(0.95, gt=0, le=1, description="Learning-rate decay factor.")
+    min_learning_rate: float = Field(1e-7, ge=0, description="Stop once the rate drops below.")
+    clip_gradient_norm: float = Field(1.0, ge=0, description="Gradient-norm clip (0 = off).")
+    randomize_smiles: bool = Field(True, description="New random SMILES every epoch.")
+    isomeric_smiles: bool = Field(False, description="Keep stereochemistry.")
+    early_stopping_patience: int | None = Field(
+        5, ge=1, description="Epochs without a better validation NLL before stopping."
+    )
+    sample_size: int = Field(200, ge=0, description="SMILES sampled per epoch for quality.")
+    save_every_n_epochs: int = Field(1, ge=1, description="Checkpoint frequency.")
+    seed: int = 0
+    device: str = Field("auto", description="'auto', 'cpu' or 'cuda[:N]'.")
+
+
+def prepare_smiles(
+    smiles: Sequence[str], model: GenerativeModel, isomeric: bool = False
+) -> tuple[list[str], dict[str, str]]:
+    """Canonicalise and keep the SMILES the model can encode.
+
+    Returns:
+        ``(kept, skipped)`` with ``skipped`` mapping each rejected input to the reason.
+    """
+    kept: list[str] = []
+    skipped: dict[str, str] = {}
+    for text in smiles:
+        canonical = canonicalize(text, isomeric)
+        if canonical is None:
+            skipped[text] = "invalid SMILES"
+            continue
+        missing = model.vocabulary.unknown_tokens(canonical)
+        if missing:
+            skipped[text] = "tokens not in the prior's vocabulary: " + " ".join(sorted(missing))
+            continue
+        kept.append(canonical)
+    return list(dict.fromkeys(kept)), skipped
+
+
+def randomized_epoch(
+    smiles: Sequence[str], model: GenerativeModel, rng: random.Random, isomeric: bool = False
+) -> tuple[list[list[int]], list[str]]:
+    """Encode one random SMILES per molecule; skip those with out-of-vocabulary tokens.
+
+    Returns:
+        ``(encoded, skipped)``: index lists and the canonical SMILES skipped this epoch.
+    """
+    encoded: list[list[int]] = []
+    skipped: list[str] = []
+    for text in smiles:
+        random_form = randomize(text, rng, isomeric) or text
+        if model.vocabulary.unknown_tokens(random_form):
+            skipped.append(text)
+            continue
+        encoded.append(model.vocabulary.encode(random_form))
+    return encoded, skipped
+
+
+def transfer_learn(
+    model: GenerativeModel,
+    train_smiles: Sequence[str],
+    valid_smiles: Sequence[str],
+    config: TransferLearningConfig,
+    output_dir: str | Path,
+    on_epoch: EpochCallback | None = None,
+) -> TrainingResult:
+    """Fine-tune ``model`` (in place) on ``train_smiles``.
+
+    Args:
+        model: The prior to start from (moved to ``config.device`` by the caller).
+        train_smiles: Training molecules (any valid SMILES; canonicalised here).
+        valid_smiles: Validation molecules (e.g. the test split); may be empty.
+        config: The recipe.
+        output_dir: Receives ``epoch_<n>.chkpt`` checkpoints, ``model.prior`` (best epoch)
+            and ``history.json``.
+        on_epoch: Called with each epoch's record.
+
+    Returns:
+        The result; ``best_epoch`` has the lowest validation NLL and ``extra`` holds the
+        skipped SMILES (``skipped_input``) and per-epoch randomisation skips.
+    """
+    seed_everything(config.seed)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train, skipped_train = prepare_smiles(train_smiles, model, config.isomeric_smiles)
+    valid, skipped_valid = prepare_smiles(valid_smiles, model, config.isomeric_smiles)
+    if not train:
+        raise InvalidInputError(
+            "train_smiles", "no SMILES usable with this prior's vocabulary",
+            f"check the input ({len(skipped_train)} skipped, e.g. "
+            f"{next(iter(skipped_train.items()), ('', ''))})",
+        )  # fmt: skip
+    for text, reason in list(skipped_train.items())[:20]:
+        logger.warning("skipped training SMILES %s: %s", text, reason)
+    logger.info(
+        "TL on %d SMILES (%d skipped), validation %d (%d skipped)",
+        len(train), len(skipped_train), len(valid), len(skipped_valid),
+    )  # fmt: skip
+    valid_encoded = [model.vocabulary.encode(s) for s in valid]
+    canonical_train = [model.vocabulary.encode(s) for s in train]
+    optimizer = torch.optim.Adam(model.network.parameters(), lr=config.learning_rate)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step, config.lr_gamma)
+    rng = random.Random(config.seed)
+    reference = set(train)
+    history: list[EpochRecord] = []
+    randomization_skips: dict[int, list[str]] = {}
+    best_epoch, best_nll, stale = 0, float("inf"), 0
+    stopped_early = False
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        if config.randomize_smiles:
+            encoded, skipped = randomized_epoch(train, model, rng, config.isomeric_smiles)
+        else:
+            encoded, skipped = canonical_train, []
+        randomization_skips[epoch] = skipped
+        train_nll = train_one_epoch(
+            model, encoded, optimizer, config.batch_size, config.clip_gradient_norm, rng
+        )
+        scheduler.step()
+        record = EpochRecord(epoch, train_nll, mean_nll(model, valid_encoded), lr,
+                             skipped=len(skipped))  # fmt: skip
+        if config.sample_size:
+            quality = sample_quality(model.sample(config.sample_size).smiles, reference)
+            record.validity, record.uniqueness = quality["validity"], quality["uniqueness"]
+            record.novelty = quality["novelty"]
+        model.metadata["updates"] = [*model.metadata.get("updates", []), epoch]
+        if epoch % config.save_every_n_epochs == 0 or epoch == config.epochs:
+            record.checkpoint = str(save_model(model, out / f"epoch_{epoch}.chkpt"))
+        record.seconds = time.perf_counter() - started
+        history.append(record)
+        logger.info("TL epoch %d: %s", epoch, json.dumps(record.as_dict()))
+        if on_epoch is not None:
+            on_epoch(record)
+        score = record.valid_nll if valid else record.train_nll
+        if score < best_nll:
+            best_epoch, best_nll, stale = epoch, score, 0
+            save_model(model, out / "best.prior")
+        else:
+            stale += 1
+        patience = config.early_stopping_patience
+        if (patience is not None and valid and stale >= patience) or (
+            optimizer.param_groups[0]["lr"] < config.min_learning_rate
+        ):
+            stopped_early = epoch < config.epochs
+            break
+    final = out / "model.prior"
+    shutil.copyfile(out / "best.prior", final)
+    logger.info("best validation NLL %.3f at epoch %d", best_nll, best_epoch)
+    extra: dict[str, object] = {
+        "skipped_input": {**skipped_train, **skipped_valid},
+        "randomization_skips": {e: len(s) for e, s in randomization_skips.items()},
+        "train_size": len(train),
+        "validation_size": len(valid),
+        "best_valid_nll": best_nll,
+    }
+    (out / "history.json").write_text(
+        json.dumps(
+            {"history": [r.as_dict() for r in history], "best_epoch": best_epoch, **extra},
+            indent=2,
+            default=str,
+        )
+    )
+    return TrainingResult(str(final), history, best_epoch, stopped_early, extra)

@@ -1,0 +1,81 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from crucible.exceptions import InvalidInputError
+from crucible.generator.model import GenerativeModel
+from crucible.generator.model_io import load_model
+from crucible.generator.tokenizer import Vocabulary
+from crucible.generator.transfer_learning import (
+    TransferLearningConfig,
+    prepare_smiles,
+    randomized_epoch,
+    transfer_learn,
+)
+
+from .conftest import TINY_CORPUS, TINY_NETWORK
+
+FAST = dict(batch_size=8, learning_rate=1e-2, sample_size=20, device="cpu")
+
+
+def test_tl_reports_validation_nll_best_epoch_and_checkpoints(tiny_model, tmp_path) -> None:
+    train = [*TINY_CORPUS[:16], "CCI", "not-a-smiles"]
+    seen = []
+    config = TransferLearningConfig(epochs=4, randomize_smiles=False, **FAST)
+    result = transfer_learn(tiny_model, train, TINY_CORPUS[16:], config, tmp_path, seen.append)
+    assert len(result.history) == 4 == len(seen)
+    valid_nll = [r.valid_nll for r in result.history]
+    assert all(np.isfinite(valid_nll))
+    assert result.best_epoch == int(np.argmin(valid_nll)) + 1
+    assert result.extra["skipped_input"] == {
+        "CCI": "tokens not in the prior's vocabulary: I", "not-a-smiles": "invalid SMILES",
+    }  # fmt: skip
+    for epoch in range(1, 5):
+        assert (tmp_path / f"epoch_{epoch}.chkpt").is_file()
+    saved = json.loads((tmp_path / "history.json").read_text())
+    assert saved["best_epoch"] == result.best_epoch
+    best = load_model(result.model_path)
+    assert best.likelihood_smiles(TINY_CORPUS[16:]).mean() == pytest.approx(
+        min(valid_nll), rel=1e-4
+    )
+
+
+def test_randomisation_skips_and_reports_out_of_vocabulary_forms() -> None:
+    vocabulary = Vocabulary.from_smiles(["C1CC1C1CC1"])  # no '2', no '(' in the vocabulary
+    model = GenerativeModel.create(vocabulary, TINY_NETWORK, max_sequence_length=30)
+    rng = __import__("random").Random(0)
+    skipped_total = 0
+    for _ in range(10):
+        encoded, skipped = randomized_epoch(["C1CC1C1CC1"] * 5, model, rng)
+        assert len(encoded) + len(skipped) == 5
+        skipped_total += len(skipped)
+    assert skipped_total > 0
+
+
+def test_tl_with_randomisation_trains_and_counts_skips(tiny_model, tmp_path) -> None:
+    config = TransferLearningConfig(epochs=2, **FAST)
+    result = transfer_learn(tiny_model, TINY_CORPUS, [], config, tmp_path)
+    assert set(result.extra["randomization_skips"]) == {1, 2}
+    assert all(np.isnan(r.valid_nll) for r in result.history)
+
+
+def test_learning_rate_floor_stops_training(tiny_model, tmp_path) -> None:
+    config = TransferLearningConfig(
+        epochs=10, lr_step=1, lr_gamma=0.1, min_learning_rate=5e-6,
+        randomize_smiles=False, **{**FAST, "learning_rate": 1e-3},
+    )  # fmt: skip
+    result = transfer_learn(tiny_model, TINY_CORPUS, TINY_CORPUS[:4], config, tmp_path)
+    assert len(result.history) == 3 and result.stopped_early
+
+
+def test_no_usable_training_smiles_is_a_clear_error(tiny_model, tmp_path) -> None:
+    with pytest.raises(InvalidInputError, match="train_smiles"):
+        transfer_learn(tiny_model, ["CCI"], [], TransferLearningConfig(**FAST), tmp_path)
+
+
+def test_prepare_smiles_canonicalises_and_deduplicates(tiny_model) -> None:
+    kept, skipped = prepare_smiles(["OCC", "CCO", "C(C)O"], tiny_model)
+    assert kept == ["CCO"] and not skipped
+    torch.manual_seed(0)
