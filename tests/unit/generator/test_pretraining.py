@@ -11,7 +11,7 @@ from .conftest import TINY_CORPUS, TINY_NETWORK
 def test_pretraining_records_epochs_checkpoints_and_quality(tmp_path) -> None:
     config = PretrainConfig(
         network=TINY_NETWORK, epochs=3, batch_size=8, learning_rate=1e-2, sample_size=30,
-        validation_fraction=0.2, device="cpu", extra_tokens=["I"],
+        validation_fraction=0.2, device="cpu", extra_tokens=["I"], max_sequence_length=40,
     )  # fmt: skip
     seen = []
     result = pretrain(TINY_CORPUS * 4, config, tmp_path, data_source="tiny", on_epoch=seen.append)
