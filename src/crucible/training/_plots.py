@@ -1,0 +1,42 @@
+"""Study plots as PNG files, drawn headless with ``optuna.visualization.matplotlib``."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import optuna
+from optuna.visualization import matplotlib as optuna_mpl
+
+Target = Callable[[optuna.trial.FrozenTrial], float] | None
+
+
+def _save(ax: Any, path: Path) -> Path:
+    figure = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+    figure.set_size_inches(8, 5)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def plot_history(study: optuna.Study, path: Path, target: Target, target_name: str) -> Path:
+    """Objective value per trial and the best value so far."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        ax = optuna_mpl.plot_optimization_history(study, target=target, target_name=target_name)
+    return _save(ax, path)
+
+
+def plot_importances(study: optuna.Study, path: Path, target: Target, target_name: str) -> Path:
+    """Parameter importances (PedANOVA, Optuna 5's default evaluator) for one objective."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        ax = optuna_mpl.plot_param_importances(study, target=target, target_name=target_name)
+    return _save(ax, path)
