@@ -1,0 +1,81 @@
+"""Activity-model flow: train a QSAR model (random forest or Chemprop) on a ligand split.
+
+Takes a split folder written by the ligand-data flow, or runs that flow first (as a subflow)
+when none is given. Metrics (RMSE, MAE, R² per split) and the parity plot are published as
+Prefect artifacts and recorded in MLflow with the saved model; the returned ``model_dir`` is
+what the scoring component ``activity_model`` loads.
+
+Run locally (offline: bundled EGFR data, scaffold split, random forest)::
+
+    python -m flows.activity_model_flow
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow
+from pydantic import BaseModel, Field
+
+from flows.ligand_data_flow import LigandDataConfig, ligand_data
+from tasks.activity_model import train_activity_model
+
+
+class ActivityModelConfig(BaseModel):
+    """Parameters of the activity-model flow.
+
+    Attributes:
+        kind: ``"random_forest"`` (fast, CPU) or ``"chemprop"`` (MPNN; GPU when present).
+        params: Model parameters (e.g. ``{"n_estimators": 300}`` or ``{"epochs": 30}``).
+        split_dir: Folder with ``train.csv``/``valid.csv``/``test.csv``; when empty the
+            ligand-data flow runs first with ``data``.
+        data: Ligand-data parameters used when ``split_dir`` is empty.
+        experiment: MLflow experiment.
+        track: Record the run in MLflow.
+        output_dir: Where the model goes; ``<split_dir>/../models/<kind>`` when empty.
+    """
+
+    kind: Literal["random_forest", "chemprop"] = "random_forest"
+    params: dict[str, Any] = Field(default_factory=dict)
+    split_dir: str = ""
+    data: LigandDataConfig = Field(default_factory=LigandDataConfig)
+    experiment: str = "crucible-activity-models"
+    track: bool = True
+    output_dir: str = ""
+
+
+@flow(name="activity-model", log_prints=True)
+def activity_model(
+    config: ActivityModelConfig = ActivityModelConfig(),  # noqa: B008
+) -> dict[str, Any]:
+    """Train, evaluate, save and track an activity model.
+
+    Returns:
+        ``model_dir``, ``parity_plot``, ``run_id``, per-split ``metrics`` and ``split_dir``.
+    """
+    split_dir = config.split_dir
+    tags = {"split_dir": split_dir}
+    if not split_dir:
+        data = ligand_data(config.data)
+        split_dir = data["split_dir"]
+        tags = {"data": config.data.default_name(), "split": config.data.split.method}
+    out = config.output_dir or str(Path(split_dir).parent / "models" / config.kind)
+    result = train_activity_model(
+        split_dir,
+        out,
+        kind=config.kind,
+        params=config.params,
+        experiment=config.experiment,
+        tags=tags,
+        track=config.track,
+    )
+    test = result["metrics"]["test"]
+    print(
+        f"{config.kind}: test R² {test['r2']:.3f}, RMSE {test['rmse']:.3f} ({result['model_dir']})"
+    )
+    return {**result, "split_dir": split_dir}
+
+
+if __name__ == "__main__":
+    activity_model()

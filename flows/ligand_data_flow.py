@@ -1,0 +1,138 @@
+"""Ligand-data flow: a target (or a file) in, a standardised, split data set and a data card out.
+
+Stages: fetch from ChEMBL (``source="chembl"``, retried and cached) or load the bundled EGFR
+set / a CSV, SMILES or SDF file → RDKit standardisation (rejections with reasons) → split
+(random, scaffold, stratified, temporal) → data card (counts, activity histogram, top
+scaffolds) published as Prefect artifacts.
+
+Run locally (offline, bundled EGFR data)::
+
+    python -m flows.ligand_data_flow
+
+Everything lands in ``<artifacts_dir>/ligand-data/<name>/``: ``source/``,
+``standardised/``, ``split/`` and ``card/``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow
+from pydantic import BaseModel, Field
+
+from crucible.data.chembl import ChemblQuery
+from crucible.data.io import ColumnMapping
+from crucible.data.splits import SplitFractions
+from crucible.data.standardise import StandardiseOptions
+from crucible.settings import get_settings
+from tasks.ligand_data import data_card, fetch_chembl, load_ligands, split_ligands
+from tasks.ligand_data import standardise_ligands as standardise_task
+
+
+class SplitConfig(BaseModel):
+    """How to split the standardised molecules."""
+
+    method: Literal["random", "scaffold", "stratified", "temporal"] = "scaffold"
+    fractions: SplitFractions = Field(default_factory=SplitFractions)
+    seed: int = 0
+
+
+class LigandDataConfig(BaseModel):
+    """Parameters of the ligand-data flow (rendered as a form in the Prefect UI).
+
+    Attributes:
+        source: ``"egfr"`` (bundled ChEMBL 27 EGFR set, offline), ``"chembl"`` (web
+            services; ``chembl`` says what) or ``"file"`` (``path`` + ``mapping``).
+        name: Folder name of the output; derived from the source when empty.
+        limit: Keep a seeded random sample of this many molecules of the bundled EGFR set
+            (quick demos); None keeps all.
+        chembl: The ChEMBL query (target id or gene symbol, activity types, ...).
+        path: Ligand file for ``source="file"``.
+        mapping: Its column mapping.
+        standardise: Standardisation options.
+        split: Split method, fractions and seed.
+        output_dir: Root folder; ``<artifacts_dir>/ligand-data`` when empty.
+    """
+
+    source: Literal["egfr", "chembl", "file"] = "egfr"
+    name: str = ""
+    limit: int | None = Field(default=None, ge=3)
+    chembl: ChemblQuery = Field(default_factory=lambda: ChemblQuery(target="CHEMBL203"))
+    path: str | None = None
+    mapping: ColumnMapping = Field(default_factory=ColumnMapping)
+    standardise: StandardiseOptions = Field(default_factory=StandardiseOptions)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    output_dir: str = ""
+
+    def folder(self) -> Path:
+        """Where this run's files go."""
+        root = Path(self.output_dir) if self.output_dir else _artifacts_root() / "ligand-data"
+        return root / (self.name or self.default_name())
+
+    def default_name(self) -> str:
+        """``egfr``, the ChEMBL target, or the file's stem, made folder-safe."""
+        raw = {"egfr": "egfr-chembl27", "chembl": self.chembl.target}.get(
+            self.source, Path(self.path or "ligands").stem
+        )
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-").lower() or "ligands"
+
+
+def _artifacts_root() -> Path:
+    folder = get_settings().artifacts_dir
+    assert folder is not None
+    return folder
+
+
+@flow(name="ligand-data", log_prints=True)
+def ligand_data(config: LigandDataConfig = LigandDataConfig()) -> dict[str, Any]:  # noqa: B008
+    """Fetch or load ligands, standardise, split and publish a data card.
+
+    Returns:
+        Paths of every output (``split`` holds train/valid/test/summary) and the counts.
+    """
+    out = config.folder()
+    if config.source == "chembl":
+        source = fetch_chembl(
+            config.chembl.model_dump(), str(out / "source"), get_settings().chembl_base_url
+        )
+    else:
+        source = load_ligands(
+            config.source,
+            str(out / "source"),
+            config.path,
+            config.mapping.model_dump(),
+            limit=config.limit,
+        )
+    standardised = standardise_task(
+        source["molecules"], str(out / "standardised"), config.standardise.model_dump()
+    )
+    split = split_ligands(
+        standardised["standardised"],
+        str(out / "split"),
+        config.split.method,
+        config.split.fractions.model_dump(),
+        config.split.seed,
+    )
+    card = data_card(
+        standardised["standardised"],
+        str(out / "card"),
+        title=config.name or config.default_name(),
+        standardisation=standardised["summary"],
+        split_paths={k: split[k] for k in ("train", "valid", "test")},
+        provenance_path=source["provenance"],
+    )
+    return {
+        "folder": str(out),
+        "source": source,
+        "standardised": standardised["standardised"],
+        "rejected": standardised["rejected"],
+        "split_dir": str(out / "split"),
+        "split": {k: v for k, v in split.items() if k != "summary"},
+        "card": card,
+    }
+
+
+if __name__ == "__main__":
+    print(ligand_data())
