@@ -37,3 +37,19 @@ def test_provenance_saves_and_records_steps(tmp_path) -> None:
     loaded = Provenance.load(path)
     assert loaded.steps[0]["step"] == "standardise" and loaded.steps[0]["n_rejected"] == 1
     assert loaded.retrieved_at == record.retrieved_at
+
+
+def test_data_and_activity_modules_import_nothing_heavy() -> None:
+    import json
+    import subprocess
+    import sys
+
+    heavy = {"prefect", "torch", "rdkit", "mlflow", "chemprop", "sklearn", "pandas", "lightning"}
+    heavy |= {"chembl_webresource_client", "requests_cache", "matplotlib"}
+    code = (
+        "import sys, json, crucible.data, crucible.data.chembl, crucible.data.splits, "
+        "crucible.data.standardise, crucible.data.card, crucible.chem.activity; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert not set(json.loads(out.stdout)) & heavy
