@@ -71,19 +71,29 @@ class PretrainConfig(BaseModel):
 
 
 def read_smiles_file(path: str | Path, limit: int | None = None) -> list[str]:
-    """Read SMILES from ``.smi``/``.csv`` (optionally ``.gz``): first column, header skipped.
+    """Read SMILES from ``.smi``/``.csv`` (optionally ``.gz``).
 
-    A first line whose first field is ``smiles`` (any case) is treated as a header.
+    With a header line naming a ``smiles`` column (any case), that column is read (comma
+    separated); otherwise the first whitespace/comma-separated field of each line.
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     out: list[str] = []
+    column = 0
     with opener(path, "rt") as handle:
         for number, line in enumerate(handle):
-            field = line.strip().split(",")[0].split()[0] if line.strip() else ""
-            if not field or (number == 0 and field.lower() == "smiles"):
+            stripped = line.strip()
+            if not stripped:
                 continue
-            out.append(field)
+            if number == 0:
+                header = [h.strip().lower() for h in stripped.split(",")]
+                if "smiles" in header:
+                    column = header.index("smiles")
+                    continue
+            fields = stripped.split(",") if column else stripped.split(",")[0].split()
+            value = fields[column].strip() if len(fields) > column else ""
+            if value:
+                out.append(value)
             if limit is not None and len(out) >= limit:
                 break
     return out

@@ -54,3 +54,9 @@ def test_split_is_seeded_and_disjoint() -> None:
     assert len(valid) == 6 and not set(train) & set(valid)
     assert split_corpus(TINY_CORPUS, config) == (train, valid)
     torch.manual_seed(0)
+
+
+def test_read_smiles_file_uses_a_named_smiles_column(tmp_path) -> None:
+    path = tmp_path / "split.csv"
+    path.write_text("molecule_id,smiles,pchembl_value\nCHEMBL1,CCO,5.0\nCHEMBL2,c1ccccc1,6\n")
+    assert read_smiles_file(path) == ["CCO", "c1ccccc1"]

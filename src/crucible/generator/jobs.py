@@ -1,0 +1,401 @@
+"""End-to-end generator jobs: files in, model files + CSV/JSON/PNG reports (+ MLflow) out.
+
+Each job is one call for a Prefect task (``tasks/generator.py``) or a script: it loads the
+inputs, runs a stage, draws the plots (NLL per epoch, score over steps) and records
+parameters, per-epoch/per-step metrics (one ``log_batch`` per epoch or step) and artifacts in
+MLflow at ``get_settings().mlflow_tracking_uri``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crucible._imports import require
+from crucible.device import resolve_device
+from crucible.generator import DEFAULT_PRIOR_PATH
+from crucible.generator.model_io import load_model
+from crucible.generator.pretraining import PretrainConfig, pretrain, read_smiles_file
+from crucible.generator.reinforcement import (
+    STATE_DUPLICATE,
+    ReinforcementConfig,
+    Scorer,
+    Stage,
+    StageConfig,
+    StepRecord,
+    classify,
+    reinforce,
+)
+from crucible.generator.training import EpochRecord, TrainingResult
+from crucible.generator.transfer_learning import TransferLearningConfig, transfer_learn
+from crucible.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EXPERIMENT = "crucible-generator"
+
+
+class RunTracker:
+    """One MLflow run: params once, metrics per epoch/step in one ``log_batch``, artifacts.
+
+    Args:
+        experiment: Experiment name (created on first use).
+        run_name: Run name.
+        enabled: With False every method is a no-op (no MLflow import).
+    """
+
+    def __init__(self, experiment: str, run_name: str, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.run_id: str | None = None
+        if not enabled:
+            return
+        mlflow = require("mlflow")
+        self._entities = require("mlflow.entities")
+        settings = get_settings()
+        uri = settings.mlflow_tracking_uri
+        if uri.startswith("sqlite:///"):
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.client = mlflow.MlflowClient(uri)
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            location = None if uri.startswith("http") else settings.mlflow_artifact_location
+            experiment_id = self.client.create_experiment(experiment, artifact_location=location)
+        else:
+            experiment_id = found.experiment_id
+        run = self.client.create_run(experiment_id, run_name=run_name)
+        self.run_id = run.info.run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Record flattened parameters in one call."""
+        if not self.enabled:
+            return
+        flat = _flatten(params)
+        batch = [self._entities.Param(k, str(v)[:6000]) for k, v in flat.items()]
+        self.client.log_batch(self.run_id, params=batch)
+
+    def log_step(self, step: int, metrics: Mapping[str, Any]) -> None:
+        """Record one epoch's or step's finite numeric metrics in one call."""
+        if not self.enabled:
+            return
+        now = int(time.time() * 1000)
+        batch = [
+            self._entities.Metric(k, float(v), now, int(step))
+            for k, v in metrics.items()
+            if isinstance(v, int | float) and math.isfinite(float(v))
+        ]
+        if batch:
+            self.client.log_batch(self.run_id, metrics=batch)
+
+    def log_artifact(self, path: str | Path) -> None:
+        """Attach a file."""
+        if self.enabled:
+            self.client.log_artifact(self.run_id, str(path))
+
+    def finish(self, failed: bool = False) -> None:
+        """Close the run."""
+        if self.enabled:
+            self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
+
+
+def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+# --------------------------------------------------------------------------------- plots
+def plot_nll_curves(history: Sequence[EpochRecord], path: str | Path, title: str) -> Path:
+    """PNG of training/validation NLL per epoch, and sample validity when measured."""
+    plt = _pyplot()
+    epochs = [r.epoch for r in history]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(epochs, [r.train_nll for r in history], "o-", label="training NLL")
+    if any(math.isfinite(r.valid_nll) for r in history):
+        left.plot(epochs, [r.valid_nll for r in history], "s-", label="validation NLL")
+        best = min(history, key=lambda r: r.valid_nll if math.isfinite(r.valid_nll) else 1e30)
+        left.axvline(best.epoch, color="grey", linestyle=":", label=f"best epoch {best.epoch}")
+    left.set(xlabel="epoch", ylabel="mean NLL per molecule", title=title)
+    left.legend()
+    for name in ("validity", "uniqueness", "novelty"):
+        values = [getattr(r, name) for r in history]
+        if any(math.isfinite(v) for v in values):
+            right.plot(epochs, values, "o-", label=name)
+    right.set(xlabel="epoch", ylabel="fraction of samples", ylim=(0, 1.02), title="samples")
+    right.legend()
+    return _save(figure, path)
+
+
+def plot_scores(history: Sequence[StepRecord], path: str | Path, title: str) -> Path:
+    """PNG of mean/max score, validity and agent/prior NLL over RL steps."""
+    plt = _pyplot()
+    steps = list(range(1, len(history) + 1))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(steps, [r.mean_score for r in history], label="mean score")
+    left.plot(steps, [r.max_score for r in history], alpha=0.6, label="max score")
+    left.plot(steps, [r.validity for r in history], alpha=0.6, label="validity")
+    for boundary in [
+        i + 1 for i in range(1, len(history)) if history[i].stage != history[i - 1].stage
+    ]:
+        left.axvline(boundary - 0.5, color="grey", linestyle=":")
+    left.set(xlabel="step", ylabel="score / fraction", ylim=(0, 1.02), title=title)
+    left.legend()
+    right.plot(steps, [r.agent_nll for r in history], label="agent NLL")
+    right.plot(steps, [r.prior_nll for r in history], label="prior NLL (same samples)")
+    right.set(xlabel="step", ylabel="mean NLL", title="likelihoods")
+    right.legend()
+    return _save(figure, path)
+
+
+def _pyplot() -> Any:
+    matplotlib = require("matplotlib")
+    matplotlib.use("Agg")
+    return require("matplotlib.pyplot")
+
+
+def _save(figure: Any, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    require("matplotlib.pyplot").close(figure)
+    return path
+
+
+# ---------------------------------------------------------------------------------- jobs
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file (cache keys)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _summary(result: TrainingResult, plot: Path, run_id: str | None) -> dict[str, Any]:
+    best = next(r for r in result.history if r.epoch == result.best_epoch)
+    return {
+        "model_path": result.model_path,
+        "best_epoch": result.best_epoch,
+        "best": best.as_dict(),
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+        "history": [r.as_dict() for r in result.history],
+        "plot": str(plot),
+        "mlflow_run_id": run_id,
+    }
+
+
+def run_pretraining(
+    corpus_path: str | Path,
+    config: PretrainConfig,
+    output_dir: str | Path,
+    limit: int | None = None,
+    track: bool = True,
+    experiment: str = DEFAULT_EXPERIMENT,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> dict[str, Any]:
+    """Pre-train a prior on a SMILES file; returns a JSON-able summary."""
+    out = Path(output_dir)
+    smiles = read_smiles_file(corpus_path, limit)
+    tracker = RunTracker(experiment, "prior", enabled=track)
+    tracker.log_params({"corpus": str(corpus_path), "corpus_size": len(smiles),
+                        **config.model_dump()})  # fmt: skip
+
+    def epoch_done(record: EpochRecord) -> None:
+        tracker.log_step(record.epoch, record.as_dict())
+        if on_epoch:
+            on_epoch(record)
+
+    try:
+        result = pretrain(smiles, config, out, Path(corpus_path).name, epoch_done)
+    except BaseException:
+        tracker.finish(failed=True)
+        raise
+    plot = plot_nll_curves(result.history, out / "nll.png", "pre-training")
+    for path in (plot, out / "history.json", Path(result.model_path)):
+        tracker.log_artifact(path)
+    tracker.finish()
+    return _summary(result, plot, tracker.run_id)
+
+
+def run_transfer_learning(
+    prior_path: str | Path,
+    train_path: str | Path,
+    valid_path: str | Path | None,
+    config: TransferLearningConfig,
+    output_dir: str | Path,
+    track: bool = True,
+    experiment: str = DEFAULT_EXPERIMENT,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> dict[str, Any]:
+    """Fine-tune ``prior_path`` on the SMILES of ``train_path`` (validation: ``valid_path``)."""
+    out = Path(output_dir)
+    model = load_model(prior_path, resolve_device(config.device))
+    train = read_smiles_file(train_path)
+    valid = read_smiles_file(valid_path) if valid_path else []
+    tracker = RunTracker(experiment, "transfer-learning", enabled=track)
+    tracker.log_params({"prior": str(prior_path), "train": str(train_path),
+                        "valid": str(valid_path or ""), **config.model_dump()})  # fmt: skip
+
+    def epoch_done(record: EpochRecord) -> None:
+        tracker.log_step(record.epoch, record.as_dict())
+        if on_epoch:
+            on_epoch(record)
+
+    try:
+        result = transfer_learn(model, train, valid, config, out, epoch_done)
+    except BaseException:
+        tracker.finish(failed=True)
+        raise
+    plot = plot_nll_curves(result.history, out / "nll.png", "transfer learning")
+    skipped = result.extra["skipped_input"]
+    assert isinstance(skipped, dict)
+    skipped_path = out / "skipped_smiles.csv"
+    with skipped_path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["SMILES", "reason"])
+        writer.writerows(skipped.items())
+    best = next(r for r in result.history if r.epoch == result.best_epoch)
+    tracker.log_step(0, {"best_epoch": result.best_epoch, "best_valid_nll": best.valid_nll})
+    for path in (plot, out / "history.json", skipped_path, Path(result.model_path)):
+        tracker.log_artifact(path)
+    tracker.finish()
+    summary = _summary(result, plot, tracker.run_id)
+    summary.update(
+        skipped_count=len(skipped),
+        skipped_csv=str(skipped_path),
+        randomization_skips=result.extra["randomization_skips"],
+        train_size=result.extra["train_size"],
+        validation_size=result.extra["validation_size"],
+    )
+    return summary
+
+
+class StageSpec(BaseModel):
+    """A stage as data: its limits and its scoring configuration (``crucible.chem.scoring``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: StageConfig = Field(default_factory=StageConfig)
+    scoring: dict[str, Any] = Field(
+        default_factory=lambda: {"components": [{"type": "qed"}]},
+        description="A crucible.chem.scoring.ScoringConfig as a dict.",
+    )
+
+
+def build_scorer(scoring: Mapping[str, Any]) -> Scorer:
+    """A scorer from a ``crucible.chem.scoring.ScoringConfig`` dict."""
+    from crucible.chem.scoring import ScoringConfig, build_scoring_function
+
+    return build_scoring_function(ScoringConfig.model_validate(dict(scoring)))
+
+
+def run_reinforcement(
+    prior_path: str | Path | None,
+    agent_path: str | Path | None,
+    stages: Sequence[StageSpec],
+    config: ReinforcementConfig,
+    output_dir: str | Path,
+    device: str = "auto",
+    track: bool = True,
+    experiment: str = DEFAULT_EXPERIMENT,
+    on_step: Callable[[StepRecord], None] | None = None,
+) -> dict[str, Any]:
+    """Staged RL; the prior defaults to the shipped one and the agent to the prior."""
+    out = Path(output_dir)
+    torch_device = resolve_device(device)
+    prior_file = Path(prior_path) if prior_path else DEFAULT_PRIOR_PATH
+    prior = load_model(prior_file, torch_device)
+    agent = load_model(agent_path or prior_file, torch_device)
+    built = [
+        Stage(spec.stage.model_copy(update={"chkpt_file": spec.stage.chkpt_file
+                                            or f"stage_{i}.chkpt"}), build_scorer(spec.scoring))
+        for i, spec in enumerate(stages, start=1)
+    ]  # fmt: skip
+    tracker = RunTracker(experiment, "reinforcement", enabled=track)
+    tracker.log_params({"prior": str(prior_file), "agent": str(agent_path or prior_file),
+                        "stages": json.dumps([s.model_dump() for s in stages]),
+                        **config.model_dump()})  # fmt: skip
+    counter = {"n": 0}
+
+    def step_done(record: StepRecord) -> None:
+        counter["n"] += 1
+        tracker.log_step(counter["n"], record.as_dict())
+        if on_step:
+            on_step(record)
+
+    try:
+        result = reinforce(prior, agent, built, config, out, step_done)
+    except BaseException:
+        tracker.finish(failed=True)
+        raise
+    plot = plot_scores(result.history, out / "scores.png", "reinforcement learning")
+    top = sorted(result.scored.items(), key=lambda kv: kv[1], reverse=True)[:100]
+    top_path = out / "top_scored.csv"
+    with top_path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["SMILES", "Score"])
+        writer.writerows(top)
+    for path in (plot, top_path, Path(result.agent_path), *map(Path, result.csv_paths)):
+        tracker.log_artifact(path)
+    tracker.finish()
+    last = result.history[-1]
+    return {
+        "agent_path": result.agent_path,
+        "csv_paths": result.csv_paths,
+        "plot": str(plot),
+        "top_scored_csv": str(top_path),
+        "steps": len(result.history),
+        "oracle_calls": last.oracle_calls,
+        "final_mean_score": last.mean_score,
+        "top10_mean_score": sum(s for _, s in top[:10]) / max(len(top[:10]), 1),
+        "history": [r.as_dict() for r in result.history],
+        "mlflow_run_id": tracker.run_id,
+    }
+
+
+def run_sampling(
+    model_path: str | Path | None,
+    num: int,
+    output_csv: str | Path,
+    temperature: float = 1.0,
+    batch_size: int = 256,
+    unique: bool = False,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Sample ``num`` SMILES into a REINVENT sampling CSV (``SMILES,SMILES_state,NLL``).
+
+    With ``unique`` only the first occurrence of each valid molecule is written.
+    """
+    from crucible.generator.chemistry import sample_quality
+
+    model = load_model(model_path or DEFAULT_PRIOR_PATH, resolve_device(device))
+    batch = model.sample(num, batch_size=batch_size, temperature=temperature)
+    canonical, states = classify(batch.smiles)
+    path = Path(output_csv)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["SMILES", "SMILES_state", "NLL"])
+        for raw, text, state, nll in zip(batch.smiles, canonical, states, batch.nll, strict=True):
+            if unique and (state == STATE_DUPLICATE or text is None):
+                continue
+            writer.writerow([text or raw, int(state), round(float(nll), 4)])
+            written += 1
+    quality = sample_quality(batch.smiles)
+    return {"csv": str(path), "rows": written, **quality}
