@@ -135,7 +135,8 @@ def plot_nll_curves(history: Sequence[EpochRecord], path: str | Path, title: str
         if any(math.isfinite(v) for v in values):
             right.plot(epochs, values, "o-", label=name)
     right.set(xlabel="epoch", ylabel="fraction of samples", ylim=(0, 1.02), title="samples")
-    right.legend()
+    if right.get_lines():
+        right.legend()
     return _save(figure, path)
 
 

@@ -1,0 +1,101 @@
+"""Transfer-learning flow: fine-tune a prior on the training split of a ligand data set.
+
+Takes a split folder written by the ligand-data flow (or runs that flow first, as a subflow,
+when none is given): trains on ``train.csv`` and reports the validation NLL on ``test.csv``
+each epoch, with early stopping and the best epoch in logs, artifacts and MLflow. SMILES the
+prior cannot encode (also after randomisation) are skipped and listed in
+``skipped_smiles.csv``. The result (``model_path``) is what the reinforcement flow starts from.
+The TL task is cached on the prior file, the data files and the config.
+
+Run locally (bundled EGFR data, shipped prior)::
+
+    python -m flows.transfer_learning_flow
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from pydantic import BaseModel, Field
+
+from crucible.generator import DEFAULT_PRIOR_PATH
+from crucible.generator.transfer_learning import TransferLearningConfig
+from crucible.settings import get_settings
+from flows.ligand_data_flow import LigandDataConfig, ligand_data
+from tasks.generator import sample
+from tasks.generator import transfer_learn as transfer_learn_task
+
+
+class TransferLearningFlowConfig(BaseModel):
+    """Parameters of the transfer-learning flow.
+
+    Attributes:
+        name: Output folder name.
+        prior_path: Model to fine-tune; the shipped prior when empty.
+        split_dir: Folder with ``train.csv``/``test.csv``; the ligand-data flow runs first
+            with ``data`` when empty.
+        data: Ligand-data parameters used when ``split_dir`` is empty.
+        train_file: Training split file name inside ``split_dir``.
+        validation_file: Validation file name inside ``split_dir`` ("" for none).
+        tl: The fine-tuning recipe.
+        samples: SMILES sampled from the fine-tuned model afterwards (0 = none).
+        output_dir: Root folder; ``<artifacts_dir>/generator/transfer-learning`` when empty.
+        track: Record the run in MLflow.
+    """
+
+    name: str = "egfr"
+    prior_path: str = ""
+    split_dir: str = ""
+    data: LigandDataConfig = Field(default_factory=LigandDataConfig)
+    train_file: str = "train.csv"
+    validation_file: str = "test.csv"
+    tl: TransferLearningConfig = Field(default_factory=TransferLearningConfig)
+    samples: int = Field(1000, ge=0)
+    output_dir: str = ""
+    track: bool = True
+
+    def folder(self) -> Path:
+        """Where this run's files go."""
+        settings = get_settings()
+        assert settings.artifacts_dir is not None
+        root = Path(self.output_dir) if self.output_dir else settings.artifacts_dir / "generator"
+        return root / "transfer-learning" / self.name
+
+
+@flow(name="transfer-learning", log_prints=True)
+def transfer_learning(
+    config: TransferLearningFlowConfig = TransferLearningFlowConfig(),  # noqa: B008
+) -> dict[str, Any]:
+    """Fine-tune a prior on a ligand training split.
+
+    Returns:
+        ``model_path`` (best epoch), ``best_epoch``, per-epoch ``history``, skipped SMILES
+        count and file, ``quality`` of samples from the fine-tuned model and ``split_dir``.
+    """
+    split_dir = config.split_dir or ligand_data(config.data)["split_dir"]
+    out = config.folder()
+    valid = str(Path(split_dir) / config.validation_file) if config.validation_file else None
+    result = transfer_learn_task(
+        config.prior_path or str(DEFAULT_PRIOR_PATH),
+        str(Path(split_dir) / config.train_file),
+        valid,
+        config.tl.model_dump(),
+        str(out),
+        config.track,
+    )
+    quality: dict[str, Any] = {}
+    if config.samples:
+        quality = sample(result["model_path"], config.samples, str(out / "samples.csv"),
+                         device=config.tl.device)  # fmt: skip
+    best = result["best"]
+    print(
+        f"TL best epoch {result['best_epoch']} (validation NLL {best['valid_nll']:.2f}); "
+        f"{result['skipped_count']} SMILES skipped; samples {quality}"
+    )
+    return {**result, "quality": quality, "split_dir": split_dir}
+
+
+if __name__ == "__main__":
+    print(transfer_learning())
