@@ -1,0 +1,308 @@
+"""Acquisition functions: which points to evaluate next.
+
+Every acquisition is an :class:`Acquisition` registered by name in :data:`ACQUISITIONS`;
+``build(context)`` returns a BoTorch ``AcquisitionFunction`` over the encoded space.
+
+Conventions (BoTorch's): the model's outputs are ``m`` objectives, all **maximised**
+(minimised objectives are negated upstream), followed by ``c`` constraint slacks
+(feasible iff ``<= 0``). Shapes: ``X_baseline`` is ``n x d``, ``Y`` is ``n x m``, ``slack``
+is ``n x c``, ``X_pending`` is ``p x d`` (suggested, not yet observed).
+
+| name | single objective | batch / pending | constraints |
+|---|---|---|---|
+| ``logei`` | ``Log(Constrained)ExpectedImprovement`` (q=1), else ``qLogEI`` | yes | yes |
+| ``lognei`` | ``qLogNoisyExpectedImprovement`` (``prune_baseline``) | yes | yes |
+| ``ucb`` | ``UpperConfidenceBound`` (q=1), else ``qUpperConfidenceBound`` | yes | no |
+| ``pi`` | ``LogProbabilityOfImprovement`` (q=1), else ``qProbabilityOfImprovement`` | yes | yes |
+| ``kg`` | ``qKnowledgeGradient`` (one-shot) | yes | no |
+| ``lognehvi`` | multi-objective ``qLogNoisyExpectedHypervolumeImprovement`` | yes | yes |
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from crucible._imports import require
+from crucible.exceptions import ConfigurationError, InvalidInputError
+
+__all__ = [
+    "ACQUISITIONS",
+    "Acquisition",
+    "AcquisitionContext",
+    "default_acquisition",
+    "make_acquisition",
+]
+
+
+@dataclass
+class AcquisitionContext:
+    """Everything an acquisition needs.
+
+    Attributes:
+        model: Fitted BoTorch model with ``m + c`` outputs.
+        X_baseline: Observed encoded inputs, ``n x d`` (torch, float64).
+        Y: Objective values (maximised), ``n x m`` (numpy).
+        slack: Constraint slacks (``<= 0`` feasible), ``n x c`` (numpy).
+        X_pending: Pending encoded inputs, ``p x d`` (torch) or None.
+        q: Batch size that will be optimised jointly (1 for sequential greedy).
+        ref_point: Maximisation reference point (``m``) for hypervolume, or None.
+        mc_samples: Quasi-MC samples for Monte-Carlo acquisitions.
+        seed: Seed of the quasi-MC sampler.
+        ucb_beta: Exploration weight of UCB.
+    """
+
+    model: Any
+    X_baseline: Any
+    Y: np.ndarray
+    slack: np.ndarray
+    X_pending: Any = None
+    q: int = 1
+    ref_point: np.ndarray | None = None
+    mc_samples: int = 128
+    seed: int = 0
+    ucb_beta: float = 2.0
+
+    @property
+    def n_objectives(self) -> int:
+        """``m``."""
+        return int(self.Y.shape[1])
+
+    @property
+    def n_constraints(self) -> int:
+        """``c``."""
+        return int(self.slack.shape[1])
+
+    @property
+    def analytic_ok(self) -> bool:
+        """Whether an analytic (closed-form, q=1) acquisition applies."""
+        return (
+            self.q == 1
+            and self.X_pending is None
+            and self.n_constraints == 0
+            and self.n_objectives == 1
+        )
+
+    @property
+    def analytic_constrained_ok(self) -> bool:
+        """Whether the analytic constrained LogEI applies (q=1, one objective)."""
+        return self.q == 1 and self.X_pending is None and self.n_objectives == 1
+
+    def feasible(self) -> np.ndarray:
+        """Boolean mask (``n``) of observations that satisfy every outcome constraint."""
+        return np.all(self.slack <= 0, axis=1)
+
+    def best_f(self) -> float:
+        """Best feasible observed value; the worst observed value when none is feasible."""
+        values = self.Y[:, 0]
+        feasible = self.feasible()
+        return float(values[feasible].max() if feasible.any() else values.min())
+
+    def sampler(self) -> Any:
+        """A seeded Sobol quasi-MC sampler."""
+        torch = require("torch")
+        sampling = require("botorch.sampling")
+        ensemble = require("botorch.models.ensemble")
+        shape = torch.Size([self.mc_samples])
+        if isinstance(self.model, ensemble.EnsembleModel):  # random forest: sample trees
+            index_sampler = require("botorch.sampling.index_sampler")
+            return index_sampler.IndexSampler(shape, seed=self.seed)
+        return sampling.SobolQMCNormalSampler(shape, seed=self.seed)
+
+    def constraint_callables(self) -> list[Any] | None:
+        """BoTorch outcome-constraint callables (``Z -> slack``), or None."""
+        m = self.n_objectives
+        if not self.n_constraints:
+            return None
+        return [_slack_of(m + j) for j in range(self.n_constraints)]
+
+    def objective(self) -> Any:
+        """MC objective selecting the objective outputs when constraints are modelled."""
+        if not self.n_constraints:
+            return None
+        objective = require("botorch.acquisition.objective")
+        if self.n_objectives == 1:
+            return objective.GenericMCObjective(lambda Z, X=None: Z[..., 0])
+        mo = require("botorch.acquisition.multi_objective.objective")
+        return mo.IdentityMCMultiOutputObjective(outcomes=list(range(self.n_objectives)))
+
+
+def _slack_of(index: int) -> Any:
+    return lambda Z: Z[..., index]
+
+
+class Acquisition(abc.ABC):
+    """Builds a BoTorch acquisition function from an :class:`AcquisitionContext`."""
+
+    name: ClassVar[str]
+    multi_objective: ClassVar[bool] = False
+    supports_constraints: ClassVar[bool] = True
+    one_shot: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def build(self, ctx: AcquisitionContext) -> Any:
+        """Return a BoTorch ``AcquisitionFunction``."""
+
+    def check(self, ctx: AcquisitionContext) -> None:
+        """Raise :class:`ConfigurationError` when the acquisition cannot handle ``ctx``."""
+        if ctx.n_objectives > 1 and not self.multi_objective:
+            raise ConfigurationError(
+                f"acquisition '{self.name}' handles one objective, the campaign has "
+                f"{ctx.n_objectives}. Fix: use acquisition='lognehvi' (or 'auto')"
+            )
+        if ctx.n_objectives == 1 and self.multi_objective:
+            raise ConfigurationError(
+                f"acquisition '{self.name}' needs several objectives. Fix: use 'logei' or 'auto'"
+            )
+        if ctx.n_constraints and not self.supports_constraints:
+            raise ConfigurationError(
+                f"acquisition '{self.name}' does not handle outcome constraints. Fix: use "
+                "'logei', 'lognei', 'pi' or 'auto'"
+            )
+
+
+class LogEI(Acquisition):
+    """Log expected improvement over the best feasible observation."""
+
+    name = "logei"
+
+    def build(self, ctx: AcquisitionContext) -> Any:
+        """Analytic LogEI for q=1, else qLogEI with constraints and pending points."""
+        analytic = require("botorch.acquisition.analytic")
+        if ctx.analytic_ok:
+            return analytic.LogExpectedImprovement(ctx.model, best_f=ctx.best_f())
+        if ctx.analytic_constrained_ok:
+            return analytic.LogConstrainedExpectedImprovement(
+                ctx.model,
+                best_f=ctx.best_f(),
+                objective_index=0,
+                constraints={1 + j: (None, 0.0) for j in range(ctx.n_constraints)},
+            )
+        logei = require("botorch.acquisition.logei")
+        return logei.qLogExpectedImprovement(
+            ctx.model,
+            best_f=ctx.best_f(),
+            sampler=ctx.sampler(),
+            objective=ctx.objective(),
+            constraints=ctx.constraint_callables(),
+            X_pending=ctx.X_pending,
+        )
+
+
+class LogNEI(Acquisition):
+    """Log noisy expected improvement (integrates over the noisy incumbent)."""
+
+    name = "lognei"
+
+    def build(self, ctx: AcquisitionContext) -> Any:
+        """``qLogNoisyExpectedImprovement`` with ``prune_baseline``."""
+        logei = require("botorch.acquisition.logei")
+        return logei.qLogNoisyExpectedImprovement(
+            ctx.model,
+            X_baseline=ctx.X_baseline,
+            sampler=ctx.sampler(),
+            objective=ctx.objective(),
+            constraints=ctx.constraint_callables(),
+            X_pending=ctx.X_pending,
+            prune_baseline=True,
+            cache_root=False,
+        )
+
+
+class UCB(Acquisition):
+    """Upper confidence bound ``mean + sqrt(beta) * std``."""
+
+    name = "ucb"
+    supports_constraints = False
+
+    def build(self, ctx: AcquisitionContext) -> Any:
+        """Analytic UCB for q=1, else qUCB."""
+        if ctx.analytic_ok:
+            analytic = require("botorch.acquisition.analytic")
+            return analytic.UpperConfidenceBound(ctx.model, beta=ctx.ucb_beta)
+        mc = require("botorch.acquisition.monte_carlo")
+        return mc.qUpperConfidenceBound(
+            ctx.model, beta=ctx.ucb_beta, sampler=ctx.sampler(), X_pending=ctx.X_pending
+        )
+
+
+class PI(Acquisition):
+    """Probability of improvement over the best feasible observation."""
+
+    name = "pi"
+
+    def build(self, ctx: AcquisitionContext) -> Any:
+        """Analytic LogPI for q=1, else qPI with constraints and pending points."""
+        if ctx.analytic_ok:
+            analytic = require("botorch.acquisition.analytic")
+            return analytic.LogProbabilityOfImprovement(ctx.model, best_f=ctx.best_f())
+        mc = require("botorch.acquisition.monte_carlo")
+        return mc.qProbabilityOfImprovement(
+            ctx.model,
+            best_f=ctx.best_f(),
+            sampler=ctx.sampler(),
+            objective=ctx.objective(),
+            constraints=ctx.constraint_callables(),
+            X_pending=ctx.X_pending,
+        )
+
+
+class KnowledgeGradient(Acquisition):
+    """One-shot knowledge gradient (value of information about the maximiser)."""
+
+    name = "kg"
+    supports_constraints = False
+    one_shot = True
+
+    def build(self, ctx: AcquisitionContext) -> Any:
+        """``qKnowledgeGradient`` with 16 fantasies."""
+        kg = require("botorch.acquisition.knowledge_gradient")
+        return kg.qKnowledgeGradient(ctx.model, num_fantasies=16, X_pending=ctx.X_pending)
+
+
+class LogNEHVI(Acquisition):
+    """Log noisy expected hypervolume improvement (several objectives)."""
+
+    name = "lognehvi"
+    multi_objective = True
+
+    def build(self, ctx: AcquisitionContext) -> Any:
+        """``qLogNoisyExpectedHypervolumeImprovement`` over the reference point."""
+        torch = require("torch")
+        mo = require("botorch.acquisition.multi_objective.logei")
+        if ctx.ref_point is None:
+            raise InvalidInputError("ref_point", "is missing", "set objective thresholds")
+        return mo.qLogNoisyExpectedHypervolumeImprovement(
+            ctx.model,
+            ref_point=torch.as_tensor(ctx.ref_point, dtype=torch.float64).tolist(),
+            X_baseline=ctx.X_baseline,
+            sampler=ctx.sampler(),
+            objective=ctx.objective(),
+            constraints=ctx.constraint_callables(),
+            X_pending=ctx.X_pending,
+            prune_baseline=True,
+            cache_root=False,
+        )
+
+
+#: Registry: acquisition name -> class.
+ACQUISITIONS: dict[str, type[Acquisition]] = {
+    cls.name: cls for cls in (LogEI, LogNEI, UCB, PI, KnowledgeGradient, LogNEHVI)
+}
+
+
+def default_acquisition(n_objectives: int) -> str:
+    """``logei`` for one objective, ``lognehvi`` for several."""
+    return "logei" if n_objectives == 1 else "lognehvi"
+
+
+def make_acquisition(name: str) -> Acquisition:
+    """An acquisition by registry name."""
+    if name not in ACQUISITIONS:
+        raise InvalidInputError(
+            "acquisition", f"unknown acquisition {name!r}", f"use one of {list(ACQUISITIONS)}"
+        )
+    return ACQUISITIONS[name]()

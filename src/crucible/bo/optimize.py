@@ -1,0 +1,236 @@
+"""Maximising an acquisition function over a (mixed, constrained) space.
+
+The optimiser is deliberately cheap, because a suggestion should cost well under a
+second on one CPU core:
+
+1. **Starting points.** ``raw_samples`` space-filling points (every categorical choice
+   and integer level covered evenly) plus Gaussian perturbations (σ = 0.05 of the range)
+   of the best observations, filtered by the linear constraints; the acquisition is
+   evaluated on all of them in one batch and ``num_restarts`` starts are drawn with
+   BoTorch's Boltzmann rule (``initialize_q_batch``, which keeps the best one). Starting
+   next to the incumbent is what lets the optimiser polish a basin it has found.
+2. **Local search.** L-BFGS-B (``gen_candidates_scipy``; SLSQP when there are linear
+   constraints) over continuous and integer columns, categorical columns held fixed at
+   each start's choice (one group per distinct choice combination). Integers are relaxed
+   and rounded afterwards.
+3. **Rounding and selection.** Candidates are rounded onto the space
+   (:meth:`Space.canonicalize`), re-scored, and the best one that is not a copy of an
+   observed or pending point wins. Batches (q > 1) are built greedily: each chosen point
+   becomes a pending point of the next pick (BoTorch's sequential strategy).
+
+Non-differentiable surrogates (random forests) skip step 2 and take the best of a larger
+candidate pool. One-shot acquisitions (knowledge gradient) use BoTorch's
+``optimize_acqf`` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from crucible._imports import require
+from crucible.design import from_unit_per_parameter
+from crucible.space import Encoding, Space
+
+__all__ = ["AcqfOptions", "optimize_acquisition"]
+
+
+@dataclass(frozen=True)
+class AcqfOptions:
+    """Effort settings of the acquisition optimiser."""
+
+    num_restarts: int = 6
+    raw_samples: int = 512
+    maxiter: int = 200
+    n_perturbed: int = 64
+    seed: int = 0
+
+
+def optimize_acquisition(
+    build_acqf: Callable[[Any], Any],
+    space: Space,
+    encoding: Encoding,
+    q: int,
+    X_observed: np.ndarray,
+    Y_rank: np.ndarray,
+    X_pending: np.ndarray | None = None,
+    options: AcqfOptions | None = None,
+    differentiable: bool = True,
+    one_shot: bool = False,
+) -> np.ndarray:
+    """Pick ``q`` encoded points that maximise the acquisition.
+
+    Args:
+        build_acqf: ``X_pending -> AcquisitionFunction`` (``X_pending``: ``p x d`` tensor or
+            None); called once per greedy step.
+        space: The parameter space.
+        encoding: Encoding of the model's inputs.
+        q: Number of points.
+        X_observed: Observed encoded points, ``n x d`` (perturbation centres, duplicates).
+        Y_rank: Score per observed point (higher = better), shape ``n``; the top points
+            seed the local starts.
+        X_pending: Already pending encoded points, ``p x d``.
+        options: Effort settings.
+        differentiable: Whether the acquisition has gradients.
+        one_shot: Use BoTorch's ``optimize_acqf`` (one-shot knowledge gradient).
+
+    Returns:
+        ``q x d`` encoded points on the space (rounded, feasible).
+    """
+    torch = require("torch")
+    options = options or AcqfOptions()
+    rng = np.random.default_rng(options.seed)
+    pending = [] if X_pending is None else list(np.atleast_2d(X_pending))
+    if one_shot:
+        acqf = build_acqf(_as_tensor(pending))
+        return _optimize_one_shot(acqf, space, encoding, q, options)
+    chosen: list[np.ndarray] = []
+    taken = [np.asarray(x) for x in X_observed] + pending
+    for _ in range(q):
+        acqf = build_acqf(_as_tensor(pending + chosen))
+        candidates = _starting_pool(space, encoding, X_observed, Y_rank, options, rng)
+        with torch.no_grad():
+            values = _evaluate(acqf, candidates)
+        if differentiable:
+            candidates, values = _local_search(acqf, space, encoding, candidates, values, options)
+        best = _best_new(space, encoding, candidates, values, acqf, taken + chosen)
+        chosen.append(best)
+    return np.stack(chosen)
+
+
+def _as_tensor(rows: list[np.ndarray]) -> Any:
+    torch = require("torch")
+    if not rows:
+        return None
+    return torch.as_tensor(np.stack(rows), dtype=torch.float64)
+
+
+def _evaluate(acqf: Any, candidates: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """Acquisition values of ``n x d`` candidates (each a q=1 batch), shape ``n``."""
+    torch = require("torch")
+    X = torch.as_tensor(candidates, dtype=torch.float64).unsqueeze(-2)
+    out = [acqf(X[i : i + chunk]) for i in range(0, len(X), chunk)]
+    return torch.cat(out).detach().numpy()
+
+
+def _starting_pool(
+    space: Space,
+    encoding: Encoding,
+    X_observed: np.ndarray,
+    Y_rank: np.ndarray,
+    options: AcqfOptions,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Space-filling points plus perturbations of the best observations, ``N x d``."""
+    from scipy.stats import qmc
+
+    n_raw = options.raw_samples
+    U = qmc.Sobol(d=len(space.tunable), scramble=True, seed=rng).random(n_raw)
+    pool = [space.encode(from_unit_per_parameter(space, U), encoding)]
+    if len(X_observed) and options.n_perturbed:
+        top = np.argsort(-np.asarray(Y_rank))[: min(5, len(X_observed))]
+        centres = np.asarray(X_observed)[rng.choice(top, size=options.n_perturbed)]
+        noise = rng.normal(0.0, 0.05, size=centres.shape)
+        noise[:, _categorical_mask(space, encoding)] = 0.0
+        lower, upper = space.bounds(encoding)
+        pool.append(np.clip(centres + noise, lower, upper))
+    candidates = np.vstack(pool)
+    if space.constraints:
+        feasible = space.feasible_mask(candidates, encoding)
+        candidates = candidates[feasible] if feasible.any() else candidates
+    return candidates
+
+
+def _categorical_mask(space: Space, encoding: Encoding) -> np.ndarray:
+    mask = np.zeros(space.dim(encoding), dtype=bool)
+    slices = space.column_slices(encoding)
+    for p in space.tunable:
+        if p.type == "categorical":
+            mask[slices[p.name]] = True
+    return mask
+
+
+def _local_search(
+    acqf: Any,
+    space: Space,
+    encoding: Encoding,
+    candidates: np.ndarray,
+    values: np.ndarray,
+    options: AcqfOptions,
+) -> tuple[np.ndarray, np.ndarray]:
+    """L-BFGS-B from Boltzmann-selected starts; returns the starts' optima and values."""
+    torch = require("torch")
+    init = require("botorch.optim.initializers")
+    gen = require("botorch.generation.gen")
+    X = torch.as_tensor(candidates, dtype=torch.float64).unsqueeze(-2)
+    n_starts = min(options.num_restarts, len(X))
+    starts = init.initialize_q_batch(X, torch.as_tensor(values), n=n_starts)[0]
+    lower, upper = (torch.as_tensor(b, dtype=torch.float64) for b in space.bounds(encoding))
+    cat_mask = _categorical_mask(space, encoding)
+    cat_cols = [int(i) for i in np.flatnonzero(cat_mask)]
+    inequality = [
+        (torch.tensor(idx), torch.tensor(coef, dtype=torch.float64), rhs)
+        for idx, coef, rhs in space.inequality_constraints(encoding)
+    ] or None
+    groups: dict[tuple[float, ...], list[int]] = {}
+    for i, start in enumerate(starts):
+        groups.setdefault(tuple(start[0, cat_cols].tolist()), []).append(i)
+    out_X, out_v = [], []
+    for combo, idx in groups.items():
+        fixed = dict(zip(cat_cols, combo, strict=True)) or None
+        Xg, vg = gen.gen_candidates_scipy(
+            initial_conditions=starts[idx],
+            acquisition_function=acqf,
+            lower_bounds=lower,
+            upper_bounds=upper,
+            inequality_constraints=inequality,
+            options={"maxiter": options.maxiter},
+            fixed_features=fixed,
+        )
+        out_X.append(Xg.detach().reshape(len(idx), -1).numpy())
+        out_v.append(vg.detach().reshape(-1).numpy())
+    return np.vstack([*out_X, candidates]), np.concatenate([*out_v, values])
+
+
+def _best_new(
+    space: Space,
+    encoding: Encoding,
+    candidates: np.ndarray,
+    values: np.ndarray,
+    acqf: Any,
+    taken: list[np.ndarray],
+) -> np.ndarray:
+    """Round the best candidates onto the space and return the best non-duplicate."""
+    torch = require("torch")
+    order = np.argsort(-values)[:64]
+    rounded = space.canonicalize(candidates[order], encoding)
+    if space.constraints:
+        feasible = space.feasible_mask(rounded, encoding)
+        rounded = rounded[feasible] if feasible.any() else rounded
+    with torch.no_grad():
+        scores = _evaluate(acqf, rounded)
+    taken_arr = np.asarray(taken).reshape(-1, rounded.shape[1]) if taken else None
+    for i in np.argsort(-scores):
+        if taken_arr is None or not np.any(np.all(np.isclose(taken_arr, rounded[i]), axis=1)):
+            return rounded[i]
+    return rounded[int(np.argmax(scores))]
+
+
+def _optimize_one_shot(
+    acqf: Any, space: Space, encoding: Encoding, q: int, options: AcqfOptions
+) -> np.ndarray:
+    torch = require("torch")
+    optim = require("botorch.optim")
+    bounds = torch.as_tensor(space.bounds(encoding), dtype=torch.float64)
+    X, _ = optim.optimize_acqf(
+        acqf,
+        bounds=bounds,
+        q=q,
+        num_restarts=max(2, options.num_restarts // 2),
+        raw_samples=max(64, options.raw_samples // 4),
+        options={"maxiter": options.maxiter},
+    )
+    return space.canonicalize(X.detach().numpy(), encoding)

@@ -1,0 +1,243 @@
+"""The BO strategy: initial design, then fit a surrogate and maximise an acquisition.
+
+:class:`Strategy` is the pydantic configuration stored with a campaign;
+:func:`propose` is the pure function the campaign calls with the observed data. The
+defaults are the benchmarked "Crucible default": scrambled Sobol initial design, a GP
+(``SingleTaskGP``, or ``MixedSingleTaskGP`` with categoricals) with warm-started
+hyperparameters, analytic LogEI for one objective without constraints, qLogEI with
+outcome constraints or pending points, qLogNEHVI for several objectives, and the cheap
+multi-start optimiser of :mod:`crucible.bo.optimize`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from crucible._imports import require
+from crucible.bo.acquisition import (
+    AcquisitionContext,
+    default_acquisition,
+    make_acquisition,
+)
+from crucible.bo.objectives import (
+    Objective,
+    OutcomeConstraint,
+    constraint_slack,
+    objective_matrix,
+)
+from crucible.bo.optimize import AcqfOptions, optimize_acquisition
+from crucible.bo.surrogates import GPSurrogate, Surrogate, make_surrogate
+from crucible.space import Encoding, Space
+
+__all__ = ["Proposal", "Strategy", "fit_surrogate", "propose"]
+
+
+class Strategy(BaseModel):
+    """How a campaign chooses its next experiments.
+
+    Attributes:
+        n_init: Initial-design size; ``None`` means ``max(5, 2 * number of tunable
+            parameters)``.
+        init_design: Space-filling design used first.
+        surrogate: ``gp`` or ``rf``.
+        acquisition: ``auto`` (LogEI / LogNEHVI) or a registry name.
+        num_restarts: Local-search starts of the acquisition optimiser.
+        raw_samples: Space-filling candidates scored to pick the starts.
+        acq_maxiter: L-BFGS-B iterations per start.
+        fit_maxiter: L-BFGS-B iterations of the GP hyperparameter fit.
+        mc_samples: Quasi-MC samples of Monte-Carlo acquisitions.
+        warm_start: Start each GP fit from the previous hyperparameters.
+        ucb_beta: Exploration weight of UCB.
+        seed: Seed of the design, samplers and optimiser.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_init: int | None = Field(default=None, ge=1)
+    init_design: Literal["sobol", "lhs", "random"] = "sobol"
+    surrogate: Literal["gp", "rf"] = "gp"
+    acquisition: Literal["auto", "logei", "lognei", "ucb", "pi", "kg", "lognehvi"] = "auto"
+    num_restarts: int = Field(default=6, ge=1)
+    raw_samples: int = Field(default=512, ge=8)
+    acq_maxiter: int = Field(default=200, ge=1)
+    fit_maxiter: int = Field(default=200, ge=1)
+    mc_samples: int = Field(default=128, ge=8)
+    warm_start: bool = True
+    ucb_beta: float = Field(default=2.0, gt=0)
+    seed: int = 0
+
+    def initial_size(self, space: Space) -> int:
+        """Number of initial-design points for ``space``."""
+        return self.n_init if self.n_init is not None else max(5, 2 * len(space.tunable))
+
+    def acquisition_name(self, n_objectives: int) -> str:
+        """The resolved acquisition name."""
+        if self.acquisition == "auto":
+            return default_acquisition(n_objectives)
+        return self.acquisition
+
+
+@dataclass
+class Proposal:
+    """Result of :func:`propose`.
+
+    Attributes:
+        points: Suggested parameter dicts.
+        hyperparameters: Warm-start blob for the next fit (GP only).
+        info: What was used (surrogate, acquisition, encoded dimension).
+    """
+
+    points: list[dict[str, Any]]
+    hyperparameters: bytes | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def encoding_for(space: Space) -> Encoding:
+    """``index`` when the space has categoricals (mixed GP), else ``onehot``."""
+    return "index" if space.has_categorical else "onehot"
+
+
+def modelled_outcomes(
+    values: Sequence[Mapping[str, float]],
+    objectives: Sequence[Objective],
+    constraints: Sequence[OutcomeConstraint],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Maximised objectives ``n x m`` and constraint slacks ``n x c``."""
+    return objective_matrix(values, objectives), constraint_slack(values, constraints)
+
+
+def fit_surrogate(
+    space: Space,
+    strategy: Strategy,
+    X: np.ndarray,
+    outcomes: np.ndarray,
+    warm_start: bytes | None = None,
+) -> Surrogate:
+    """Fit the strategy's surrogate on encoded ``X`` (``n x d``) and ``outcomes`` (``n x k``)."""
+    encoding = encoding_for(space)
+    if strategy.surrogate == "gp":
+        cat_dims = list(space.categorical_columns("index")) if encoding == "index" else []
+        surrogate: Surrogate = GPSurrogate(cat_dims=cat_dims, fit_maxiter=strategy.fit_maxiter)
+    else:
+        surrogate = make_surrogate("rf", seed=strategy.seed)
+    surrogate.fit(X, outcomes, warm_start=warm_start if strategy.warm_start else None)
+    return surrogate
+
+
+def reference_point(Y: np.ndarray, objectives: Sequence[Objective]) -> np.ndarray:
+    """Maximisation reference point: thresholds where given, else inferred from ``Y``."""
+    torch = require("torch")
+    hv = require("botorch.utils.multi_objective.hypervolume")
+    inferred = hv.infer_reference_point(torch.as_tensor(Y, dtype=torch.float64)).numpy()
+    return np.array(
+        [
+            o.sign * o.threshold if o.threshold is not None else inferred[i]
+            for i, o in enumerate(objectives)
+        ]
+    )
+
+
+def propose(
+    space: Space,
+    objectives: Sequence[Objective],
+    constraints: Sequence[OutcomeConstraint],
+    strategy: Strategy,
+    points: Sequence[Mapping[str, Any]],
+    values: Sequence[Mapping[str, float]],
+    n: int,
+    pending: Sequence[Mapping[str, Any]] = (),
+    warm_start: bytes | None = None,
+    seed: int = 0,
+) -> Proposal:
+    """Suggest ``n`` new points from the observations (model-based step).
+
+    Args:
+        space: Parameter space.
+        objectives: The objectives.
+        constraints: Outcome constraints.
+        strategy: Strategy settings.
+        points: Observed parameter dicts (``n_obs >= 2``).
+        values: Their metric dicts.
+        n: Number of points to suggest.
+        pending: Suggested points still running (not suggested again, accounted for).
+        warm_start: Hyperparameter blob from the previous proposal.
+        seed: Seed of this step (the campaign passes strategy seed + step number).
+
+    Returns:
+        The proposal.
+    """
+    torch = require("torch")
+    encoding = encoding_for(space)
+    X = space.encode(points, encoding)
+    Y, slack = modelled_outcomes(values, objectives, constraints)
+    surrogate = fit_surrogate(space, strategy, X, np.hstack([Y, slack]), warm_start)
+    acquisition = make_acquisition(strategy.acquisition_name(len(objectives)))
+    ref = reference_point(Y, objectives) if acquisition.multi_objective else None
+    X_pending = space.encode(pending, encoding) if len(pending) else None
+
+    def build(X_pend: Any) -> Any:
+        ctx = AcquisitionContext(
+            model=surrogate.model,
+            X_baseline=torch.as_tensor(X, dtype=torch.float64),
+            Y=Y,
+            slack=slack,
+            X_pending=X_pend,
+            q=1,
+            ref_point=ref,
+            mc_samples=strategy.mc_samples,
+            seed=seed,
+            ucb_beta=strategy.ucb_beta,
+        )
+        acquisition.check(ctx)
+        return acquisition.build(ctx)
+
+    chosen = optimize_acquisition(
+        build,
+        space,
+        encoding,
+        q=n,
+        X_observed=X,
+        Y_rank=_rank_score(Y, slack),
+        X_pending=X_pending,
+        options=AcqfOptions(
+            num_restarts=strategy.num_restarts,
+            raw_samples=strategy.raw_samples,
+            maxiter=strategy.acq_maxiter,
+            seed=seed,
+        ),
+        differentiable=surrogate.differentiable,
+        one_shot=acquisition.one_shot,
+    )
+    return Proposal(
+        points=space.decode(chosen, encoding),
+        hyperparameters=surrogate.hyperparameters(),
+        info={
+            "surrogate": type(surrogate.model).__name__
+            if strategy.surrogate == "gp"
+            else "RandomForest",
+            "acquisition": acquisition.name,
+            "encoding": encoding,
+            "n_observations": len(points),
+        },
+    )
+
+
+def _rank_score(Y: np.ndarray, slack: np.ndarray) -> np.ndarray:
+    """Higher is better: the (first) objective, infeasible rows pushed below feasible ones.
+
+    For several objectives the score is the sum of per-objective ranks, so Pareto-good
+    points come first.
+    """
+    if Y.shape[1] == 1:
+        score = Y[:, 0].copy()
+    else:
+        score = np.argsort(np.argsort(Y, axis=0), axis=0).sum(axis=1).astype(float)
+    if slack.shape[1]:
+        infeasible = np.any(slack > 0, axis=1)
+        score[infeasible] = score.min() - 1.0 - slack[infeasible].clip(min=0).sum(axis=1)
+    return score

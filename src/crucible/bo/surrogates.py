@@ -1,0 +1,319 @@
+"""Surrogate models: Gaussian processes (BoTorch) and random forests (scikit-learn).
+
+Every surrogate is a :class:`Surrogate` registered by name in :data:`SURROGATES`. It is
+fitted on encoded inputs ``X`` (``n x d``, see :mod:`crucible.space`) and outcomes ``Y``
+(``n x m``, any scale; the models standardise internally), predicts a mean and a standard
+deviation anywhere, exposes a BoTorch model for the acquisition functions, and saves to /
+loads from bytes with identical predictions.
+
+* ``gp``: ``SingleTaskGP`` (Matern-5/2 ARD, BoTorch's dimension-scaled priors) on
+  continuous/integer spaces; ``MixedSingleTaskGP`` (continuous x categorical kernel) when
+  the space has categoricals (index encoding). Hyperparameters can be warm-started from a
+  previous fit, which makes refits in a campaign loop cheap.
+* ``rf``: ``RandomForestRegressor``; the spread of the trees' predictions is the
+  uncertainty, and the trees form a BoTorch ``EnsembleModel`` so the Monte-Carlo
+  acquisition functions work unchanged (optimised without gradients).
+"""
+
+from __future__ import annotations
+
+import abc
+import io
+import pickle
+from typing import Any, ClassVar
+
+import numpy as np
+
+from crucible._imports import require
+from crucible.exceptions import InvalidInputError
+
+__all__ = [
+    "SURROGATES",
+    "GPSurrogate",
+    "RandomForestSurrogate",
+    "Surrogate",
+    "make_surrogate",
+]
+
+
+class Surrogate(abc.ABC):
+    """A probabilistic regression model over the encoded space.
+
+    Attributes:
+        name: Registry name.
+        differentiable: Whether gradient-based acquisition optimisation works.
+    """
+
+    name: ClassVar[str]
+    differentiable: ClassVar[bool] = True
+
+    @abc.abstractmethod
+    def fit(self, X: np.ndarray, Y: np.ndarray, warm_start: bytes | None = None) -> None:
+        """Fit to ``X`` (``n x d``) and ``Y`` (``n x m``).
+
+        Args:
+            X: Encoded inputs.
+            Y: Outcomes, one column per modelled metric.
+            warm_start: Bytes from :meth:`hyperparameters` of an earlier fit, used as the
+                starting point (ignored when incompatible).
+        """
+
+    @abc.abstractmethod
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation (no observation noise), each ``n x m``."""
+
+    @property
+    @abc.abstractmethod
+    def model(self) -> Any:
+        """The fitted BoTorch model (for acquisition functions)."""
+
+    @abc.abstractmethod
+    def to_bytes(self) -> bytes:
+        """Serialise the fitted model (training data included)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_bytes(cls, data: bytes) -> Surrogate:
+        """Rebuild a fitted model saved with :meth:`to_bytes`."""
+
+    def hyperparameters(self) -> bytes | None:
+        """Small blob to warm-start the next fit; None when not supported."""
+        return None
+
+
+def _check_xy(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if X.ndim != 2 or len(X) != len(Y) or len(X) < 2:
+        raise InvalidInputError(
+            "X, Y", f"shapes {X.shape} and {Y.shape} do not fit", "give n x d and n x m, n >= 2"
+        )
+    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+        raise InvalidInputError("X, Y", "contain NaN or infinite values", "drop those rows")
+    return X, Y
+
+
+class GPSurrogate(Surrogate):
+    """BoTorch ``SingleTaskGP`` / ``MixedSingleTaskGP`` in float64.
+
+    Args:
+        cat_dims: Columns holding categorical indices (``MixedSingleTaskGP`` when set).
+        fit_maxiter: L-BFGS-B iterations of the marginal-likelihood fit.
+    """
+
+    name = "gp"
+
+    def __init__(self, cat_dims: list[int] | None = None, fit_maxiter: int = 200) -> None:
+        self.cat_dims = list(cat_dims or [])
+        self.fit_maxiter = fit_maxiter
+        self._model: Any = None
+        self._data: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _build(self, X: np.ndarray, Y: np.ndarray) -> Any:
+        torch = require("torch")
+        models = require("botorch.models")
+        transforms = require("botorch.models.transforms.outcome")
+        train_X = torch.as_tensor(X, dtype=torch.float64)
+        train_Y = torch.as_tensor(Y, dtype=torch.float64)
+        outcome = transforms.Standardize(m=train_Y.shape[-1])
+        if self.cat_dims:
+            return models.MixedSingleTaskGP(
+                train_X, train_Y, cat_dims=self.cat_dims, outcome_transform=outcome
+            )
+        return models.SingleTaskGP(train_X, train_Y, outcome_transform=outcome)
+
+    def fit(self, X: np.ndarray, Y: np.ndarray, warm_start: bytes | None = None) -> None:
+        """Fit the GP hyperparameters by maximising the marginal likelihood."""
+        X, Y = _check_xy(X, Y)
+        torch = require("torch")
+        botorch = require("botorch")
+        gpytorch = require("gpytorch")
+        model = self._build(X, Y)
+        if warm_start is not None:
+            _load_compatible(model, torch.load(io.BytesIO(warm_start), weights_only=True))
+        mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
+        try:
+            botorch.fit.fit_gpytorch_mll(
+                mll, optimizer_kwargs={"options": {"maxiter": self.fit_maxiter}}
+            )
+        except Exception:  # ill-conditioned warm start: refit from the defaults
+            model = self._build(X, Y)
+            mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
+            botorch.fit.fit_gpytorch_mll(mll)
+        model.eval()
+        self._model = model
+        self._data = (X, Y)
+
+    @property
+    def model(self) -> Any:
+        """The fitted BoTorch GP."""
+        if self._model is None:
+            raise InvalidInputError("surrogate", "is not fitted", "call fit(X, Y) first")
+        return self._model
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and std of the latent function, each ``n x m``."""
+        torch = require("torch")
+        with torch.no_grad():
+            post = self.model.posterior(torch.as_tensor(np.atleast_2d(X), dtype=torch.float64))
+            mean = post.mean.numpy()
+            std = post.variance.clamp_min(0).sqrt().numpy()
+        return mean, std
+
+    def hyperparameters(self) -> bytes:
+        """The model's ``state_dict`` without training data (for warm starts)."""
+        torch = require("torch")
+        buffer = io.BytesIO()
+        state = {k: v for k, v in self.model.state_dict().items() if "train" not in k}
+        torch.save(state, buffer)
+        return buffer.getvalue()
+
+    def to_bytes(self) -> bytes:
+        """Training data, configuration and ``state_dict``."""
+        torch = require("torch")
+        assert self._data is not None
+        buffer = io.BytesIO()
+        torch.save(
+            {
+                "X": torch.as_tensor(self._data[0]),
+                "Y": torch.as_tensor(self._data[1]),
+                "cat_dims": self.cat_dims,
+                "fit_maxiter": self.fit_maxiter,
+                "state": self.model.state_dict(),
+            },
+            buffer,
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> GPSurrogate:
+        """Rebuild a fitted GP (no refit): identical predictions."""
+        torch = require("torch")
+        blob = torch.load(io.BytesIO(data), weights_only=True)
+        surrogate = cls(cat_dims=blob["cat_dims"], fit_maxiter=blob["fit_maxiter"])
+        model = surrogate._build(blob["X"].numpy(), blob["Y"].numpy())
+        model.load_state_dict(blob["state"])
+        model.eval()
+        surrogate._model = model
+        surrogate._data = (blob["X"].numpy(), blob["Y"].numpy())
+        return surrogate
+
+
+def _load_compatible(model: Any, state: dict[str, Any]) -> None:
+    """Copy the entries of ``state`` whose names and shapes match ``model``'s."""
+    own = model.state_dict()
+    compatible = {
+        k: v
+        for k, v in state.items()
+        if k in own and own[k].shape == v.shape and "outcome_transform" not in k
+    }
+    model.load_state_dict(compatible, strict=False)
+
+
+class RandomForestSurrogate(Surrogate):
+    """Random forest with the spread of its trees as uncertainty.
+
+    Args:
+        n_estimators: Number of trees (= ensemble size of the BoTorch model).
+        min_samples_leaf: Minimum samples per leaf (smooths the trees).
+        seed: Random seed.
+    """
+
+    name = "rf"
+    differentiable = False
+
+    def __init__(self, n_estimators: int = 100, min_samples_leaf: int = 1, seed: int = 0) -> None:
+        self.n_estimators = n_estimators
+        self.min_samples_leaf = min_samples_leaf
+        self.seed = seed
+        self._forests: list[Any] = []
+
+    def fit(self, X: np.ndarray, Y: np.ndarray, warm_start: bytes | None = None) -> None:
+        """Fit one forest per outcome column (``warm_start`` is ignored)."""
+        X, Y = _check_xy(X, Y)
+        ensemble = require("sklearn.ensemble")
+        self._forests = []
+        for j in range(Y.shape[1]):
+            forest = ensemble.RandomForestRegressor(
+                n_estimators=self.n_estimators,
+                min_samples_leaf=self.min_samples_leaf,
+                random_state=self.seed + j,
+                n_jobs=1,
+            )
+            forest.fit(X, Y[:, j])
+            self._forests.append(forest)
+
+    def tree_predictions(self, X: np.ndarray) -> np.ndarray:
+        """Each tree's prediction, shape ``s x n x m`` (``s`` trees)."""
+        if not self._forests:
+            raise InvalidInputError("surrogate", "is not fitted", "call fit(X, Y) first")
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        return np.stack(
+            [np.stack([t.predict(X) for t in f.estimators_]) for f in self._forests], axis=-1
+        )
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation across trees, each ``n x m``."""
+        per_tree = self.tree_predictions(X)
+        return per_tree.mean(axis=0), per_tree.std(axis=0)
+
+    @property
+    def model(self) -> Any:
+        """A BoTorch ``EnsembleModel`` whose members are the trees."""
+        return _forest_ensemble_model(self)
+
+    def to_bytes(self) -> bytes:
+        """Pickled forests and settings."""
+        return pickle.dumps(
+            {
+                "n_estimators": self.n_estimators,
+                "min_samples_leaf": self.min_samples_leaf,
+                "seed": self.seed,
+                "forests": self._forests,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RandomForestSurrogate:
+        """Rebuild the fitted forests (only load bytes you wrote yourself: pickle)."""
+        blob = pickle.loads(data)
+        surrogate = cls(blob["n_estimators"], blob["min_samples_leaf"], blob["seed"])
+        surrogate._forests = blob["forests"]
+        return surrogate
+
+
+def _forest_ensemble_model(surrogate: RandomForestSurrogate) -> Any:
+    torch = require("torch")
+    ensemble = require("botorch.models.ensemble")
+
+    class _ForestModel(ensemble.EnsembleModel):  # type: ignore[name-defined]
+        """Trees as ensemble members: ``batch x n x d`` -> ``batch x s x n x m``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._num_outputs = len(surrogate._forests)
+
+        def forward(self, X: Any) -> Any:
+            flat = X.reshape(-1, X.shape[-1]).detach().cpu().numpy()
+            per_tree = surrogate.tree_predictions(flat)  # s x (b*n) x m
+            values = torch.as_tensor(per_tree, dtype=X.dtype)
+            s, m = values.shape[0], values.shape[-1]
+            values = values.reshape(s, *X.shape[:-1], m)
+            return values.movedim(0, -3)
+
+    return _ForestModel()
+
+
+#: Registry: surrogate name -> class.
+SURROGATES: dict[str, type[Surrogate]] = {"gp": GPSurrogate, "rf": RandomForestSurrogate}
+
+
+def make_surrogate(name: str, **options: Any) -> Surrogate:
+    """Build a surrogate by registry name (``gp``, ``rf``)."""
+    if name not in SURROGATES:
+        raise InvalidInputError(
+            "surrogate", f"unknown surrogate {name!r}", f"use one of {list(SURROGATES)}"
+        )
+    return SURROGATES[name](**options)
