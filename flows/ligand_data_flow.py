@@ -114,6 +114,8 @@ def ligand_data(config: LigandDataConfig = LigandDataConfig()) -> dict[str, Any]
         config.split.method,
         config.split.fractions.model_dump(),
         config.split.seed,
+        provenance_path=source["provenance"],
+        standardisation=standardised["summary"],
     )
     card = data_card(
         standardised["standardised"],
@@ -130,6 +132,7 @@ def ligand_data(config: LigandDataConfig = LigandDataConfig()) -> dict[str, Any]
         "rejected": standardised["rejected"],
         "split_dir": str(out / "split"),
         "split": {k: v for k, v in split.items() if k != "summary"},
+        "split_summary": split["summary"],
         "card": card,
     }
 

@@ -174,8 +174,14 @@ def split_ligands(
     method: str = "scaffold",
     fractions: dict[str, float] | None = None,
     seed: int = 0,
+    provenance_path: str | None = None,
+    standardisation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Split into ``train.csv``, ``valid.csv``, ``test.csv`` plus ``split_summary.json``."""
+    """Split into ``train.csv``, ``valid.csv``, ``test.csv`` plus ``split_summary.json``.
+
+    With ``provenance_path``, the source's provenance is copied next to the split with the
+    standardisation and split steps appended (``provenance.json``).
+    """
     result = split_frame(
         io.read_table(standardised_csv),
         method,
@@ -183,6 +189,12 @@ def split_ligands(
         seed,
     )
     paths = result.write(out_dir)
+    if provenance_path is not None:
+        record = Provenance.load(provenance_path)
+        if standardisation is not None:
+            record = record.with_step("standardise", **standardisation)
+        record = record.with_step("split", **result.summary)
+        paths["provenance"] = record.save(Path(out_dir) / "provenance.json")
     get_run_logger().info("%s split: %s", method, {k: len(v) for k, v in result.frames.items()})
     return {**{k: str(v) for k, v in paths.items()}, "summary": result.summary}
 

@@ -60,11 +60,13 @@ def test_activity_model_flow_trains_on_the_bundled_egfr_split(tmp_path: Path) ->
         split=SplitConfig(method="random", seed=2),
     )
     result = activity_model(
-        ActivityModelConfig(kind="random_forest", params={"n_estimators": 50}, data=data)
-    )
+        ActivityModelConfig(
+            kind="random_forest", params={"n_estimators": 50}, data=data, track=False
+        )
+    )  # MLflow tracking is covered by tests/unit/chem/test_activity.py
     assert result["split_dir"] == str(tmp_path / "egfr-test" / "split")
     assert result["metrics"]["test"]["r2"] > 0.3
-    assert result["run_id"]
+    assert result["run_id"] is None
     assert Path(result["model_dir"], "forest.joblib").is_file()
     assert {"activity-metrics-random-forest", "activity-parity-random-forest"} <= (
         _artifact_keys()

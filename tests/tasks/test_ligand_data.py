@@ -66,8 +66,17 @@ def test_file_source_standardise_split_card_and_train(tmp_path: Path) -> None:
     standardised = standardise_ligands.fn(loaded["molecules"], str(tmp_path / "std"))
     assert standardised["summary"]["rejection_reasons"] == {"SMILES syntax error": 1}
     assert pd.read_csv(standardised["rejected"])["molecule_id"].tolist() == ["bad1"]
-    split = split_ligands.fn(standardised["standardised"], str(tmp_path / "split"), "random")
+    split = split_ligands.fn(
+        standardised["standardised"],
+        str(tmp_path / "split"),
+        "random",
+        provenance_path=loaded["provenance"],
+        standardisation=standardised["summary"],
+    )
     assert split["summary"]["n_molecules"] == standardised["summary"]["n_output"]
+    steps = json.loads(Path(split["provenance"]).read_text())["steps"]
+    assert [step["step"] for step in steps] == ["standardise", "split"]
+    assert steps[0]["n_rejected"] == 1 and steps[1]["method"] == "random"
     card = data_card.fn(
         standardised["standardised"],
         str(tmp_path / "card"),
