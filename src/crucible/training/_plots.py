@@ -40,3 +40,23 @@ def plot_importances(study: optuna.Study, path: Path, target: Target, target_nam
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         ax = optuna_mpl.plot_param_importances(study, target=target, target_name=target_name)
     return _save(ax, path)
+
+
+def plot_learning_curves(history: list[dict[str, float]], path: Path, title: str = "") -> Path:
+    """Training and validation loss per epoch (and validation accuracy when present)."""
+    epochs = [h["epoch"] for h in history]
+    figure, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(epochs, [h["train_loss"] for h in history], label="train loss")
+    ax.plot(epochs, [h["valid_loss"] for h in history], label="valid loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    if "valid_accuracy" in history[0]:
+        twin = ax.twinx()
+        twin.plot(epochs, [h["valid_accuracy"] for h in history], "g--", label="valid accuracy")
+        twin.set_ylabel("accuracy")
+        twin.legend(loc="center right")
+    ax.legend(loc="upper right")
+    ax.set_title(title or "learning curves")
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path

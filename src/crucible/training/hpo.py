@@ -488,10 +488,15 @@ class HpoStudy:
         return len(self.study.get_trials(deepcopy=False, states=states))
 
     def remaining_trials(self) -> int | None:
-        """Trials left before ``max_trials`` (None when unlimited)."""
+        """Trials left to start before ``max_trials`` (None when unlimited).
+
+        Every started trial counts (complete, pruned, failed, running); trials queued with
+        ``enqueue_trial`` count once they start.
+        """
         if self.spec.max_trials is None:
             return None
-        return max(self.spec.max_trials - self.n_trials(), 0)
+        started = self.n_trials((*_FINISHED, TrialState.RUNNING))  # queued ones not yet
+        return max(self.spec.max_trials - started, 0)
 
     def fail_stale_trials(self, older_than_s: float, retry: bool = True) -> list[int]:
         """Mark RUNNING trials started more than ``older_than_s`` ago as failed.

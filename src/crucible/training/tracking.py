@@ -336,3 +336,61 @@ def make_tracker(tracking: bool | str | Tracker = True) -> Tracker:
     if isinstance(tracking, str):
         return MlflowTracker(tracking)
     return tracking
+
+
+def fit_tracked(
+    config: Any,
+    data: Any = None,
+    *,
+    experiment: str = "crucible-training",
+    tracker: MlflowTracker | None = None,
+    params: Mapping[str, Any] | None = None,
+    callbacks: Any = (),
+    tags: Mapping[str, str] | None = None,
+) -> tuple[Any, str | None]:
+    """Train one config and record it as a single MLflow run (not part of a study).
+
+    Args:
+        config: The :class:`~crucible.training.config.TrainConfig`.
+        data: Data for :func:`~crucible.training.engine.fit` (``config.data`` when None).
+        experiment: MLflow experiment name.
+        tracker: The MLflow tracker (settings' URI when None).
+        params: Parameters to record (e.g. a BO campaign's point); the flattened config
+            is always recorded.
+        callbacks: Extra per-epoch callbacks.
+        tags: Extra run tags.
+
+    Returns:
+        The :class:`~crucible.training.engine.FitResult` and the MLflow run id.
+    """
+    from crucible.training.engine import fit
+
+    tracker = tracker or MlflowTracker()
+    run = tracker.client.create_run(
+        tracker.experiment_id(experiment),
+        run_name=(tags or {}).get("run_name", config.model.architecture),
+        tags={"crucible.role": "training", **dict(tags or {})},
+    )
+    recorder = _MlflowRecorder(tracker.client, run.info.run_id)
+    recorder.log_params({**_flatten(config.model_dump(mode="json")), **dict(params or {})})
+    try:
+        result = fit(config, data, callbacks=[TrackingCallback(recorder), *callbacks])
+    except Exception as exc:
+        recorder.finish("FAIL", f"{type(exc).__name__}: {exc}")
+        raise
+    recorder.log_metrics({f"best_{k}": v for k, v in result.best_metrics.items()})
+    if result.best_checkpoint_path is not None:
+        recorder.log_artifact(result.best_checkpoint_path, "checkpoint")
+    recorder.finish("COMPLETE")
+    return result, recorder.run_id
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out

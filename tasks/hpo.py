@@ -1,0 +1,143 @@
+"""Prefect tasks of the HPO stage: create/load a study, run one trial, analyse, register.
+
+Every task reloads the study from its storage (an Optuna RDB URL), so tasks can run in
+threads, processes or on other machines; the study, not the task, holds the state. A trial
+task never raises for a failed or pruned trial: the outcome is recorded in the study and in
+MLflow and returned as a dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.concurrency.sync import concurrency
+
+from crucible.settings import get_settings
+from crucible.training.hpo import HpoStudy, StudySpec
+from tasks._artifacts import publish_image, publish_markdown, publish_table
+
+
+def _load(study: str, storage_url: str, tracking: bool | str) -> HpoStudy:
+    return HpoStudy.load(study, storage_url or None, tracking=tracking)
+
+
+@task(name="hpo-create-study", retries=2, retry_delay_seconds=[1, 5])
+def create_or_load_study(
+    spec: dict[str, Any],
+    storage_url: str = "",
+    tracking: bool | str = True,
+    recover_stale_after_s: float | None = None,
+) -> dict[str, Any]:
+    """Create the study (or load it to resume) and fail trials left RUNNING by a crash.
+
+    Returns:
+        ``study``, ``storage_url``, ``n_trials`` so far, ``remaining`` (None: unlimited),
+        ``recovered`` trial numbers and the MLflow ``parent_run_id``.
+    """
+    logger = get_run_logger()
+    url = storage_url or get_settings().optuna_storage_url
+    study = HpoStudy.create(StudySpec.model_validate(spec), url, tracking=tracking)
+    recovered = (
+        study.fail_stale_trials(recover_stale_after_s) if recover_stale_after_s is not None else []
+    )
+    if recovered:
+        logger.warning("failed and re-queued stale RUNNING trials %s", recovered)
+    info = {
+        "study": study.spec.name,
+        "storage_url": url,
+        "n_trials": study.n_trials(),
+        "remaining": study.remaining_trials(),
+        "recovered": recovered,
+        "parent_run_id": study.parent_run_id,
+    }
+    logger.info(
+        "study %s: %d trials so far, %s remaining",
+        info["study"],
+        info["n_trials"],
+        info["remaining"],
+    )
+    return info
+
+
+@task(name="hpo-trial", retries=0)
+def run_trial(
+    study: str, storage_url: str = "", tracking: bool | str = True, concurrency_limit: str = ""
+) -> dict[str, Any]:
+    """Run one trial (ask → train → tell); ``SKIPPED`` when the study is stopped or full.
+
+    Args:
+        study: Study name.
+        storage_url: Optuna storage URL (settings' when empty).
+        tracking: MLflow tracking flag or URI.
+        concurrency_limit: Name of a Prefect global concurrency limit to hold while
+            training (bounds trials across every flow run and worker); empty for none.
+    """
+    logger = get_run_logger()
+    hpo = _load(study, storage_url, tracking)
+    remaining = hpo.remaining_trials()
+    if hpo.stop_requested() or (remaining is not None and remaining <= 0):
+        return {"state": "SKIPPED", "number": None, "values": None}
+    if concurrency_limit:
+        with concurrency(concurrency_limit, occupy=1, strict=False):
+            outcome = hpo.run_trial()
+    else:
+        outcome = hpo.run_trial()
+    logger.info(
+        "trial %d %s values=%s %s",
+        outcome.number,
+        outcome.state,
+        outcome.values,
+        outcome.reason or "",
+    )
+    return asdict(outcome)
+
+
+@task(name="hpo-analyse", retries=1)
+def analyse_study(
+    study: str, out_dir: str, storage_url: str = "", tracking: bool | str = True, top_k: int = 10
+) -> dict[str, Any]:
+    """Plots (history, importances), top-trials table and summary; also sent to MLflow.
+
+    Returns:
+        The study summary plus ``plots`` (name → PNG path) and ``top_trials`` rows.
+    """
+    hpo = _load(study, storage_url, tracking)
+    summary = hpo.summary()
+    plots = hpo.plot(Path(out_dir)) if summary["n_complete"] else {}
+    for name, path in plots.items():
+        publish_image(path, key=f"hpo-{study}-{name}", description=f"{study}: {name}")
+        hpo.tracker.log_study_artifact(hpo.parent_run_id, path)
+    rows = [{k: _cell(v) for k, v in row.items()} for row in hpo.top_trials(top_k)]
+    if rows:
+        publish_table(rows, key=f"hpo-{study}-top-trials", description=f"{study}: best trials")
+    publish_markdown(_summary_markdown(summary), key=f"hpo-{study}-summary")
+    return {**summary, "plots": {k: str(v) for k, v in plots.items()}, "top_trials": rows}
+
+
+@task(name="hpo-register-best", retries=1, retry_delay_seconds=5)
+def register_best(study: str, storage_url: str = "", tracking: bool | str = True) -> str | None:
+    """Register the best trial's model in the MLflow Model Registry under the study name."""
+    version = _load(study, storage_url, tracking).register_best()
+    get_run_logger().info("registered %s version %s", study, version)
+    return version
+
+
+def _cell(value: Any) -> Any:
+    return round(value, 6) if isinstance(value, float) else value
+
+
+def _summary_markdown(summary: dict[str, Any]) -> str:
+    lines = [
+        f"# HPO study `{summary['study']}`",
+        "",
+        f"* trials: {summary['n_trials']} (complete {summary['n_complete']}, pruned "
+        f"{summary['n_pruned']}, failed {summary['n_fail']}, running {summary['n_running']})",
+        f"* best trial: {summary['best_trial']} with value {summary['best_value']}",
+    ]
+    if summary.get("best_params"):
+        lines += ["", "| parameter | value |", "|---|---|"]
+        lines += [f"| {k} | {_cell(v)} |" for k, v in summary["best_params"].items()]
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""Prefect task of the training stage: train one config, track it, publish curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from crucible.training._plots import plot_learning_curves
+from crucible.training.callbacks import LambdaCallback
+from crucible.training.config import TrainConfig
+from crucible.training.engine import fit
+from crucible.training.hpo import params_to_config
+from crucible.training.tracking import MlflowTracker, fit_tracked
+from tasks._artifacts import Progress, publish_image, publish_table
+
+
+@task(name="train-model", retries=0)
+def train_model(
+    config: dict[str, Any],
+    out_dir: str,
+    params: dict[str, Any] | None = None,
+    experiment: str = "crucible-training",
+    tracking: bool | str = True,
+) -> dict[str, Any]:
+    """Train ``config`` with ``params`` (dotted overrides) applied; return the best metrics.
+
+    Returns:
+        ``metrics`` (best epoch), ``best_epoch``, ``history``, ``checkpoint``, ``run_id``,
+        ``curves`` (PNG path), ``n_parameters`` and ``seconds``.
+    """
+    logger = get_run_logger()
+    folder = Path(out_dir)
+    train_config = params_to_config(TrainConfig.model_validate(config), params or {})
+    if train_config.checkpoint.directory is None:
+        train_config = train_config.with_overrides({"checkpoint.directory": str(folder)})
+    progress = Progress("training", total=train_config.epochs, description=experiment)
+
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        progress.set(epoch)
+        logger.info("epoch %d %s", epoch, {k: round(v, 5) for k, v in metrics.items()})
+
+    callbacks = [LambdaCallback(on_epoch)]
+    tracker = None
+    if tracking:
+        tracker = MlflowTracker(tracking if isinstance(tracking, str) else None)
+        result, run_id = fit_tracked(
+            train_config,
+            experiment=experiment,
+            tracker=tracker,
+            params=params,
+            callbacks=callbacks,
+        )
+    else:
+        result, run_id = fit(train_config, callbacks=callbacks), None
+    progress.set(train_config.epochs)
+    folder.mkdir(parents=True, exist_ok=True)
+    curves = plot_learning_curves(result.history, folder / "learning-curves.png", experiment)
+    publish_image(curves, key="training-curves", description=f"{experiment}: learning curves")
+    publish_table([result.best_metrics], key="training-best-metrics")
+    if tracker is not None and run_id:
+        tracker.client.log_artifact(run_id, str(curves))
+    return {
+        "metrics": result.best_metrics,
+        "best_epoch": result.best_epoch,
+        "history": result.history,
+        "checkpoint": str(result.best_checkpoint_path) if result.best_checkpoint_path else None,
+        "run_id": run_id,
+        "curves": str(curves),
+        "n_parameters": result.n_parameters,
+        "seconds": result.seconds,
+    }
