@@ -1,0 +1,278 @@
+"""Generator benchmark: CPU-seconds (single thread) against REINVENT 4.8.24 on this machine.
+
+Prints, for Crucible's engine:
+
+* sampling throughput (SMILES per CPU-second) at batch 64 / 256 / 1000 for REINVENT 4's
+  default architecture (3×LSTM 512, untrained, sampling capped at 60 tokens: the protocol of
+  the REINVENT micro-benchmark) and valid SMILES per CPU-second for the shipped prior;
+* a training step on 128 MOSES SMILES for 3×512 and 2×256;
+* an RL step (batch 64, QED, IdenticalMurckoScaffold filter) for a 2×256 prior that this
+  script pre-trains briefly on MOSES SMILES;
+* TL CPU-seconds per epoch on EGFR (500 actives with pIC50 ≥ 7, 100 for validation,
+  batch 50, randomised SMILES, 100 samples per epoch) for both architectures;
+* PMO AUC top-10 (QED, celecoxib rediscovery) at 2,000 and 5,000 oracle calls with the
+  shipped prior (σ 128, Adam 1e-4, batch 64, scaffold filter), per seed.
+
+REINVENT 4 reference figures are from ``shared/notes/reinvent-and-chembl.md`` (measured on
+the same kind of machine, one thread). Ratios > 1 mean Crucible is better.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/generator.py [--sections sampling,train,rl,tl,pmo]
+        [--seeds 0,1,2] [--pmo-calls 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import torch
+
+from crucible.chem.scoring import ScoringConfig, build_scoring_function
+from crucible.generator import DEFAULT_CORPUS_PATH, DEFAULT_PRIOR_PATH
+from crucible.generator.chemistry import canonicalize, sample_quality
+from crucible.generator.diversity_filters import DiversityFilterConfig
+from crucible.generator.model import GenerativeModel, NetworkConfig, pad_sequences
+from crucible.generator.model_io import load_model
+from crucible.generator.pmo import auc_top_k
+from crucible.generator.pretraining import read_smiles_file
+from crucible.generator.reinforcement import (
+    ReinforcementConfig,
+    Stage,
+    StageConfig,
+    StagedLearning,
+)
+from crucible.generator.transfer_learning import (
+    TransferLearningConfig,
+    transfer_learn,
+)
+
+torch.set_num_threads(1)
+
+REINVENT = {
+    "sampling_3x512": {64: 77.0, 256: 98.0, 1000: 127.0},  # SMILES per CPU-s, <= 60 tokens
+    "train_step_3x512": 3.2,  # CPU-s per 128 SMILES
+    "train_step_2x256": 0.55,
+    "rl_step_2x256_qed": 1.16,  # CPU-s per step, batch 64, QED, scaffold DF
+    "tl_epoch_2x256": 4.4,  # CPU-s per epoch, 500 EGFR actives, batch 50, 200 samples
+    "tl_epoch_3x512": 20.0,  # ≈ CPU-s per epoch (CLI, 500 EGFR, with validation + sampling)
+    "pmo_qed_10k": 0.941,  # PMO paper, REINVENT with a ZINC prior, 10,000 calls
+    "pmo_celecoxib_10k": 0.710,
+}
+SMALL = NetworkConfig(num_layers=2, layer_size=256, embedding_layer_size=128)
+CELECOXIB = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1"
+
+
+def cpu_seconds(function: Callable[[], Any]) -> tuple[float, Any]:
+    """CPU time (user + sys of this process) of one call, and its result."""
+    start = time.process_time()
+    result = function()
+    return time.process_time() - start, result
+
+
+def show(
+    label: str, value: float, unit: str, reference: float | None, higher_better: bool
+) -> None:
+    """Print one figure with its REINVENT 4 reference and the ratio (> 1 = Crucible better)."""
+    line = f"{label:<58} {value:10.3f} {unit}"
+    if reference:
+        ratio = value / reference if higher_better else reference / value
+        line += f"   REINVENT 4: {reference:.3f}   ratio {ratio:.2f}x"
+    print(line, flush=True)
+
+
+def corpus(n: int, seed: int = 0) -> list[str]:
+    """``n`` random SMILES of the bundled MOSES subset."""
+    smiles = read_smiles_file(DEFAULT_CORPUS_PATH, limit=200_000)
+    return random.Random(seed).sample(smiles, n)
+
+
+# ------------------------------------------------------------------------------ sections
+def bench_sampling() -> None:
+    print("\n== sampling throughput (single thread) ==")
+    prior = load_model(DEFAULT_PRIOR_PATH)
+    untrained = GenerativeModel.create(prior.vocabulary, NetworkConfig(), max_sequence_length=61)
+    for batch in (64, 256, 1000):
+        n = max(batch, 1000) if batch < 1000 else 2000
+        torch.manual_seed(0)
+        seconds, _ = cpu_seconds(lambda m=untrained, b=batch, k=n: m.sample(k, batch_size=b))
+        show(f"3x512 untrained, <=60 tokens, batch {batch}: SMILES/CPU-s", n / seconds,
+             "", REINVENT["sampling_3x512"][batch], True)  # fmt: skip
+    for batch in (64, 256, 1000):
+        n = max(batch, 1000) if batch < 1000 else 2000
+        torch.manual_seed(0)
+        seconds, out = cpu_seconds(lambda b=batch, k=n: prior.sample(k, batch_size=b))
+        valid = sample_quality(out.smiles)["validity"] * n
+        show(f"shipped prior (3x512), batch {batch}: valid SMILES/CPU-s", valid / seconds, "",
+             REINVENT["sampling_3x512"][batch], True)  # fmt: skip
+
+
+def train_step_seconds(model: GenerativeModel, smiles: list[str], repeats: int = 5) -> float:
+    """Mean CPU-s of one Adam step on 128 SMILES (after one warm-up step)."""
+    optimizer = torch.optim.Adam(model.network.parameters(), lr=1e-3)
+    batches = [smiles[i * 128 : (i + 1) * 128] for i in range(repeats + 1)]
+
+    def step(batch: list[str]) -> None:
+        loss = model.likelihood(pad_sequences([model.vocabulary.encode(s) for s in batch],
+                                              "cpu")).mean()  # fmt: skip
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.network.parameters(), 1.0)
+        optimizer.step()
+
+    step(batches[0])
+    seconds, _ = cpu_seconds(lambda: [step(b) for b in batches[1:]])
+    return seconds / repeats
+
+
+def bench_training() -> None:
+    print("\n== training step, 128 MOSES SMILES ==")
+    smiles = corpus(128 * 6)
+    vocabulary = load_model(DEFAULT_PRIOR_PATH).vocabulary
+    for label, config, reference in (("3x512", NetworkConfig(), "train_step_3x512"),
+                                     ("2x256", SMALL, "train_step_2x256")):  # fmt: skip
+        model = GenerativeModel.create(vocabulary, config)
+        show(f"{label} training step: CPU-s per 128 SMILES", train_step_seconds(model, smiles),
+             "s", REINVENT[reference], False)  # fmt: skip
+
+
+def small_prior(folder: Path, steps: int) -> GenerativeModel:
+    """A 2×256 prior pre-trained for ``steps`` steps of 128 MOSES SMILES (lr 3e-3)."""
+    from crucible.generator.training import train_one_epoch
+
+    smiles = corpus(steps * 128, seed=1)
+    vocabulary = load_model(DEFAULT_PRIOR_PATH).vocabulary
+    model = GenerativeModel.create(vocabulary, SMALL, max_sequence_length=256)
+    optimizer = torch.optim.Adam(model.network.parameters(), lr=3e-3)
+    encoded = [vocabulary.encode(s) for s in smiles]
+    seconds, nll = cpu_seconds(
+        lambda: train_one_epoch(model, encoded, optimizer, 128, 1.0, random.Random(0))
+    )
+    torch.manual_seed(0)
+    quality = sample_quality(model.sample(500).smiles)
+    print(f"   (2x256 prior for RL/TL: {steps} steps in {seconds:.0f} CPU-s, "
+          f"train NLL {nll:.1f}, validity {quality['validity']:.2f})", flush=True)  # fmt: skip
+    return model
+
+
+def qed_scorer() -> Any:
+    return build_scoring_function(ScoringConfig(components=[{"type": "qed"}]))
+
+
+def bench_rl(small: GenerativeModel, steps: int = 10) -> None:
+    print("\n== RL step: batch 64, QED, IdenticalMurckoScaffold filter ==")
+    config = ReinforcementConfig(batch_size=64, diversity_filter=DiversityFilterConfig())
+    with tempfile.TemporaryDirectory() as folder:
+        learner = StagedLearning(small.clone(), small.clone(), config, folder)
+        scorer = qed_scorer()
+        learner.run([Stage(StageConfig(max_steps=1, min_steps=1), scorer)])  # warm-up
+        timed = [Stage(StageConfig(max_steps=steps, min_steps=steps), scorer)]
+        seconds, _ = cpu_seconds(lambda: learner.run(timed))
+    validity = np.mean([r.validity for r in learner.history[-steps:]])
+    show(f"2x256 RL step (validity {validity:.2f}): CPU-s per step", seconds / steps, "s",
+         REINVENT["rl_step_2x256_qed"], False)  # fmt: skip
+
+
+def egfr_sets() -> tuple[list[str], list[str]]:
+    from crucible.data.datasets import load_egfr
+
+    frame = load_egfr()
+    actives = [s for s in frame.loc[frame["pchembl_value"] >= 7, "smiles"]]
+    random.Random(0).shuffle(actives)
+    return actives[:500], actives[500:600]
+
+
+def bench_tl(small: GenerativeModel, epochs: int = 2) -> None:
+    print("\n== TL on EGFR (500 actives, 100 validation, batch 50, randomised SMILES) ==")
+    train, valid = egfr_sets()
+    config = TransferLearningConfig(epochs=epochs, batch_size=50, sample_size=100,
+                                    early_stopping_patience=None, device="cpu")  # fmt: skip
+    for label, model, reference in (("2x256", small.clone(), "tl_epoch_2x256"),
+                                    ("3x512 shipped prior", load_model(DEFAULT_PRIOR_PATH),
+                                     "tl_epoch_3x512")):  # fmt: skip
+        with tempfile.TemporaryDirectory() as folder:
+            seconds, result = cpu_seconds(
+                lambda m=model, f=folder: transfer_learn(m, train, valid, config, f)
+            )
+        last = result.history[-1]
+        skipped = len(result.extra["skipped_input"])
+        print(f"   {label}: validation NLL {[round(r.valid_nll, 1) for r in result.history]}, "
+              f"validity {last.validity:.2f}, {skipped} input SMILES skipped, "
+              f"randomisation skips {result.extra['randomization_skips']}")  # fmt: skip
+        show(f"{label} TL: CPU-s per epoch", seconds / epochs, "s", REINVENT[reference], False)
+
+
+def pmo_run(scorer: Any, calls: int, seed: int) -> list[float]:
+    """Scores of unique molecules in call order for one RL run on the shipped prior."""
+    prior = load_model(DEFAULT_PRIOR_PATH)
+    config = ReinforcementConfig(batch_size=64, max_oracle_calls=calls, seed=seed)
+    with tempfile.TemporaryDirectory() as folder:
+        learner = StagedLearning(prior, prior.clone(), config, folder)
+        result = learner.run([Stage(StageConfig(max_steps=10_000, min_steps=10_000), scorer)])
+    return list(result.scored.values())
+
+
+def bench_pmo(seeds: list[int], calls: int) -> None:
+    print(f"\n== PMO AUC top-10, shipped prior, seeds {seeds} ==")
+    oracles = {
+        "qed": qed_scorer(),
+        "celecoxib_rediscovery": build_scoring_function(ScoringConfig(components=[{
+            "type": "tanimoto_similarity", "params": {"smiles": [CELECOXIB]}}])),
+    }  # fmt: skip
+    assert canonicalize(CELECOXIB)
+    for name, scorer in oracles.items():
+        values: dict[int, list[float]] = {2000: [], calls: []}
+        for seed in seeds:
+            seconds, scores = cpu_seconds(lambda s=seed, o=scorer: pmo_run(o, calls, s))
+            for budget in values:
+                values[budget].append(auc_top_k(scores, budget))
+            print(f"   {name} seed {seed}: AUC@2000 {values[2000][-1]:.3f}, "
+                  f"AUC@{calls} {values[calls][-1]:.3f}, top-1 {max(scores):.3f}, "
+                  f"{len(scores)} calls, {seconds:.0f} CPU-s", flush=True)  # fmt: skip
+        reference = REINVENT[f"pmo_{name.split('_')[0]}_10k"]
+        for budget, auc in values.items():
+            show(f"{name} AUC top-10 @ {budget} calls (mean of {len(auc)})", float(np.mean(auc)),
+                 f"± {np.std(auc):.3f}", reference, True)  # fmt: skip
+    print(
+        "   (REINVENT reference is at 10,000 calls with a full ZINC prior; ratios are "
+        "indicative only)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sections", default="sampling,train,rl,tl,pmo")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--pmo-calls", type=int, default=5000)
+    parser.add_argument("--small-steps", type=int, default=400)
+    args = parser.parse_args()
+    sections = set(args.sections.split(","))
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"prior {DEFAULT_PRIOR_PATH.name}")  # fmt: skip
+    if "sampling" in sections:
+        bench_sampling()
+    if "train" in sections:
+        bench_training()
+    if sections & {"rl", "tl"}:
+        with tempfile.TemporaryDirectory() as folder:
+            small = small_prior(Path(folder), args.small_steps)
+        if "rl" in sections:
+            bench_rl(small)
+        if "tl" in sections:
+            bench_tl(small)
+    if "pmo" in sections:
+        bench_pmo([int(s) for s in args.seeds.split(",")], args.pmo_calls)
+
+
+if __name__ == "__main__":
+    main()
