@@ -222,14 +222,15 @@ def pmo_run(scorer: Any, calls: int, seed: int) -> list[float]:
     return list(result.scored.values())
 
 
-def bench_pmo(seeds: list[int], calls: int) -> None:
+def bench_pmo(seeds: list[int], calls: int, names: list[str]) -> None:
     print(f"\n== PMO AUC top-10, shipped prior, seeds {seeds} ==")
-    oracles = {
+    all_oracles = {
         "qed": qed_scorer(),
         "celecoxib_rediscovery": build_scoring_function(ScoringConfig(components=[{
             "type": "tanimoto_similarity", "params": {"smiles": [CELECOXIB]}}])),
     }  # fmt: skip
     assert canonicalize(CELECOXIB)
+    oracles = {name: all_oracles[name] for name in names}
     for name, scorer in oracles.items():
         values: dict[int, list[float]] = {2000: [], calls: []}
         for seed in seeds:
@@ -254,6 +255,7 @@ def main() -> None:
     parser.add_argument("--sections", default="sampling,train,rl,tl,pmo")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--pmo-calls", type=int, default=5000)
+    parser.add_argument("--oracles", default="qed,celecoxib_rediscovery")
     parser.add_argument("--small-steps", type=int, default=400)
     args = parser.parse_args()
     sections = set(args.sections.split(","))
@@ -271,7 +273,8 @@ def main() -> None:
         if "tl" in sections:
             bench_tl(small)
     if "pmo" in sections:
-        bench_pmo([int(s) for s in args.seeds.split(",")], args.pmo_calls)
+        seeds = [int(s) for s in args.seeds.split(",")]
+        bench_pmo(seeds, args.pmo_calls, args.oracles.split(","))
 
 
 if __name__ == "__main__":

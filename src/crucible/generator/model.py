@@ -9,7 +9,7 @@ REINVENT 4, so state dicts move between the two unchanged. Notation in shapes: `
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -75,6 +75,67 @@ class SmilesRNN(nn.Module):
         if self.config.layer_normalization:
             output = F.layer_norm(output, output.shape[1:])
         return self._linear(output), hidden_out
+
+
+class _LstmSampler:
+    """Single-step LSTM inference with fused weights (sampling only, no autograd).
+
+    Same maths as ``nn.LSTM`` (gate order i, f, g, o) but the first layer's input projection
+    is a pre-computed ``V x 4H`` table (the input is always one embedded token) and each
+    deeper layer does one GEMM on ``[h_below, h]``: about 10-15 % fewer FLOPs and far fewer
+    kernel calls per step than calling ``nn.LSTM`` with a length-1 sequence.
+    """
+
+    def __init__(self, network: SmilesRNN) -> None:
+        rnn: Any = network._rnn
+        layers = network.config.num_layers
+        self.size = network.config.layer_size
+        with torch.no_grad():
+            w_ih, b_ih, b_hh = rnn.weight_ih_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
+            self.table = network._embedding.weight @ w_ih.T + b_ih + b_hh
+            self.recurrent0 = rnn.weight_hh_l0.T.contiguous()
+            self.fused = [
+                torch.cat(
+                    [getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")], 1
+                ).T.contiguous()
+                for k in range(1, layers)
+            ]
+            self.biases = [
+                getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}")
+                for k in range(1, layers)
+            ]
+            self.out_weight = network._linear.weight.T.contiguous()
+            self.out_bias = network._linear.bias.detach()
+        self.layers = layers
+
+    def _cell(self, gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        size = self.size
+        sig = torch.sigmoid(gates)
+        cell = sig[:, size : 2 * size] * cell + sig[:, :size] * torch.tanh(
+            gates[:, 2 * size : 3 * size]
+        )
+        return sig[:, 3 * size :] * torch.tanh(cell), cell
+
+    def step(
+        self, tokens: torch.Tensor, hidden: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Logits ``b x V`` for tokens ``b`` and the new ``(h, c)``, each ``L x b x H``."""
+        if hidden is None:
+            zeros = self.table.new_zeros((self.layers, tokens.shape[0], self.size))
+            hidden = (zeros, zeros.clone())
+        h_all, c_all = hidden
+        new_h, new_c = [], []
+        h, c = self._cell(torch.addmm(self.table[tokens], h_all[0], self.recurrent0), c_all[0])
+        new_h.append(h)
+        new_c.append(c)
+        for k in range(1, self.layers):
+            joined = torch.cat([h, h_all[k]], dim=1)
+            h, c = self._cell(torch.addmm(self.biases[k - 1], joined, self.fused[k - 1]),
+                              c_all[k])  # fmt: skip
+            new_h.append(h)
+            new_c.append(c)
+        logits = torch.addmm(self.out_bias, h, self.out_weight)
+        return logits, (torch.stack(new_h), torch.stack(new_c))
 
 
 @dataclass
@@ -210,26 +271,47 @@ class GenerativeModel:
         if temperature <= 0:
             raise ValueError("temperature must be > 0")
         start = self.vocabulary.tokens["^"]
-        tokens = torch.full((batch_size, 1), start, dtype=torch.long, device=self.device)
-        steps = [tokens]
+        length = self.max_sequence_length
+        sequences = torch.zeros((batch_size, length), dtype=torch.long, device=self.device)
+        sequences[:, 0] = start
         nll = torch.zeros(batch_size, device=self.device)
-        finished = torch.zeros(batch_size, dtype=torch.bool, device=self.device)
+        # Only unfinished rows go through the network: finished ones are compacted away.
+        active = torch.arange(batch_size, device=self.device)
+        tokens = sequences[:, 0]
         hidden: HiddenState | None = None
-        for _ in range(self.max_sequence_length - 1):
-            logits, hidden = self.network(tokens, hidden)
-            logits = logits[:, -1, :]
+        step = self._step_function()
+        last = 0
+        for position in range(1, length):
+            logits, hidden = step(tokens, hidden)
             probabilities = torch.softmax(logits / temperature, dim=-1)
             next_tokens = torch.multinomial(probabilities, 1).squeeze(1)
-            next_tokens = next_tokens.masked_fill(finished, 0)
             log_probs = torch.log_softmax(logits, dim=-1)
-            token_nll = -log_probs.gather(1, next_tokens.unsqueeze(1)).squeeze(1)
-            nll += token_nll.masked_fill(finished, 0.0)
-            finished |= next_tokens == 0
-            tokens = next_tokens.unsqueeze(1)
-            steps.append(tokens)
-            if bool(finished.all()):
-                break
-        return torch.cat(steps, dim=1), nll
+            nll[active] -= log_probs.gather(1, next_tokens.unsqueeze(1)).squeeze(1)
+            sequences[active, position] = next_tokens
+            last = position
+            running = next_tokens != 0
+            if not bool(running.all()):
+                if not bool(running.any()):
+                    break
+                keep = running.nonzero().squeeze(1)
+                active, next_tokens = active[keep], next_tokens[keep]
+                hidden = _select_rows(hidden, keep)
+            tokens = next_tokens
+        return sequences[:, : last + 1], nll
+
+    def _step_function(
+        self,
+    ) -> Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]:
+        """One sampling step: tokens ``b`` → logits ``b x V`` (fused LSTM path when possible)."""
+        config = self.config
+        if config.cell_type == "lstm" and not config.layer_normalization:
+            return _LstmSampler(self.network).step
+
+        def generic(tokens: torch.Tensor, hidden: Any) -> tuple[torch.Tensor, Any]:
+            logits, hidden = self.network(tokens.unsqueeze(1), hidden)
+            return logits[:, -1, :], hidden
+
+        return generic
 
     def sample(self, num: int, batch_size: int = 256, temperature: float = 1.0) -> SampledBatch:
         """Sample ``num`` SMILES in batches of ``batch_size``."""
@@ -262,6 +344,15 @@ def pad_sequences(encoded: Sequence[Sequence[int]], device: torch.device | str) 
     for row, seq in enumerate(encoded):
         out[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
     return out.to(device)
+
+
+def _select_rows(hidden: HiddenState | None, rows: torch.Tensor) -> HiddenState | None:
+    """Keep batch rows ``rows`` of an LSTM ``(h, c)`` or GRU ``h`` state (``L x b x H``)."""
+    if hidden is None:
+        return None
+    if isinstance(hidden, tuple):
+        return (hidden[0].index_select(1, rows), hidden[1].index_select(1, rows))
+    return hidden.index_select(1, rows)
 
 
 def _mask_after_end(targets: torch.Tensor) -> torch.Tensor:

@@ -80,3 +80,21 @@ def test_model_runs_on_requested_device(tiny_vocabulary, device) -> None:
         max_sequence_length=10, device=device,
     )  # fmt: skip
     assert model.sample_sequences(4)[0].device.type == torch.device(device).type
+
+
+def test_fused_lstm_sampling_step_matches_nn_lstm(tiny_vocabulary) -> None:
+    from crucible.generator.model import _LstmSampler
+
+    torch.manual_seed(5)
+    model = GenerativeModel.create(
+        tiny_vocabulary, NetworkConfig(num_layers=3, layer_size=24, embedding_layer_size=12)
+    )
+    sampler = _LstmSampler(model.network)
+    tokens = torch.randint(0, len(tiny_vocabulary), (7, 5))
+    fused_hidden, reference_hidden = None, None
+    with torch.no_grad():
+        for position in range(tokens.shape[1]):
+            fused, fused_hidden = sampler.step(tokens[:, position], fused_hidden)
+            reference, reference_hidden = model.network(tokens[:, position : position + 1],
+                                                        reference_hidden)  # fmt: skip
+            torch.testing.assert_close(fused, reference[:, -1, :], rtol=1e-5, atol=1e-5)
