@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 from crucible.bo.objectives import Objective, OutcomeConstraint, check_values, metric_names
 from crucible.bo.store import campaigns_table, transaction, trials_table
 from crucible.bo.strategy import Strategy, propose
-from crucible.design import make_design
+from crucible.design import make_design, validate_design
 from crucible.exceptions import (
     AlreadyExistsError,
     InvalidInputError,
@@ -328,6 +328,54 @@ class Campaign:
                 campaigns_table.update()
                 .where(campaigns_table.c.id == self._id)
                 .values(n_batches=batch + 1, model_state=model_state)
+            )
+        return out
+
+    def enqueue(self, points: Sequence[Mapping[str, Any]], source: str = "design") -> list[Trial]:
+        """Add given points as pending trials (e.g. a user or cached initial design).
+
+        Points are validated (errors name ``points[i].field``); copies of existing trials
+        and of each other are dropped. Points enqueued with ``source="design"`` count
+        towards the strategy's ``n_init``.
+
+        Returns:
+            The new pending trials (possibly fewer than ``points``).
+        """
+        if source not in ("design", "manual"):
+            raise InvalidInputError("source", f"{source!r} is not allowed", "use design or manual")
+        existing = [t.params for t in self.all_trials()]
+        unique = validate_design(self.space, points, existing=existing, field="points")
+        now = _now()
+        out = []
+        with transaction(self.store_url) as conn:
+            batch = conn.execute(
+                select(campaigns_table.c.n_batches)
+                .where(campaigns_table.c.id == self._id)
+                .with_for_update()
+            ).scalar_one()
+            start = conn.execute(
+                select(func.coalesce(func.max(trials_table.c.number), -1)).where(
+                    trials_table.c.campaign_id == self._id
+                )
+            ).scalar_one()
+            for i, params in enumerate(unique):
+                number = int(start) + 1 + i
+                conn.execute(
+                    trials_table.insert().values(
+                        campaign_id=self._id,
+                        number=number,
+                        status="pending",
+                        source=source,
+                        batch=int(batch),
+                        params=json.dumps(params),
+                        created_at=now,
+                    )
+                )
+                out.append(Trial(number, params, "pending", {}, source, int(batch), None, now))
+            conn.execute(
+                campaigns_table.update()
+                .where(campaigns_table.c.id == self._id)
+                .values(n_batches=int(batch) + 1)
             )
         return out
 

@@ -1,0 +1,308 @@
+"""BO campaign flow: suggest a batch → run the experiments → record results, until a stop rule.
+
+create or resume the campaign → evaluate trials a crashed run left pending → initial
+design (cached) → loop: suggest a batch (never cached) → evaluate it → observe → per
+iteration a table artifact, a convergence plot, progress and a
+``crucible.campaign.iteration`` event → final markdown report (Pareto plot for several
+objectives), trials CSV and a ``crucible.campaign.completed`` event.
+
+Three ways to evaluate a batch (``evaluation``):
+
+* ``callable``: a Python function ``module:function`` (params dict → metrics dict), e.g.
+  the built-in ``crucible.testing.functions:branin``;
+* ``deployment``: another deployment per trial via ``run_deployment`` (its flow takes the
+  parameters as ``deployment_parameter`` and returns a metrics dict, results persisted);
+* ``human``: the flow pauses with a typed form listing the suggested experiments and
+  resumes when the results are submitted from the UI or API (``resume_flow_run``).
+
+Re-running with the same campaign name resumes it: completed trials are never repeated.
+
+Run locally (Branin, 24 trials in batches of 2)::
+
+    python -m flows.bo_campaign_flow
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger
+from prefect.events import emit_event
+from pydantic import BaseModel, Field, create_model, model_validator
+
+from crucible.bo.objectives import Objective, OutcomeConstraint
+from crucible.bo.stopping import StoppingRules
+from crucible.bo.strategy import Strategy
+from crucible.settings import get_settings
+from crucible.space import Space
+from crucible.testing.functions import get_problem
+from tasks._artifacts import Progress
+from tasks.bo import (
+    create_campaign,
+    enqueue,
+    evaluate_callable,
+    evaluate_deployment,
+    final_report,
+    initial_design,
+    observe,
+    pending_trials,
+    publish_iteration,
+    suggest,
+)
+
+
+class BOCampaignConfig(BaseModel):
+    """Parameters of the BO campaign flow.
+
+    Attributes:
+        name: Campaign name; re-running with the same name resumes the campaign.
+        problem: A built-in test problem (``branin``, ``hartmann6``, ``ackley5``, ``mixed``,
+            ``chartmann6``, ``branin_currin``) that fills in space, objectives,
+            constraints and evaluator; leave empty to give them yourself.
+        space: The parameter space (when ``problem`` is empty).
+        objectives: The objectives (when ``problem`` is empty).
+        constraints: Outcome constraints.
+        strategy: Design, surrogate and acquisition settings.
+        stopping: Budget, target, patience and wall-clock limit.
+        batch_size: Trials suggested and evaluated per iteration.
+        evaluation: ``callable``, ``deployment`` or ``human``.
+        evaluator: ``module:function`` for ``callable``.
+        deployment: ``flow-name/deployment-name`` for ``deployment``.
+        deployment_parameter: Flow parameter that receives the trial's parameters.
+        human_timeout_s: How long to wait for a person to submit results.
+        store_url: Campaign store URL (``CRUCIBLE_CAMPAIGN_STORE_URL`` when empty).
+        output_dir: Folder for plots, CSV and report (``<artifacts_dir>/bo/<name>``).
+    """
+
+    name: str = Field(default="branin-demo", min_length=1, max_length=200)
+    problem: str = "branin"
+    space: Space | None = None
+    objectives: list[Objective] = Field(default_factory=list)
+    constraints: list[OutcomeConstraint] = Field(default_factory=list)
+    strategy: Strategy = Field(default_factory=lambda: Strategy(n_init=8))
+    stopping: StoppingRules = Field(default_factory=lambda: StoppingRules(max_trials=24))
+    batch_size: int = Field(default=2, ge=1, le=64)
+    evaluation: Literal["callable", "deployment", "human"] = "callable"
+    evaluator: str = ""
+    deployment: str = ""
+    deployment_parameter: str = "params"
+    human_timeout_s: int = Field(default=24 * 3600, ge=1)
+    store_url: str = ""
+    output_dir: str = ""
+
+    @model_validator(mode="after")
+    def _fill_from_problem(self) -> BOCampaignConfig:
+        if self.problem:
+            problem = get_problem(self.problem)
+            self.space = self.space or problem.space
+            self.objectives = self.objectives or list(problem.objectives)
+            self.constraints = self.constraints or list(problem.constraints)
+            self.evaluator = self.evaluator or problem.evaluator_path
+        if self.space is None or not self.objectives:
+            raise ValueError(
+                "space and objectives are required when no built-in problem is named. Fix: "
+                "set problem='branin' (etc.) or give space and objectives"
+            )
+        if self.evaluation == "callable" and not self.evaluator:
+            raise ValueError("evaluation='callable' needs evaluator='module:function'")
+        if self.evaluation == "deployment" and not self.deployment:
+            raise ValueError("evaluation='deployment' needs deployment='flow/deployment'")
+        return self
+
+    def optimum(self) -> float | None:
+        """Known optimum of a built-in problem (for regret plots)."""
+        return get_problem(self.problem).optimum if self.problem else None
+
+
+def _results_form(batch: list[dict[str, Any]], metrics: list[str]) -> Any:
+    """A RunInput class with one optional float per (trial, metric), plus a failure list."""
+    from prefect.input import RunInput
+
+    fields: dict[str, Any] = {}
+    for item in batch:
+        described = ", ".join(f"{k}={v}" for k, v in item["params"].items())
+        for metric in metrics:
+            fields[f"trial_{item['trial']}_{metric}"] = (
+                float | None,
+                Field(default=None, description=f"{metric} of trial {item['trial']}: {described}"),
+            )
+    fields["failed_trials"] = (
+        list[int],
+        Field(default_factory=list, description="Trial numbers whose experiment failed"),
+    )
+    return create_model("BatchResults", __base__=RunInput, **fields)
+
+
+def _evaluate_by_human(
+    config: BOCampaignConfig, batch: list[dict[str, Any]], metrics: list[str]
+) -> list[dict[str, Any]]:
+    from prefect.flow_runs import pause_flow_run
+
+    table = "\n".join(
+        f"| {item['trial']} | " + ", ".join(f"{k}={v}" for k, v in item["params"].items()) + " |"
+        for item in batch
+    )
+    form = _results_form(batch, metrics).with_initial_data(
+        description=f"### Run these experiments of `{config.name}`\n\n| trial | parameters |\n"
+        f"|---|---|\n{table}\n\nEnter {metrics} per trial; list failed trials."
+    )
+    answer = pause_flow_run(wait_for_input=form, timeout=config.human_timeout_s)
+    data = answer.model_dump()
+    results = []
+    for item in batch:
+        number = item["trial"]
+        values = {m: data.get(f"trial_{number}_{m}") for m in metrics}
+        if number in data.get("failed_trials", []):
+            results.append({"trial": number, "error": "reported failed by the operator"})
+        elif any(v is None for v in values.values()):
+            missing = [m for m, v in values.items() if v is None]
+            results.append({"trial": number, "error": f"no value entered for {missing}"})
+        else:
+            results.append({"trial": number, "values": values})
+    return results
+
+
+def _evaluate(
+    config: BOCampaignConfig, batch: list[dict[str, Any]], metrics: list[str]
+) -> list[dict[str, Any]]:
+    if not batch:
+        return []
+    if config.evaluation == "human":
+        return _evaluate_by_human(config, batch, metrics)
+    if config.evaluation == "deployment":
+        futures = [
+            evaluate_deployment.submit(config.deployment, config.deployment_parameter, item)
+            for item in batch
+        ]
+    else:
+        futures = [evaluate_callable.submit(config.evaluator, item) for item in batch]
+    return [f.result() for f in futures]
+
+
+def _emit(event: str, name: str, payload: dict[str, Any]) -> None:
+    emit_event(
+        event=event,
+        resource={"prefect.resource.id": f"crucible.campaign.{name}", "crucible.campaign": name},
+        payload=payload,
+    )
+
+
+@flow(name="bo-campaign", log_prints=True)
+def bo_campaign(config: BOCampaignConfig = BOCampaignConfig()) -> dict[str, Any]:  # noqa: B008
+    """Run (or resume) a BO campaign until a stopping rule fires.
+
+    Returns:
+        Summary: ``stop_reason``, ``n_trials``, best parameters/values (or Pareto trials),
+        CSV and report paths, and the per-iteration best values.
+    """
+    logger = get_run_logger()
+    started = time.monotonic()
+    assert config.space is not None
+    name = config.name
+    output_dir = config.output_dir or str(Path(get_settings().artifacts_dir or ".") / "bo" / name)
+    info = create_campaign(
+        name,
+        config.space.to_dict(),
+        [o.model_dump() for o in config.objectives],
+        [c.model_dump() for c in config.constraints],
+        config.strategy.model_dump(),
+        config.store_url,
+    )
+    url = info["store_url"]
+    metrics = [o.name for o in config.objectives]
+    metrics += [c.metric for c in config.constraints if c.metric not in metrics]
+    progress = Progress(f"bo-{name}-progress", total=config.stopping.max_trials)
+    progress.set(info["completed"] + info["failed"])
+    best_history: list[float | None] = []
+    iteration = 0
+    batch = pending_trials(name, url)  # a crashed run's suggestions: evaluate, never re-suggest
+    if batch:
+        logger.info("resuming: evaluating %d pending trials first", len(batch))
+    elif info["completed"] + info["failed"] == 0:
+        n_init = config.strategy.initial_size(config.space)
+        design = initial_design(
+            config.space.to_dict(), config.strategy.init_design, n_init, config.strategy.seed
+        )
+        enqueue(name, url, design)
+        batch = pending_trials(name, url)[: config.batch_size]
+    stop_reason = None
+    while True:
+        if not batch:
+            stop_reason = config.stopping.reason_to_stop(
+                config.objectives[0],
+                best_history,
+                info["completed"] + info["failed"],
+                time.monotonic() - started,
+            )
+            if stop_reason:
+                break
+            n_left = config.stopping.max_trials - info["completed"] - info["failed"]
+            waiting = pending_trials(name, url)
+            batch = waiting[: config.batch_size] or suggest(
+                name, url, max(1, min(config.batch_size, n_left))
+            )
+        results = _evaluate(config, batch, metrics)
+        observed = observe(name, url, results)
+        iteration += 1
+        status = publish_iteration(name, url, iteration, batch, output_dir, config.optimum())
+        info["completed"] = status["n_completed"]
+        info["failed"] = status["n_finished"] - status["n_completed"]
+        best_history.append(status["best"])
+        progress.set(status["n_finished"])
+        _emit(
+            "crucible.campaign.iteration",
+            name,
+            {
+                "iteration": iteration,
+                "best": status["best"],
+                "observed": observed,
+                "n_finished": status["n_finished"],
+            },
+        )
+        logger.info(
+            "iteration %d: best %s after %d trials",
+            iteration,
+            status["best"],
+            status["n_finished"],
+        )
+        batch = []
+    summary = final_report(name, url, output_dir, stop_reason)
+    summary["best_history"] = best_history
+    _emit(
+        "crucible.campaign.completed",
+        name,
+        {
+            "stop_reason": stop_reason,
+            "best": best_history[-1] if best_history else None,
+            "best_params": summary["best_params"],
+            "n_trials": summary["n_trials"],
+        },
+    )
+    logger.info("campaign %s stopped: %s", name, stop_reason)
+    return summary
+
+
+def demo(name: str = "branin-demo", max_trials: int = 24) -> dict[str, Any]:
+    """A complete real campaign on the built-in Branin problem (~1-2 minutes on a CPU).
+
+    Returns:
+        The flow's summary dict.
+    """
+    config = BOCampaignConfig(
+        name=name,
+        problem="branin",
+        strategy=Strategy(n_init=8),
+        stopping=StoppingRules(max_trials=max_trials),
+        batch_size=2,
+    )
+    return bo_campaign(config)
+
+
+if __name__ == "__main__":
+    result = demo()
+    print(
+        f"campaign {result['name']}: {result['stop_reason']}; best {result['best_values']} "
+        f"at {result['best_params']}; report {result['report']}"
+    )

@@ -1,0 +1,154 @@
+"""The BO campaign flow end to end: artifacts, events, stop rules, crash + resume, human input."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from crucible.bo import Campaign, Strategy
+from crucible.bo.stopping import StoppingRules
+from crucible.testing.functions import branin
+from flows.bo_campaign_flow import BOCampaignConfig, bo_campaign
+
+CHEAP = Strategy(n_init=4, num_restarts=2, raw_samples=64, acq_maxiter=30, fit_maxiter=50)
+LOG = Path.cwd() / ".crucible-test-bo-evaluations.jsonl"
+
+
+class _Crash(BaseException):
+    """Stands in for a killed worker (not an Exception, so nothing catches it)."""
+
+
+def logged_branin(params: dict) -> dict:
+    """Branin that appends every evaluation to LOG and crashes on request."""
+    with LOG.open("a") as f:
+        f.write(json.dumps(params) + "\n")
+    crash_after = int((LOG.parent / ".crucible-test-bo-crash").read_text() or 0)
+    if crash_after and sum(1 for _ in LOG.open()) >= crash_after:
+        raise _Crash("worker killed")
+    return branin(params)
+
+
+@pytest.fixture
+def evaluations() -> list[dict]:
+    LOG.unlink(missing_ok=True)
+    (LOG.parent / ".crucible-test-bo-crash").write_text("0")
+    records: list[dict] = []
+    yield records
+    LOG.unlink(missing_ok=True)
+    (LOG.parent / ".crucible-test-bo-crash").unlink(missing_ok=True)
+
+
+def _read_log() -> list[dict]:
+    return [json.loads(line) for line in LOG.open()] if LOG.exists() else []
+
+
+def test_campaign_flow_crash_resume_and_report(tmp_path: Path, evaluations: list) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    config = BOCampaignConfig(
+        name="flow-branin",
+        problem="branin",
+        evaluator=f"{__name__}:logged_branin",
+        strategy=CHEAP,
+        stopping=StoppingRules(max_trials=10),
+        batch_size=2,
+        output_dir=str(tmp_path / "out"),
+    )
+    (LOG.parent / ".crucible-test-bo-crash").write_text("7")
+    with pytest.raises(BaseException, match="worker killed"):
+        bo_campaign(config)
+    campaign = Campaign.load("flow-branin")
+    done_before = {json.dumps(t.params) for t in campaign.completed()}
+    assert len(done_before) >= 4 and campaign.pending()
+
+    (LOG.parent / ".crucible-test-bo-crash").write_text("0")
+    summary = bo_campaign(config)
+    assert summary["stop_reason"].startswith("budget reached")
+    assert summary["n_trials"] == 10
+    evaluated = [json.dumps(p) for p in _read_log()]
+    for params in done_before:  # completed trials were never evaluated again
+        assert evaluated.count(params) == 1
+    assert len(evaluated) <= 10 + 2  # at most the crashed batch was evaluated twice
+    assert Path(summary["csv"]).exists() and Path(summary["report"]).exists()
+    assert (tmp_path / "out" / "convergence.png").stat().st_size > 1000
+    assert "Best trial" in Path(summary["report"]).read_text()
+
+    with get_client(sync_client=True) as client:
+        keys = {
+            a.key
+            for a in client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_="bo-flow-branin"))
+            )
+        }
+    assert {
+        "bo-flow-branin-batch",
+        "bo-flow-branin-convergence",
+        "bo-flow-branin-report",
+        "bo-flow-branin-progress",
+    } <= keys
+
+
+def test_target_stop_and_multi_objective_pareto(tmp_path: Path) -> None:
+    summary = bo_campaign(
+        BOCampaignConfig(
+            name="flow-target",
+            problem="branin",
+            strategy=CHEAP,
+            stopping=StoppingRules(max_trials=30, target=1e6),
+            batch_size=4,
+            output_dir=str(tmp_path / "t"),
+        )
+    )
+    assert summary["stop_reason"].startswith("target reached") and summary["n_trials"] == 4
+    summary = bo_campaign(
+        BOCampaignConfig(
+            name="flow-mo",
+            problem="branin_currin",
+            strategy=CHEAP,
+            stopping=StoppingRules(max_trials=6),
+            batch_size=2,
+            output_dir=str(tmp_path / "mo"),
+        )
+    )
+    assert summary["pareto_trials"] and (tmp_path / "mo" / "pareto.png").exists()
+
+
+def test_human_in_the_loop_pause_and_resume(tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.flow_runs import resume_flow_run
+
+    config = BOCampaignConfig(
+        name="flow-human",
+        problem="branin",
+        evaluation="human",
+        strategy=CHEAP,
+        stopping=StoppingRules(max_trials=2),
+        batch_size=2,
+        human_timeout_s=120,
+        output_dir=str(tmp_path / "h"),
+    )
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(bo_campaign(config)))
+    thread.start()
+    deadline = time.monotonic() + 120
+    run_id = None
+    while time.monotonic() < deadline and run_id is None:
+        with get_client(sync_client=True) as client:
+            for run in client.read_flow_runs():
+                if run.state and run.state.is_paused():
+                    run_id = run.id
+        time.sleep(0.5)
+    assert run_id is not None, "flow never paused for input"
+    pending = Campaign.load("flow-human").pending()
+    answer = {f"trial_{t.number}_y": branin(t.params)["y"] for t in pending[:1]}
+    answer["failed_trials"] = [t.number for t in pending[1:]]
+    resume_flow_run(run_id, run_input=answer)
+    thread.join(120)
+    assert result["stop_reason"].startswith("budget reached")
+    frame = Campaign.load("flow-human").trials()
+    assert frame["status"].tolist()[:2] == ["completed", "failed"]
