@@ -148,11 +148,12 @@ def test_random_forest_reaches_r2_06_on_the_egfr_random_split(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_chemprop_learns_egfr_in_a_few_epochs(tmp_path: Path) -> None:
+def test_chemprop_learns_egfr_in_30_epochs(tmp_path: Path) -> None:
+    # measured here: test R² 0.39 (RMSE 1.09) in about 275 CPU-s; the forest gets 0.59 on it
     molecules = standardise_frame(load_egfr(limit=2000, seed=0)).molecules
     frames = split_frame(molecules, "random", seed=0).frames
     result = train_activity_model(
         "chemprop", frames["train"], frames["test"], tmp_path, valid=frames["valid"],
-        params={"epochs": 10}, track=False,
+        params={"epochs": 30}, track=False,
     )  # fmt: skip
     assert result.metrics["test"]["r2"] > 0.3

@@ -77,6 +77,8 @@ def test_filters_reach_the_server(chembl_server: FakeChembl) -> None:
     assert ki_only.activities.empty and ki_only.molecules.empty
     mouse = ChemblQuery(target="CHEMBL203", organism="Mus musculus")
     assert fetch_activities(mouse).activities.empty
+    capped = fetch_activities(ChemblQuery(target="CHEMBL203", page_size=20, max_records=30))
+    assert len(capped.activities) == 30
 
 
 def test_cache_lives_under_the_crucible_home_and_serves_repeats(
