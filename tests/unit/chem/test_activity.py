@@ -157,3 +157,16 @@ def test_chemprop_learns_egfr_in_30_epochs(tmp_path: Path) -> None:
         params={"epochs": 30}, track=False,
     )  # fmt: skip
     assert result.metrics["test"]["r2"] > 0.3
+
+
+@pytest.mark.gpu
+def test_chemprop_trains_on_cuda(egfr_split: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    model = get_activity_model("chemprop", {"epochs": 2, "device": "cuda"})
+    train = egfr_split["train"]
+    model.fit(train["smiles"].tolist(), train["pchembl_value"].to_numpy())
+    predictions = model.predict(egfr_split["test"]["smiles"].tolist())
+    assert np.isfinite(predictions).all()
+    loaded = load_activity_model(model.save(tmp_path / "cp"))
+    np.testing.assert_allclose(
+        loaded.predict(egfr_split["test"]["smiles"].tolist()), predictions, rtol=1e-4, atol=1e-4
+    )
