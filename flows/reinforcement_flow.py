@@ -15,7 +15,7 @@ Run locally (QED on the shipped prior)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow
 from pydantic import BaseModel, Field
@@ -47,6 +47,8 @@ class ReinforcementFlowConfig(BaseModel):
         device: ``auto``, ``cpu`` or ``cuda``.
         output_dir: Root folder; ``<artifacts_dir>/generator/reinforcement`` when empty.
         track: Record the run in MLflow.
+        engine: ``crucible`` (built-in), ``reinvent`` (external REINVENT 4 with a generated
+            TOML) or ``auto`` (REINVENT when a ``reinvent`` executable is on the PATH).
     """
 
     name: str = "qed"
@@ -57,6 +59,7 @@ class ReinforcementFlowConfig(BaseModel):
     device: str = "auto"
     output_dir: str = ""
     track: bool = True
+    engine: Literal["crucible", "reinvent", "auto"] = "crucible"
 
     def folder(self) -> Path:
         """Where this run's files go."""
@@ -79,7 +82,11 @@ def reinforcement(
         str(config.folder()),
         config.device,
         config.track,
+        config.engine,
     )
+    if result.get("engine") == "reinvent":
+        print(f"RL by external REINVENT 4: agent {result['agent_path']}")
+        return result
     print(
         f"RL: {result['steps']} steps, {result['oracle_calls']} molecules scored, final mean "
         f"score {result['final_mean_score']:.3f}, top-10 {result['top10_mean_score']:.3f}"

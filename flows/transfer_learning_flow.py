@@ -15,7 +15,7 @@ Run locally (bundled EGFR data, shipped prior)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow
 from pydantic import BaseModel, Field
@@ -43,6 +43,8 @@ class TransferLearningFlowConfig(BaseModel):
         samples: SMILES sampled from the fine-tuned model afterwards (0 = none).
         output_dir: Root folder; ``<artifacts_dir>/generator/transfer-learning`` when empty.
         track: Record the run in MLflow.
+        engine: ``crucible`` (built-in), ``reinvent`` (external REINVENT 4 with a generated
+            TOML) or ``auto`` (REINVENT when a ``reinvent`` executable is on the PATH).
     """
 
     name: str = "egfr"
@@ -55,6 +57,7 @@ class TransferLearningFlowConfig(BaseModel):
     samples: int = Field(1000, ge=0)
     output_dir: str = ""
     track: bool = True
+    engine: Literal["crucible", "reinvent", "auto"] = "crucible"
 
     def folder(self) -> Path:
         """Where this run's files go."""
@@ -84,16 +87,18 @@ def transfer_learning(
         config.tl.model_dump(),
         str(out),
         config.track,
+        config.engine,
     )
     quality: dict[str, Any] = {}
     if config.samples:
         quality = sample(result["model_path"], config.samples, str(out / "samples.csv"),
                          device=config.tl.device)  # fmt: skip
-    best = result["best"]
-    print(
-        f"TL best epoch {result['best_epoch']} (validation NLL {best['valid_nll']:.2f}); "
-        f"{result['skipped_count']} SMILES skipped; samples {quality}"
-    )
+    if "best" in result:
+        print(
+            f"TL best epoch {result['best_epoch']} (validation NLL "
+            f"{result['best']['valid_nll']:.2f}); {result['skipped_count']} SMILES skipped; "
+            f"samples {quality}"
+        )
     return {**result, "quality": quality, "split_dir": split_dir}
 
 

@@ -84,9 +84,18 @@ def transfer_learn(
     config: dict[str, Any],
     output_dir: str,
     track: bool = True,
+    engine: str = "crucible",
 ) -> dict[str, Any]:
-    """Fine-tune a prior; reports the best epoch and validation NLL (logs, artifacts, MLflow)."""
+    """Fine-tune a prior; reports the best epoch and validation NLL (logs, artifacts, MLflow).
+
+    ``engine="reinvent"`` (or ``"auto"`` with ``reinvent`` on the PATH) runs an external
+    REINVENT 4 with a generated TOML instead of the built-in engine.
+    """
     recipe = TransferLearningConfig.model_validate(config)
+    if jobs.use_reinvent(engine):
+        return jobs.run_reinvent_transfer_learning(
+            prior_path, train_path, valid_path, recipe, output_dir
+        )
     progress = Progress("transfer-learning-epochs", total=recipe.epochs, description=train_path)
     result = jobs.run_transfer_learning(
         prior_path, train_path, valid_path, recipe, output_dir, track,
@@ -115,10 +124,19 @@ def reinforce(
     output_dir: str,
     device: str = "auto",
     track: bool = True,
+    engine: str = "crucible",
 ) -> dict[str, Any]:
-    """Staged RL with the DAP loss; returns the agent file, CSVs and per-step history."""
+    """Staged RL with the DAP loss; returns the agent file, CSVs and per-step history.
+
+    ``engine="reinvent"`` (or ``"auto"`` with ``reinvent`` on the PATH) runs an external
+    REINVENT 4 with a generated TOML instead of the built-in engine.
+    """
     specs = [jobs.StageSpec.model_validate(s) for s in stages]
     settings = ReinforcementConfig.model_validate(config)
+    if jobs.use_reinvent(engine):
+        return jobs.run_reinvent_reinforcement(
+            prior_path, agent_path, specs, settings, output_dir, device
+        )
     total = sum(spec.stage.max_steps for spec in specs)
     progress = Progress("reinforcement-steps", total=total, description=output_dir)
     logger = get_run_logger()

@@ -89,3 +89,25 @@ def test_sample_task_writes_reinvent_sampling_csv(tiny_prior: str, tmp_path: Pat
         rows = list(csv.reader(handle))
     assert rows[0] == ["SMILES", "SMILES_state", "NLL"] and len(rows) == 51
     assert 0 <= result["validity"] <= 1
+
+
+def test_reinvent_engine_hands_tl_to_an_external_reinvent(tiny_prior, tmp_path, monkeypatch):
+    import os
+    import stat
+    import sys
+
+    fake = tmp_path / "bin" / "reinvent"
+    fake.parent.mkdir()
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import shutil, sys, tomllib\n"
+        "p = tomllib.load(open(sys.argv[-1], 'rb'))['parameters']\n"
+        "assert open(p['smiles_file']).read().strip()\n"
+        "shutil.copyfile(p['input_model_file'], p['output_model_file'])\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    train, test = _split(tmp_path)
+    result = transfer_learn.fn(tiny_prior, train, test, {"device": "cpu"},
+                               str(tmp_path / "ext"), track=False, engine="auto")  # fmt: skip
+    assert result["engine"] == "reinvent" and Path(result["model_path"]).is_file()

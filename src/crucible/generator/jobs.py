@@ -400,3 +400,63 @@ def run_sampling(
             written += 1
     quality = sample_quality(batch.smiles)
     return {"csv": str(path), "rows": written, **quality}
+
+
+# ------------------------------------------------------------------- external REINVENT 4
+def use_reinvent(engine: str) -> bool:
+    """Whether ``engine`` (``crucible``, ``reinvent`` or ``auto``) selects external REINVENT."""
+    from crucible.generator.reinvent_toml import reinvent_executable
+
+    if engine not in ("crucible", "reinvent", "auto"):
+        raise ValueError(f"engine must be 'crucible', 'reinvent' or 'auto', not {engine!r}")
+    return engine == "reinvent" or (engine == "auto" and reinvent_executable() is not None)
+
+
+def _write_smiles(smiles: Sequence[str], path: Path) -> Path:
+    path.write_text("".join(f"{s}\n" for s in smiles))
+    return path
+
+
+def run_reinvent_transfer_learning(
+    prior_path: str | Path,
+    train_path: str | Path,
+    valid_path: str | Path | None,
+    config: TransferLearningConfig,
+    output_dir: str | Path,
+) -> dict[str, Any]:
+    """TL with an external ``reinvent`` (config generated from ``config``)."""
+    from crucible.generator.reinvent_toml import run_reinvent, transfer_learning_config
+
+    out = Path(output_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    train = _write_smiles(read_smiles_file(train_path), out / "train.smi")
+    valid = _write_smiles(read_smiles_file(valid_path), out / "valid.smi") if valid_path else None
+    model = out / "model.prior"
+    toml = transfer_learning_config(
+        config, str(Path(prior_path).resolve()), str(train), str(model),
+        str(valid) if valid else None, tb_logdir=str(out / "tb"),
+    )  # fmt: skip
+    run = run_reinvent(toml, out)
+    return {"engine": "reinvent", "model_path": str(model), **run}
+
+
+def run_reinvent_reinforcement(
+    prior_path: str | Path | None,
+    agent_path: str | Path | None,
+    stages: Sequence[StageSpec],
+    config: ReinforcementConfig,
+    output_dir: str | Path,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Staged learning with an external ``reinvent`` (config generated from ours)."""
+    from crucible.generator.reinvent_toml import run_reinvent, staged_learning_config
+
+    out = Path(output_dir).resolve()
+    prior = str(Path(prior_path or DEFAULT_PRIOR_PATH).resolve())
+    agent = str(Path(agent_path).resolve()) if agent_path else prior
+    pairs = [(spec.stage, spec.scoring) for spec in stages]
+    toml = staged_learning_config(config, pairs, prior, agent, device)
+    run = run_reinvent(toml, out)
+    csv_paths = sorted(str(p) for p in out.glob(f"{config.summary_csv_prefix}_*.csv"))
+    last = toml["stage"][-1]["chkpt_file"]
+    return {"engine": "reinvent", "agent_path": str(out / last), "csv_paths": csv_paths, **run}
