@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crucible._imports import require
-from crucible.chem.alerts import CatalogName, build_catalog, compile_smarts, count_alerts
+from crucible.chem.alerts import CatalogName, ScreenedCatalog, compile_smarts, count_alerts
 from crucible.chem.properties import descriptor, parse_smiles
 from crucible.chem.scoring import (
     ActivityPredictor,
@@ -306,7 +306,7 @@ class CustomAlertsComponent(ScoringComponent):
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
         self._patterns = compile_smarts(self.params.smarts, "params.smarts")
-        self._catalog = build_catalog(self.params.catalogs) if self.params.catalogs else None
+        self._catalog = ScreenedCatalog(self.params.catalogs) if self.params.catalogs else None
 
     @classmethod
     def default_transform(cls) -> Transform:

@@ -26,6 +26,7 @@ __all__ = [
     "descriptor",
     "morgan_generator",
     "parse_smiles",
+    "qed_reusing",
     "sa_score",
 ]
 
@@ -70,6 +71,43 @@ def sa_score(mol: Mol) -> float:
 
 def _qed(mol: Mol) -> float:
     return float(require("rdkit.Chem.QED").qed(mol))
+
+
+def qed_reusing(mol: Mol, values: dict[str, float]) -> float:
+    """QED, reusing MW, logP, HBD and TPSA already computed for ``mol`` (e.g. by filters).
+
+    Gives exactly ``QED.qed(mol)``: the reused values are the same RDKit functions that
+    ``QED.properties`` calls. Molecules with explicit hydrogens (which ``QED.properties``
+    removes first) take the plain path.
+
+    Args:
+        mol: The molecule.
+        values: Property cache by :data:`DESCRIPTORS` name; missing entries are filled.
+    """
+    if mol.GetNumAtoms() != mol.GetNumHeavyAtoms():
+        return _qed(mol)
+    qed = require("rdkit.Chem.QED")
+    chem = require("rdkit.Chem")
+    rdmd = require("rdkit.Chem.rdMolDescriptors")
+
+    def cached(name: str) -> float:
+        if name not in values:
+            values[name] = DESCRIPTORS[name](mol)
+        return values[name]
+
+    properties = qed.QEDproperties(
+        MW=cached("molecular_weight"),
+        ALOGP=cached("slogp"),
+        HBA=sum(
+            len(mol.GetSubstructMatches(p)) for p in qed.Acceptors if mol.HasSubstructMatch(p)
+        ),
+        HBD=cached("hbd"),
+        PSA=cached("tpsa"),
+        ROTB=rdmd.CalcNumRotatableBonds(mol, rdmd.NumRotatableBondsOptions.Strict),
+        AROM=len(chem.GetSSSR(chem.DeleteSubstructs(chem.Mol(mol), qed.AliphaticRings))),
+        ALERTS=sum(1 for alert in qed.StructuralAlerts if mol.HasSubstructMatch(alert)),
+    )
+    return float(qed.qed(mol, qedProperties=properties))
 
 
 def _rd(name: str) -> Callable[[Mol], float]:
