@@ -52,8 +52,9 @@ def _match(record: dict[str, Any], key: str, value: Any) -> bool:
     if op == "isnull":
         is_null = str(wanted).lower() in {"true", "1"}
         return (actual is None) == is_null
-    if op == "in":
-        return _text(actual) in str(wanted).split(",")
+    if op == "in":  # a JSON array, or a comma-separated (URL-quoted) string
+        options = wanted if isinstance(wanted, list) else str(wanted).split(",")
+        return _text(actual) in {unquote(str(option)) for option in options}
     if op == "iexact":
         return _text(actual).casefold() == str(wanted).casefold()
     if op == "icontains":

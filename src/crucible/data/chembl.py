@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crucible.data.io import ACTIVITY_COLUMN, ID_COLUMN, SMILES_COLUMN, YEAR_COLUMN, write_table
 from crucible.data.provenance import CHEMBL_ATTRIBUTION, Provenance, sha256_of
@@ -95,7 +95,7 @@ class ChemblRequestError(DataSourceError):
 
 
 class ChemblQuery(BaseModel):
-    """What to fetch.
+    """What to fetch (text fields are stripped of surrounding blanks).
 
     Attributes:
         target: ChEMBL target id (``CHEMBL203``) or a gene symbol / target name (``EGFR``),
@@ -111,6 +111,8 @@ class ChemblQuery(BaseModel):
         page_size: Records per request (the ChEMBL API allows at most 1000).
         max_records: Stop after this many activity records (None: all).
     """
+
+    model_config = ConfigDict(str_strip_whitespace=True)
 
     target: str = Field(min_length=1)
     activity_types: list[str] = Field(default_factory=lambda: ["IC50", "Ki", "Kd", "EC50"])
@@ -129,11 +131,6 @@ class ChemblQuery(BaseModel):
         if not value:
             raise ValueError("give at least one value")
         return value
-
-    @field_validator("target")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
 
 
 class TargetInfo(BaseModel):
@@ -398,12 +395,17 @@ def resolve_target(
 
 
 def _activity_filters(query: ChemblQuery, target_id: str) -> dict[str, Any]:
+    """REST filters of the activity query.
+
+    ``__in`` filters are passed as lists (sent as JSON arrays, the form TeachOpenCADD uses
+    against the live API); the client URL-quotes plain strings.
+    """
     filters: dict[str, Any] = {
         "target_chembl_id": target_id,
-        "standard_type__in": ",".join(query.activity_types),
+        "standard_type__in": list(query.activity_types),
         "standard_relation": query.relation,
         "standard_units": query.units,
-        "assay_type__in": ",".join(query.assay_types),
+        "assay_type__in": list(query.assay_types),
     }
     if query.require_pchembl:
         filters["pchembl_value__isnull"] = False
@@ -439,7 +441,7 @@ def _download_smiles(client: _Client, molecule_ids: list[str]) -> dict[str, str 
         chunk = molecule_ids[start : start + _MOLECULE_CHUNK]
         queryset = _guarded(
             client.queryset("molecule", "molecules")
-            .filter(molecule_chembl_id__in=",".join(chunk))
+            .filter(molecule_chembl_id__in=list(chunk))
             .only("molecule_chembl_id", "molecule_structures")
         )
         for record in queryset:

@@ -190,3 +190,13 @@ def test_aggregation_uses_the_median_and_flags_are_dropped() -> None:
     assert molecule["n_measurements"] == 3
     assert molecule["standard_types"] == "IC50;Ki"
     assert molecule["year"] == 2004
+
+
+def test_query_is_validated() -> None:
+    assert ChemblQuery(target="  EGFR ").target == "EGFR"
+    with pytest.raises(ValueError, match="target"):
+        ChemblQuery(target="   ")
+    with pytest.raises(ValueError, match="activity_types"):
+        ChemblQuery(target="EGFR", activity_types=[])
+    with pytest.raises(ValueError, match="page_size"):
+        ChemblQuery(target="EGFR", page_size=5000)
