@@ -211,10 +211,16 @@ class _Loop:
         self.valid_tensors = _on_device(split.valid, device)
 
     def run(self, callbacks: Sequence[Callback]) -> FitResult:
+        """Train epoch by epoch and return the result.
+
+        ``best.pt`` is written with each periodic checkpoint (when the best changed) and at
+        the end, not at every improvement (each write costs a ``torch.save``).
+        """
         config, sign = self.config, (1.0 if self.config.monitor_mode == "min" else -1.0)
         history: list[dict[str, float]] = []
         best_value, best_epoch, best_state = math.inf, 0, self._state()
-        best_path, periodic, stale, stopped = None, [], 0, False
+        periodic: list[Path] = []
+        best_path, best_unsaved, stale, stopped = None, False, 0, False
         stopping = config.early_stopping
         for epoch in range(1, config.epochs + 1):
             metrics = self._epoch(epoch)
@@ -222,20 +228,27 @@ class _Loop:
             value = self._monitored(metrics)
             if sign * value < best_value - stopping.min_delta:
                 best_value, best_epoch, best_state, stale = sign * value, epoch, self._state(), 0
-                best_path = self._save("best.pt", epoch, metrics) or best_path
+                best_unsaved = True
             else:
                 stale += 1
             every = config.checkpoint.every_n_epochs
-            if (
-                every
-                and epoch % every == 0
-                and (path := self._save(f"epoch_{epoch:04d}.pt", epoch, metrics))
-            ):
-                periodic.append(path)
+            if every and epoch % every == 0:
+                path = self._save(f"epoch_{epoch:04d}.pt", epoch, metrics, self._state())
+                periodic += [path] if path else []
+                if best_unsaved:
+                    best_metrics = history[best_epoch - 1]
+                    best_path = self._save("best.pt", best_epoch, best_metrics, best_state)
+                    best_unsaved = False
             stop_requested = any([bool(cb.on_epoch_end(epoch, dict(metrics))) for cb in callbacks])
             if stop_requested or (stopping.enabled and stale >= stopping.patience):
                 stopped = epoch < config.epochs
                 break
+        if best_epoch == 0:
+            raise TrainingDivergedError(
+                f"{config.monitor} was never finite; lower optimizer.lr or check the data"
+            )
+        if best_unsaved or best_path is None:
+            best_path = self._save("best.pt", best_epoch, history[best_epoch - 1], best_state)
         self.model.load_state_dict(best_state)
         self.model.eval()
         return FitResult(
@@ -265,14 +278,20 @@ class _Loop:
     def _state(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
 
-    def _save(self, filename: str, epoch: int, metrics: dict[str, float]) -> Path | None:
+    def _save(
+        self,
+        filename: str,
+        epoch: int,
+        metrics: dict[str, float],
+        state: dict[str, torch.Tensor],
+    ) -> Path | None:
         folder = self.config.checkpoint.directory
         if folder is None:
             return None
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / filename
         payload = {
-            "state_dict": self._state(),
+            "state_dict": state,
             "epoch": epoch,
             "metrics": metrics,
             "config": self.config.model_dump(mode="json"),

@@ -465,9 +465,11 @@ class HpoStudy:
 
     @property
     def parent_run_id(self) -> str | None:
-        """The study's MLflow parent run."""
-        value = self.study.user_attrs.get(PARENT_RUN_ATTR)
-        return str(value) if value else None
+        """The study's MLflow parent run (read from the storage once)."""
+        if not hasattr(self, "_parent_run_id"):
+            value = self.study.user_attrs.get(PARENT_RUN_ATTR)
+            self._parent_run_id = str(value) if value else None
+        return self._parent_run_id
 
     # ---------------------------------------------------------------- limits / stop
     def request_stop(self) -> None:
