@@ -74,7 +74,8 @@ def compile_smarts(patterns: Sequence[str], field: str = "smarts") -> list[Mol]:
 
 def _packed_bits(fingerprint: Any) -> np.ndarray:
     """An RDKit bit vector as packed ``uint64`` words, shape ``n_bits / 64``."""
-    bits = np.frombuffer(fingerprint.ToBitString().encode("ascii"), dtype=np.uint8) - 48
+    bits = np.zeros(fingerprint.GetNumBits(), dtype=np.uint8)
+    bits[np.fromiter(fingerprint.GetOnBits(), dtype=np.intp)] = 1
     return np.packbits(bits).view(np.uint64)
 
 
