@@ -33,6 +33,7 @@ class ActivityModelConfig(BaseModel):
         data: Ligand-data parameters used when ``split_dir`` is empty.
         experiment: MLflow experiment.
         track: Record the run in MLflow.
+        register_as: Also register the model (MLflow pyfunc) under this name; empty: no.
         output_dir: Where the model goes; ``<split_dir>/../models/<kind>`` when empty.
     """
 
@@ -42,6 +43,7 @@ class ActivityModelConfig(BaseModel):
     data: LigandDataConfig = Field(default_factory=LigandDataConfig)
     experiment: str = "crucible-activity-models"
     track: bool = True
+    register_as: str = ""
     output_dir: str = ""
 
 
@@ -69,6 +71,7 @@ def activity_model(
         experiment=config.experiment,
         tags=tags,
         track=config.track,
+        register_as=config.register_as or None,
     )
     test = result["metrics"]["test"]
     print(

@@ -27,11 +27,15 @@ def train_activity_model(
     experiment: str = "crucible-activity-models",
     tags: dict[str, str] | None = None,
     track: bool = True,
+    register_as: str | None = None,
 ) -> dict[str, Any]:
     """Train an activity model on ``split_dir`` and save it under ``out_dir/model``.
 
+    With ``register_as`` the model is also logged as an MLflow pyfunc model and registered.
+
     Returns:
-        ``model_dir``, ``parity_plot``, ``run_id`` and per-split ``metrics``.
+        ``model_dir``, ``parity_plot``, ``run_id``, ``registered_version`` and per-split
+        ``metrics``.
     """
     logger = get_run_logger()
     split = Path(split_dir)
@@ -54,6 +58,7 @@ def train_activity_model(
         experiment=experiment,
         tags=tags,
         on_epoch=on_epoch,
+        register_as=register_as,
     )
     rows = [{"split": name, **values} for name, values in result.metrics.items()]
     publish_table(rows, key=f"activity-metrics-{kind}", description=f"{kind}: RMSE, MAE, R²")
@@ -66,6 +71,7 @@ def train_activity_model(
         "model_dir": str(result.model_dir),
         "parity_plot": str(result.parity_plot),
         "run_id": result.run_id,
+        "registered_version": result.registered_version,
         "metrics": result.metrics,
         "fit_seconds": result.seconds,
     }

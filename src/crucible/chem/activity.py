@@ -550,6 +550,8 @@ class TrainedActivityModel:
         parity_plot: PNG of predicted vs measured activity on the test set.
         run_id: MLflow run id (None when tracking is off).
         seconds: Fit time.
+        history: Per-epoch metrics (Chemprop).
+        registered_version: Model Registry version when ``register_as`` was given.
     """
 
     model: ActivityModel
@@ -559,6 +561,7 @@ class TrainedActivityModel:
     run_id: str | None = None
     seconds: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
+    registered_version: str | None = None
 
     def flat_metrics(self) -> dict[str, float]:
         """``{"test_r2": ..., "test_rmse": ..., ...}`` for MLflow and artifacts."""
@@ -610,6 +613,7 @@ def train_activity_model(
     run_name: str | None = None,
     tags: Mapping[str, str] | None = None,
     on_epoch: EpochCallback | None = None,
+    register_as: str | None = None,
 ) -> TrainedActivityModel:
     """Fit, evaluate, save, plot and (optionally) track an activity model.
 
@@ -625,6 +629,8 @@ def train_activity_model(
         run_name: MLflow run name (default: the model kind).
         tags: Extra MLflow tags (e.g. target, split method).
         on_epoch: Progress callback ``(epoch, epochs, metrics)``.
+        register_as: Also log an MLflow ``pyfunc`` model and register it under this name
+            in the Model Registry (needs ``track``).
 
     Returns:
         The fitted model with per-split metrics, paths and the MLflow run id.
@@ -672,6 +678,8 @@ def train_activity_model(
     result = TrainedActivityModel(model, metrics, model_dir, plot, None, seconds, history)
     if track:
         result.run_id = log_to_mlflow(result, experiment, run_name or kind, tags or {})
+        if register_as:
+            result.registered_version = register_model(result, register_as)
     return result
 
 
@@ -724,3 +732,52 @@ def log_to_mlflow(
     client.log_artifacts(run_id, str(result.model_dir), artifact_path="model")
     client.set_terminated(run_id)
     return run_id
+
+
+def _pip_requirements(kind: str) -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = ["rdkit", "scikit-learn", "pandas", "numpy"]
+    if kind == "chemprop":
+        packages += ["chemprop", "torch", "lightning"]
+    pins = []
+    for package in packages:
+        try:
+            pins.append(f"{package}=={version(package).split('+')[0]}")
+        except PackageNotFoundError:
+            pins.append(package)
+    return pins
+
+
+def register_model(result: TrainedActivityModel, name: str) -> str:
+    """Log the model as an MLflow ``pyfunc`` model in its run and register it as ``name``.
+
+    The pyfunc takes a DataFrame with a ``smiles`` column and returns predictions, so
+    ``mlflow.pyfunc.load_model(f"models:/{name}/<version>")`` works without Crucible's API
+    (Crucible itself must be importable). Requirements are pinned explicitly (no inference).
+
+    Returns:
+        The new registered model version.
+    """
+    mlflow = require("mlflow", extra="hpo")
+    if result.run_id is None:
+        raise InvalidInputError("track", "the model was not tracked", "train with track=True")
+    settings = get_settings()
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_registry_uri or settings.mlflow_tracking_uri)
+    with mlflow.start_run(run_id=result.run_id, nested=mlflow.active_run() is not None):
+        info = mlflow.pyfunc.log_model(
+            name="activity_model",
+            python_model=str(Path(__file__).with_name("_activity_pyfunc.py")),
+            artifacts={"model": str(result.model_dir)},
+            pip_requirements=_pip_requirements(result.model.name),
+            registered_model_name=name,
+        )
+    version = str(info.registered_model_version)
+    client = mlflow.tracking.MlflowClient(settings.mlflow_tracking_uri)
+    test = result.metrics.get("test", {})
+    for key in ("r2", "rmse"):
+        if key in test and math.isfinite(test[key]):
+            client.set_model_version_tag(name, version, f"test_{key}", f"{test[key]:.4f}")
+    client.set_model_version_tag(name, version, "kind", result.model.name)
+    return version

@@ -92,6 +92,7 @@ def test_train_activity_model_saves_plots_and_tracks_in_mlflow(
         valid=egfr_split["valid"],
         params={"n_estimators": 40},
         tags={"target": "CHEMBL203"},
+        register_as="egfr-rf-test",
     )
     assert set(result.metrics) == {"train", "valid", "test"}
     assert result.metrics["train"]["r2"] > result.metrics["test"]["r2"]
@@ -107,6 +108,16 @@ def test_train_activity_model_saves_plots_and_tracks_in_mlflow(
         )
     }
     assert artifacts == {"model/model.json", "model/forest.joblib"}
+    # registered as an MLflow pyfunc that predicts from a DataFrame of SMILES
+    import mlflow
+
+    mlflow.set_tracking_uri(get_settings().mlflow_tracking_uri)
+    assert result.registered_version == "1"
+    pyfunc = mlflow.pyfunc.load_model(f"models:/egfr-rf-test/{result.registered_version}")
+    smiles = egfr_split["test"]["smiles"].head(3).tolist()
+    np.testing.assert_allclose(
+        pyfunc.predict(pd.DataFrame({"smiles": smiles})), result.model.predict(smiles)
+    )
 
 
 def test_chemprop_trains_one_epoch_predicts_and_round_trips(
