@@ -199,3 +199,19 @@ def test_config_round_trips_through_json() -> None:
     )
     again = ScoringConfig.model_validate_json(config.model_dump_json())
     assert again == config
+
+
+def test_importing_scoring_filters_and_maps_loads_no_heavy_library() -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json; import crucible.chem.scoring, crucible.chem.filters, "
+        "crucible.viz.chemical_space, crucible.viz.molecules; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True,
+                                       capture_output=True, text=True).stdout)  # fmt: skip
+    heavy = {"rdkit", "sklearn", "torch", "prefect", "umap", "openTSNE", "matplotlib"}
+    assert not heavy & {name.split(".")[0] for name in loaded}

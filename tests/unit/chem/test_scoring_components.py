@@ -171,3 +171,25 @@ def test_callable_returning_the_wrong_length_is_a_clear_error() -> None:
 
 def _too_short(smiles: list[str]) -> list[float]:
     return [1.0]
+
+
+@pytest.fixture(scope="module")
+def saved_forest(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from crucible.chem.activity import get_activity_model
+
+    train = ["CCO", "CCCO", "CCCCO", "c1ccccc1", "c1ccccc1O", "CC(=O)O", "CCN", "CCCCCCN"]
+    model = get_activity_model("random_forest", {"n_estimators": 5, "n_bits": 256})
+    folder = tmp_path_factory.mktemp("rf") / "model"
+    model.fit(train, np.linspace(4, 9, len(train))).save(folder)
+    return str(folder)
+
+
+class TestActivityModelSavedRandomForest(ScoringComponentContract):
+    """The data helper's saved random forest, loaded through ``model_path``."""
+
+    @pytest.fixture(autouse=True)
+    def _folder(self, saved_forest: str) -> None:
+        self.folder = saved_forest
+
+    def make_component(self) -> ScoringComponent:
+        return ActivityModelComponent({"model_path": self.folder})
