@@ -77,7 +77,7 @@ def bench_standardisation(smiles: list[str]) -> None:
     except ImportError:
         print("  skipped: crucible.data.standardise is not available")
         return
-    out, wall, cpu = timed(lambda: standardise_many(smiles, n_jobs=1))
+    out, wall, cpu = timed(lambda: standardise_many(smiles))
     line("standardise_many (1 process)", len(smiles), wall, cpu)
     print(f"  {sum(s is not None for s, _ in out)} of {len(out)} standardised")
 
