@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -110,7 +110,7 @@ class FilterConfig(BaseModel):
     activity_min: float | None = None
     n_jobs: int = Field(2, ge=1)
     chunk_size: int = Field(500, ge=1)
-    start_method: str = "spawn"
+    start_method: Literal["spawn", "forkserver", "fork"] = "spawn"
 
     @model_validator(mode="after")
     def _known_properties(self) -> FilterConfig:

@@ -118,3 +118,12 @@ def test_parallel_chain_equals_the_naive_loop_on_real_molecules() -> None:
     assert sum(s.removed for s in fast.summary) == len(smiles) - len(fast.kept_smiles)
     single = filter_molecules(smiles, config.model_copy(update={"n_jobs": 1}), reference)
     pd.testing.assert_frame_equal(fast.frame, single.frame)
+
+
+@pytest.mark.slow
+def test_chain_equals_naive_loop_on_2000_molecules_with_every_filter() -> None:
+    smiles = _wehi(2000)
+    config = FilterConfig(qed_min=0.5, sa_max=3.5, alerts=["PAINS", "BRENK", "NIH"],
+                          property_ranges={"num_rings": (1, 5)})  # fmt: skip
+    fast = filter_molecules(smiles, config, reference_smiles=smiles[:100])
+    assert fast.kept_smiles == filter_molecules_naive(smiles, config, smiles[:100])
