@@ -17,6 +17,7 @@ observed points (fit + acquisition optimisation + storage), the issue's latency 
 
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/bo.py [--seeds 0-2] [--workers 2]
         [--problems branin,hartmann6] [--methods crucible,optuna_gp] [--latency-only]
+        [--summarize benchmarks/results/bo_runs.jsonl]
 
 Raw records go to ``benchmarks/results/bo_runs.jsonl`` (one JSON line per run).
 """
@@ -188,7 +189,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency-only", action="store_true")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument(
+        "--summarize", default="", help="only print the tables of an existing JSONL file"
+    )
     args = parser.parse_args()
+    if args.summarize:
+        lines = Path(args.summarize).read_text().splitlines()
+        _print_table(_summarise([json.loads(line) for line in lines if line.strip()]))
+        return
     if not args.latency_only:
         jobs = [
             (m, p, s)

@@ -50,6 +50,10 @@ class Strategy(BaseModel):
         raw_samples: Space-filling candidates scored to pick the starts.
         acq_maxiter: L-BFGS-B iterations per start.
         fit_maxiter: L-BFGS-B iterations of the GP hyperparameter fit.
+        kernel: GP kernel on continuous columns, ``rbf`` or ``matern`` (5/2).
+        refit_maxiter: GP fit iterations when warm-started from the previous fit.
+        min_noise: GP noise-variance floor (standardised outcome units); 1e-6 suits
+            deterministic or low-noise experiments, 1e-4 is BoTorch's default.
         mc_samples: Quasi-MC samples of Monte-Carlo acquisitions.
         warm_start: Start each GP fit from the previous hyperparameters.
         ucb_beta: Exploration weight of UCB.
@@ -66,6 +70,9 @@ class Strategy(BaseModel):
     raw_samples: int = Field(default=512, ge=8)
     acq_maxiter: int = Field(default=200, ge=1)
     fit_maxiter: int = Field(default=200, ge=1)
+    min_noise: float = Field(default=1e-6, gt=0, le=1)
+    kernel: Literal["rbf", "matern"] = "matern"
+    refit_maxiter: int = Field(default=50, ge=1)
     mc_samples: int = Field(default=128, ge=8)
     warm_start: bool = True
     ucb_beta: float = Field(default=2.0, gt=0)
@@ -122,7 +129,13 @@ def fit_surrogate(
     encoding = encoding_for(space)
     if strategy.surrogate == "gp":
         cat_dims = list(space.categorical_columns("index")) if encoding == "index" else []
-        surrogate: Surrogate = GPSurrogate(cat_dims=cat_dims, fit_maxiter=strategy.fit_maxiter)
+        surrogate: Surrogate = GPSurrogate(
+            cat_dims,
+            strategy.fit_maxiter,
+            strategy.min_noise,
+            strategy.kernel,
+            strategy.refit_maxiter,
+        )
     else:
         surrogate = make_surrogate("rf", seed=strategy.seed)
     surrogate.fit(X, outcomes, warm_start=warm_start if strategy.warm_start else None)

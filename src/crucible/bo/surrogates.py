@@ -6,7 +6,7 @@ fitted on encoded inputs ``X`` (``n x d``, see :mod:`crucible.space`) and outcom
 deviation anywhere, exposes a BoTorch model for the acquisition functions, and saves to /
 loads from bytes with identical predictions.
 
-* ``gp``: ``SingleTaskGP`` (Matern-5/2 ARD, BoTorch's dimension-scaled priors) on
+* ``gp``: ``SingleTaskGP`` (RBF ARD kernel with BoTorch's dimension-scaled priors) on
   continuous/integer spaces; ``MixedSingleTaskGP`` (continuous x categorical kernel) when
   the space has categoricals (index encoding). Hyperparameters can be warm-started from a
   previous fit, which makes refits in a campaign loop cheap.
@@ -98,16 +98,35 @@ def _check_xy(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class GPSurrogate(Surrogate):
     """BoTorch ``SingleTaskGP`` / ``MixedSingleTaskGP`` in float64.
 
+    The likelihood keeps BoTorch's LogNormal(-4, 1) noise prior but lowers the noise floor
+    from BoTorch's 1e-4 to ``min_noise`` (variance of the standardised outcome): with the
+    default floor a deterministic objective cannot be resolved below ~1 % of its spread,
+    which caps the attainable regret.
+
     Args:
         cat_dims: Columns holding categorical indices (``MixedSingleTaskGP`` when set).
         fit_maxiter: L-BFGS-B iterations of the marginal-likelihood fit.
+        min_noise: Lower bound of the inferred noise variance (standardised units).
+        kernel: ``rbf`` (BoTorch's default) or ``matern`` (Matern-5/2), both ARD with
+            BoTorch's dimension-scaled lengthscale prior (continuous columns).
+        refit_maxiter: Iterations when warm-started (the previous optimum is close).
     """
 
     name = "gp"
 
-    def __init__(self, cat_dims: list[int] | None = None, fit_maxiter: int = 200) -> None:
+    def __init__(
+        self,
+        cat_dims: list[int] | None = None,
+        fit_maxiter: int = 200,
+        min_noise: float = 1e-6,
+        kernel: str = "rbf",
+        refit_maxiter: int = 50,
+    ) -> None:
         self.cat_dims = list(cat_dims or [])
         self.fit_maxiter = fit_maxiter
+        self.min_noise = min_noise
+        self.kernel = kernel
+        self.refit_maxiter = refit_maxiter
         self._model: Any = None
         self._data: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -118,11 +137,36 @@ class GPSurrogate(Surrogate):
         train_X = torch.as_tensor(X, dtype=torch.float64)
         train_Y = torch.as_tensor(Y, dtype=torch.float64)
         outcome = transforms.Standardize(m=train_Y.shape[-1])
+        likelihood = self._likelihood(train_Y.shape[-1])
         if self.cat_dims:
             return models.MixedSingleTaskGP(
-                train_X, train_Y, cat_dims=self.cat_dims, outcome_transform=outcome
+                train_X,
+                train_Y,
+                cat_dims=self.cat_dims,
+                outcome_transform=outcome,
+                likelihood=likelihood,
             )
-        return models.SingleTaskGP(train_X, train_Y, outcome_transform=outcome)
+        modules = require("botorch.models.utils.gpytorch_modules")
+        covar = modules.get_covar_module_with_dim_scaled_prior(
+            ard_num_dims=train_X.shape[-1],
+            batch_shape=torch.Size([train_Y.shape[-1]]) if train_Y.shape[-1] > 1 else None,
+            use_rbf_kernel=self.kernel == "rbf",
+        )
+        return models.SingleTaskGP(
+            train_X, train_Y, outcome_transform=outcome, likelihood=likelihood, covar_module=covar
+        )
+
+    def _likelihood(self, n_outputs: int) -> Any:
+        torch = require("torch")
+        gpytorch = require("gpytorch")
+        prior = gpytorch.priors.LogNormalPrior(loc=-4.0, scale=1.0)
+        return gpytorch.likelihoods.GaussianLikelihood(
+            noise_prior=prior,
+            batch_shape=torch.Size([n_outputs]) if n_outputs > 1 else torch.Size(),
+            noise_constraint=gpytorch.constraints.GreaterThan(
+                self.min_noise, transform=None, initial_value=prior.mode
+            ),
+        )
 
     def fit(self, X: np.ndarray, Y: np.ndarray, warm_start: bytes | None = None) -> None:
         """Fit the GP hyperparameters by maximising the marginal likelihood."""
@@ -131,13 +175,14 @@ class GPSurrogate(Surrogate):
         botorch = require("botorch")
         gpytorch = require("gpytorch")
         model = self._build(X, Y)
+        maxiter = self.fit_maxiter
         if warm_start is not None:
-            _load_compatible(model, torch.load(io.BytesIO(warm_start), weights_only=True))
+            state = torch.load(io.BytesIO(warm_start), weights_only=True)
+            if _load_compatible(model, state):
+                maxiter = min(maxiter, self.refit_maxiter)
         mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
         try:
-            botorch.fit.fit_gpytorch_mll(
-                mll, optimizer_kwargs={"options": {"maxiter": self.fit_maxiter}}
-            )
+            botorch.fit.fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
         except Exception:  # ill-conditioned warm start: refit from the defaults
             model = self._build(X, Y)
             mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
@@ -181,6 +226,8 @@ class GPSurrogate(Surrogate):
                 "Y": torch.as_tensor(self._data[1]),
                 "cat_dims": self.cat_dims,
                 "fit_maxiter": self.fit_maxiter,
+                "min_noise": self.min_noise,
+                "kernel": self.kernel,
                 "state": self.model.state_dict(),
             },
             buffer,
@@ -192,7 +239,7 @@ class GPSurrogate(Surrogate):
         """Rebuild a fitted GP (no refit): identical predictions."""
         torch = require("torch")
         blob = torch.load(io.BytesIO(data), weights_only=True)
-        surrogate = cls(cat_dims=blob["cat_dims"], fit_maxiter=blob["fit_maxiter"])
+        surrogate = cls(blob["cat_dims"], blob["fit_maxiter"], blob["min_noise"], blob["kernel"])
         model = surrogate._build(blob["X"].numpy(), blob["Y"].numpy())
         model.load_state_dict(blob["state"])
         model.eval()
@@ -201,8 +248,12 @@ class GPSurrogate(Surrogate):
         return surrogate
 
 
-def _load_compatible(model: Any, state: dict[str, Any]) -> None:
-    """Copy the entries of ``state`` whose names and shapes match ``model``'s."""
+def _load_compatible(model: Any, state: dict[str, Any]) -> bool:
+    """Copy the entries of ``state`` whose names and shapes match ``model``'s.
+
+    Returns:
+        Whether every hyperparameter was matched (a full warm start).
+    """
     own = model.state_dict()
     compatible = {
         k: v
@@ -210,6 +261,8 @@ def _load_compatible(model: Any, state: dict[str, Any]) -> None:
         if k in own and own[k].shape == v.shape and "outcome_transform" not in k
     }
     model.load_state_dict(compatible, strict=False)
+    wanted = [k for k in own if "train" not in k and "outcome_transform" not in k]
+    return all(k in compatible for k in wanted)
 
 
 class RandomForestSurrogate(Surrogate):
