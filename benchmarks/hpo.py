@@ -204,6 +204,49 @@ def throughput(workers: int, n: int) -> float:
     return workers * n / (time.perf_counter() - start)
 
 
+def bo_sampler_seconds(n: int) -> dict[str, float]:
+    """Seconds per trial and best value of the botorch and TPE samplers on a 4-D test
+    function (mixed: continuous, log, integer, categorical; minimum 0), 6 random starts."""
+    import numpy as np
+
+    from crucible.training.botorch_sampler import CrucibleBoTorchSampler
+
+    space = Space.from_dict(
+        {
+            "x": {"type": "continuous", "low": -2.0, "high": 2.0},
+            "y": {"type": "continuous", "low": 0.01, "high": 10.0, "log": True},
+            "k": {"type": "integer", "low": 0, "high": 10, "step": 2},
+            "c": {"type": "categorical", "choices": ["a", "b", "c"]},
+        }
+    )
+
+    def objective(p: dict[str, Any]) -> float:
+        return (
+            (p["x"] - 0.5) ** 2
+            + np.log10(p["y"]) ** 2
+            + (p["k"] - 4) ** 2 / 25
+            + float(p["c"] != "b")
+        )
+
+    out: dict[str, float] = {}
+    samplers = {
+        "botorch": CrucibleBoTorchSampler(space, seed=0, n_startup_trials=6),
+        "tpe": optuna.samplers.TPESampler(seed=0, n_startup_trials=6),
+    }
+    for name, sampler in samplers.items():
+        study = optuna.create_study(sampler=sampler)
+        dists = space.to_optuna_distributions()
+        model_based = 0.0
+        for i in range(n):
+            start = time.perf_counter()
+            trial = study.ask(dists)
+            model_based += time.perf_counter() - start if i >= 7 else 0.0  # 1st BO: imports
+            study.tell(trial, objective(trial.params))
+        out[f"{name}_s_per_trial"] = model_based / (n - 7)
+        out[f"{name}_best"] = study.best_value
+    return out
+
+
 def epoch_seconds() -> float:
     config = TrainConfig(epochs=10).with_overrides({"early_stopping.enabled": False})
     history = fit(config).history
@@ -265,6 +308,12 @@ def main() -> None:
         rate = throughput(workers, 2 * n)
         print(f"[SQLite] {workers} worker(s), tracking off: {rate:.2f} trials/s")
     print(f"[epoch] default MLP on digits: {epoch_seconds() * 1000:.1f} ms per epoch")
+    bo = bo_sampler_seconds(20)
+    print(
+        f"[sampler] botorch (crucible.bo): {bo['botorch_s_per_trial']:.2f} s per model-based "
+        f"trial, best {bo['botorch_best']:.3f}; TPE: {bo['tpe_s_per_trial']:.3f} s, best "
+        f"{bo['tpe_best']:.3f} (20 trials, 6 random starts, minimum 0)"
+    )
     result = digits_search(15 if args.quick else 30)
     verdict = "yes" if result["max_valid_accuracy"] >= 0.97 else "no"
     print(f"[digits] default search reaches >= 97 % within {result['trials']} trials: {verdict}")

@@ -60,7 +60,7 @@ _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 class SamplerConfig(BaseModel):
     """Which Optuna sampler proposes trials.
 
-    ``botorch`` is Crucible's own GP sampler (:mod:`crucible.training.botorch_sampler`);
+    ``botorch`` runs Crucible's BO engine (:mod:`crucible.training.botorch_sampler`);
     ``grid`` uses every categorical choice, every integer level (up to
     ``grid_points`` evenly spread ones) and ``grid_points`` values per continuous parameter.
     """
