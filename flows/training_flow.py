@@ -1,10 +1,13 @@
 """Training flow: train one PyTorch config and return its metrics.
 
-Deployable on its own (``train`` deployment, CPU or GPU pool), and the evaluation step of a
-BO campaign: the campaign flow calls ``run_deployment("train/train", parameters={"config":
-{"train": ..., "params": point}})`` and reads ``objective`` (or any of ``metrics``) from the
-result, so "BO loop iteration → training" runs end to end. ``params`` are dotted overrides
-of the training config, e.g. ``{"optimizer.lr": 3e-3, "model.width": 128}``.
+Deployable on its own (``train`` deployment, CPU or GPU pool), and the evaluation of a BO
+campaign: with ``evaluation="deployment"``, ``deployment="train/train"`` the campaign flow
+calls ``run_deployment("train/train", parameters={"params": point})`` for each trial and
+records the returned metrics, so "BO loop iteration → training" runs end to end. ``params``
+are dotted overrides of the training config, e.g. ``{"optimizer.lr": 3e-3,
+"model.width": 128}``; the flow returns numbers only (best-epoch metrics, ``objective``,
+``n_parameters``, ``train_seconds``, ``best_epoch``), with results persisted so the caller
+can read them.
 
 Run locally::
 
@@ -25,12 +28,12 @@ from tasks.training import train_model
 
 
 class TrainFlowConfig(BaseModel):
-    """Parameters of the training flow.
+    """Settings of the training flow (the trial's parameters come separately as ``params``).
 
     Attributes:
         train: The training config (architecture, optimiser, schedule, data, ...).
-        params: Dotted overrides applied on top (a BO point or an HPO trial's parameters).
-        objective: Best-epoch metric returned as ``objective``.
+        params: Default dotted overrides; the flow's ``params`` argument wins over these.
+        objective: Best-epoch metric also returned as ``objective``.
         experiment: MLflow experiment.
         tracking: Record the run in MLflow.
         output_dir: Checkpoint and plot folder (``<artifacts_dir>/training/<flow run>``).
@@ -44,29 +47,47 @@ class TrainFlowConfig(BaseModel):
     output_dir: str = ""
 
 
-@flow(name="train", log_prints=True)
-def train(config: TrainFlowConfig = TrainFlowConfig()) -> dict[str, Any]:  # noqa: B008
-    """Train once and return ``objective``, ``metrics``, ``run_id`` and ``checkpoint``."""
+@flow(name="train", log_prints=True, persist_result=True)
+def train(
+    params: dict[str, Any] | None = None,
+    config: TrainFlowConfig = TrainFlowConfig(),  # noqa: B008
+) -> dict[str, float]:
+    """Train once with ``params`` applied and return the metrics as numbers.
+
+    Args:
+        params: Dotted training-config overrides (a BO point or an HPO trial's parameters).
+        config: Base config, objective, tracking and output settings.
+
+    Returns:
+        Best-epoch metrics plus ``objective``, ``best_epoch``, ``n_parameters`` and
+        ``train_seconds`` (the MLflow run id and checkpoint path are in the logs).
+    """
     from prefect.runtime import flow_run
 
     out = config.output_dir or str(
         Path(get_settings().artifacts_dir or ".") / "training" / str(flow_run.id or "local")
     )
+    overrides = {**config.params, **(params or {})}
     result = train_model(
-        config.train.model_dump(mode="json"),
-        out,
-        config.params,
-        config.experiment,
-        config.tracking,
+        config.train.model_dump(mode="json"), out, overrides, config.experiment, config.tracking
     )
-    metrics = result["metrics"]
+    metrics = {k: float(v) for k, v in result["metrics"].items()}
     if config.objective not in metrics:
         raise ValueError(
             f"objective {config.objective!r} is not a metric; use one of {sorted(metrics)}"
         )
-    print(f"{config.objective} = {metrics[config.objective]:.5g} (epoch {result['best_epoch']})")
-    return {**result, "objective": metrics[config.objective]}
+    print(
+        f"{config.objective} = {metrics[config.objective]:.5g} (epoch {result['best_epoch']}, "
+        f"run {result['run_id']}, checkpoint {result['checkpoint']})"
+    )
+    return {
+        **metrics,
+        "objective": metrics[config.objective],
+        "best_epoch": float(result["best_epoch"]),
+        "n_parameters": float(result["n_parameters"]),
+        "train_seconds": float(result["seconds"]),
+    }
 
 
 if __name__ == "__main__":
-    print(train()["metrics"])
+    print(train())
