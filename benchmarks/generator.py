@@ -52,6 +52,7 @@ from crucible.generator.reinforcement import (
     StageConfig,
     StagedLearning,
 )
+from crucible.generator.training import LENGTH_BUCKETS
 from crucible.generator.transfer_learning import (
     TransferLearningConfig,
     transfer_learn,
@@ -123,8 +124,8 @@ def train_step_seconds(model: GenerativeModel, smiles: list[str], repeats: int =
     batches = [smiles[i * 128 : (i + 1) * 128] for i in range(repeats + 1)]
 
     def step(batch: list[str]) -> None:
-        loss = model.likelihood(pad_sequences([model.vocabulary.encode(s) for s in batch],
-                                              "cpu")).mean()  # fmt: skip
+        encoded = pad_sequences([model.vocabulary.encode(s) for s in batch], "cpu")
+        loss = model.likelihood(encoded, buckets=LENGTH_BUCKETS).mean()
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.network.parameters(), 1.0)

@@ -335,7 +335,7 @@ class StagedLearning:
         canonical, states = classify(smiles)
         scores, scaffolds = self._scores(scorer, canonical, states)
         self.agent.network.train()
-        agent_nll = self.agent.likelihood(sequences)
+        agent_nll = self.agent.likelihood(sequences, buckets=2)
         with torch.no_grad():
             prior_nll = self.prior.likelihood(sequences)
         score_t = torch.as_tensor(scores, dtype=torch.float32, device=self.agent.device)

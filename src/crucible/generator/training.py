@@ -15,6 +15,9 @@ from crucible.generator.model import GenerativeModel, pad_sequences
 
 logger = logging.getLogger(__name__)
 
+#: Length buckets per training batch (see :meth:`GenerativeModel.likelihood`).
+LENGTH_BUCKETS = 2
+
 
 @dataclass
 class EpochRecord:
@@ -102,7 +105,7 @@ def train_one_epoch(
         batch = pad_sequences(
             [encoded[i] for i in order[start : start + batch_size]], model.device
         )
-        nll = model.likelihood(batch)
+        nll = model.likelihood(batch, buckets=LENGTH_BUCKETS)
         loss = nll.mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

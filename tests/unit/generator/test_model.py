@@ -98,3 +98,13 @@ def test_fused_lstm_sampling_step_matches_nn_lstm(tiny_vocabulary) -> None:
             reference, reference_hidden = model.network(tokens[:, position : position + 1],
                                                         reference_hidden)  # fmt: skip
             torch.testing.assert_close(fused, reference[:, -1, :], rtol=1e-5, atol=1e-5)
+
+
+def test_length_bucketed_likelihood_equals_plain_and_keeps_gradients(tiny_model) -> None:
+    smiles = ["CCO", "c1ccc2ccccc2c1", "CC(=O)Nc1ccc(O)cc1", "C", "CCN(CC)CC", "c1ccccc1"]
+    sequences = tiny_model.encode(smiles)
+    plain = tiny_model.likelihood(sequences)
+    bucketed = tiny_model.likelihood(sequences, buckets=3)
+    torch.testing.assert_close(bucketed, plain, rtol=1e-5, atol=1e-5)
+    bucketed.sum().backward()
+    assert tiny_model.network._linear.weight.grad is not None
