@@ -35,3 +35,17 @@ def test_bad_overrides_name_the_field(overrides: dict, field: str) -> None:
 def test_config_round_trips_through_json() -> None:
     config = TrainConfig().with_overrides({"schedule.name": "step", "model.architecture": "gru"})
     assert TrainConfig.model_validate_json(config.model_dump_json()) == config
+
+
+def test_training_package_and_config_import_light() -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json, crucible.training, crucible.training.config; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout))
+    assert not loaded & {"torch", "optuna", "mlflow", "prefect", "sklearn", "botorch"}
