@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	PREFECT_HOME=$(CURDIR)/.crucible/prefect $(BIN)/python -m flows.demo
+	PREFECT_HOME=$(CURDIR)/.crucible/prefect $(BIN)/python -m flows.molecular_design_flow --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
