@@ -248,7 +248,8 @@ class Campaign:
         trials, model_state, n_batches = self._snapshot()
         completed = [t for t in trials if t.status == "completed"]
         n_design_issued = sum(t.source == "design" for t in trials)
-        n_design_left = max(self.strategy.initial_size(self.space) - n_design_issued, 0)
+        n_manual = sum(t.source == "manual" for t in trials)  # attached data counts too
+        n_design_left = max(self.strategy.initial_size(self.space) - n_design_issued - n_manual, 0)
         if len(completed) < 2:
             n_design_left = max(n_design_left, n)
         n_design = min(n, n_design_left)

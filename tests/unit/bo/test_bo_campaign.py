@@ -176,3 +176,12 @@ def test_two_processes_share_one_sqlite_campaign(tmp_path: Path) -> None:
     assert len(frame) == 24 and (frame["status"] == "completed").all()
     assert sorted(frame["trial"]) == list(range(24))
     assert len({(a, b) for a, b in zip(frame["x1"], frame["x2"], strict=True)}) == 24
+
+
+def test_attached_data_counts_towards_the_initial_design(tmp_path: Path) -> None:
+    problem = get_problem("branin")
+    campaign = _branin("attached", _url(tmp_path))  # n_init = 4
+    for x1 in (-3.0, 0.0, 3.0, 6.0):
+        point = {"x1": x1, "x2": 5.0}
+        campaign.add(point, problem.evaluator(point))
+    assert [t.source for t in campaign.suggest(2)] == ["model", "model"]
