@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
@@ -346,12 +347,14 @@ class ScoringConfig(BaseModel):
     Attributes:
         components: The terms; names must be unique.
         aggregation: ``arithmetic`` or ``geometric`` weighted mean of the ``score`` terms.
+        cache_size: Raw values of this many SMILES kept across calls (0 = off).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     components: list[ComponentConfig] = Field(min_length=1)
     aggregation: Aggregation = "arithmetic"
+    cache_size: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _unique_names(self) -> ScoringConfig:
@@ -410,14 +413,24 @@ class ScoringFunction:
     Args:
         terms: The terms; at least one must have role ``score`` with a positive weight.
         aggregation: ``arithmetic`` or ``geometric``.
+        cache_size: Remember the raw values of up to this many SMILES strings across
+            calls (least recently used dropped first), like REINVENT's per-run cache; 0
+            turns it off. Only for deterministic components.
 
     Raises:
         ConfigurationError: If the terms have no positive-weight score term or repeated names.
     """
 
-    def __init__(self, terms: Sequence[ScoringTerm], aggregation: Aggregation = "arithmetic"):
+    def __init__(
+        self,
+        terms: Sequence[ScoringTerm],
+        aggregation: Aggregation = "arithmetic",
+        cache_size: int = 0,
+    ) -> None:
         self.terms = list(terms)
         self.aggregation: Aggregation = aggregation
+        self.cache_size = int(cache_size)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         names = [t.name for t in self.terms]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"term names must be unique, got {names}")
@@ -446,20 +459,41 @@ class ScoringFunction:
             A :class:`ScoreResult` with arrays of shape ``n``.
         """
         smiles = [s if isinstance(s, str) else "" for s in smiles]
+        if not smiles:
+            return ScoreResult([], np.zeros(0), np.zeros(0, dtype=bool),
+                               {t.name: np.zeros(0) for t in self.terms},
+                               {t.name: np.zeros(0) for t in self.terms})  # fmt: skip
         unique, inverse = np.unique(np.array(smiles, dtype=object), return_inverse=True)
         inverse = inverse.reshape(-1)
-        batch = MolBatch([str(s) for s in unique])
-        raw = {t.name: _scatter(t.component, batch) for t in self.terms}
+        valid, raw = self._raw_values([str(s) for s in unique])
         transformed = {t.name: t.transform(raw[t.name]) for t in self.terms}
         total = self._combine(transformed)
-        total[~batch.valid] = 0.0
+        total[~valid] = 0.0
         return ScoreResult(
             smiles=list(smiles),
             total=total[inverse],
-            valid=batch.valid[inverse],
+            valid=valid[inverse],
             raw={k: v[inverse] for k, v in raw.items()},
             transformed={k: v[inverse] for k, v in transformed.items()},
         )
+
+    def _raw_values(self, unique: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Validity (shape ``u``) and raw values per term (shape ``u``), via the cache."""
+        missing = [s for s in unique if s not in self._cache]
+        if missing:
+            batch = MolBatch(missing)
+            columns = [_scatter(t.component, batch) for t in self.terms]
+            rows = np.column_stack([batch.valid.astype(np.float64), *columns])
+            self._cache.update(zip(missing, rows, strict=True))
+        for text in unique:
+            self._cache.move_to_end(text)
+        while len(self._cache) > max(self.cache_size, len(unique)):
+            self._cache.popitem(last=False)
+        table = np.stack([self._cache[s] for s in unique])
+        if self.cache_size == 0:
+            self._cache.clear()
+        raw = {t.name: table[:, i + 1] for i, t in enumerate(self.terms)}
+        return table[:, 0].astype(bool), raw
 
     def _combine(self, transformed: dict[str, np.ndarray]) -> np.ndarray:
         scoring = [t for t in self.terms if t.role == "score"]
@@ -503,7 +537,7 @@ def build_scoring_function(
         raise InvalidInputError(
             "components", f"instances given for unknown terms {unknown}", "use the term names"
         )
-    return ScoringFunction(terms, aggregation=config.aggregation)
+    return ScoringFunction(terms, aggregation=config.aggregation, cache_size=config.cache_size)
 
 
 def _build_term(

@@ -215,3 +215,27 @@ def test_importing_scoring_filters_and_maps_loads_no_heavy_library() -> None:
                                        capture_output=True, text=True).stdout)  # fmt: skip
     heavy = {"rdkit", "sklearn", "torch", "prefect", "umap", "openTSNE", "matplotlib"}
     assert not heavy & {name.split(".")[0] for name in loaded}
+
+
+def test_cache_reuses_raw_values_across_calls_and_is_bounded() -> None:
+    calls: list[int] = []
+
+    class Counting(ScoringComponent):
+        def compute(self, batch: MolBatch) -> np.ndarray:
+            calls.append(len(batch))
+            return np.array([m.GetNumAtoms() / 10 for m in batch.mols])
+
+    terms = [ScoringTerm("n", Counting(), NoTransform())]
+    cached = ScoringFunction(terms, cache_size=3)
+    first = cached.score(["CCO", "CC", "bad"])
+    again = cached.score(["CC", "CCO", "CCCC", "bad"])
+    assert calls == [2, 1]  # only CCCC is new the second time
+    assert again.total[0] == first.total[1] and again.total[3] == 0 and not again.valid[3]
+    assert len(cached._cache) == 4  # never smaller than the current call
+    cached.score(["c1ccccc1"])
+    assert len(cached._cache) == 3 and "c1ccccc1" in cached._cache
+    assert "CC" not in cached._cache  # the least recently used entry went first
+    uncached = ScoringFunction(terms)
+    uncached.score(["CCO"]), uncached.score(["CCO"])
+    assert calls[-2:] == [1, 1] and not uncached._cache
+    assert ScoringFunction(terms).score([]).total.shape == (0,)
