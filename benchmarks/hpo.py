@@ -287,6 +287,9 @@ def digits_search(n_trials: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials everywhere")
+    parser.add_argument(
+        "--overhead-only", action="store_true", help="only the per-trial overhead figures"
+    )
     args = parser.parse_args()
     n = 5 if args.quick else 10
     data = trivial_data()
@@ -304,6 +307,8 @@ def main() -> None:
         f"({flow_per_trial / hand:.2f}x; flow with 1 trial {one:.1f} s, "
         f"with {n} trials {many:.1f} s)"
     )
+    if args.overhead_only:
+        return
     for workers in (1, 2):
         rate = throughput(workers, 2 * n)
         print(f"[SQLite] {workers} worker(s), tracking off: {rate:.2f} trials/s")

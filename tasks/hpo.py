@@ -1,30 +1,55 @@
 """Prefect tasks of the HPO stage: create/load a study, run one trial, analyse, register.
 
-Every task reloads the study from its storage (an Optuna RDB URL), so tasks can run in
-threads, processes or on other machines; the study, not the task, holds the state. A trial
-task never raises for a failed or pruned trial: the outcome is recorded in the study and in
-MLflow and returned as a dict.
+Every task loads the study from its storage (an Optuna RDB URL; once per flow run and
+process), so tasks can run in threads, processes or on other machines; the study, not the
+task, holds the state. A trial task never raises for a failed or pruned trial: the outcome
+is recorded in the study and in MLflow and returned as a dict. No task is cached: the same
+inputs run a new trial each time.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
 from crucible.settings import get_settings
 from crucible.training.hpo import HpoStudy, StudySpec
 from tasks._artifacts import publish_image, publish_markdown, publish_table
 
+_STUDIES: dict[tuple[str, str, str, str], HpoStudy] = {}
+_STUDIES_LOCK = threading.Lock()
+
 
 def _load(study: str, storage_url: str, tracking: bool | str) -> HpoStudy:
-    return HpoStudy.load(study, storage_url or None, tracking=tracking)
+    """Load the study once per flow run and process (trial tasks share it across threads).
+
+    Optuna studies on RDB storage are thread-safe; reusing one saves a storage engine, the
+    spec parsing, the MLflow client and the experiment lookup per trial. Outside a flow
+    run (``task.fn``) the study is loaded afresh.
+    """
+    from prefect.runtime import flow_run
+
+    if flow_run.id is None:
+        return HpoStudy.load(study, storage_url or None, tracking=tracking)
+    settings = get_settings()
+    url = storage_url or settings.optuna_storage_url
+    uri = settings.mlflow_tracking_uri if tracking is True else str(tracking)
+    key = (study, url, uri, str(flow_run.id))
+    with _STUDIES_LOCK:
+        if key not in _STUDIES:
+            if len(_STUDIES) > 32:
+                _STUDIES.clear()
+            _STUDIES[key] = HpoStudy.load(study, url, tracking=tracking)
+        return _STUDIES[key]
 
 
-@task(name="hpo-create-study", retries=2, retry_delay_seconds=[1, 5])
+@task(name="hpo-create-study", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def create_or_load_study(
     spec: dict[str, Any],
     storage_url: str = "",
@@ -62,7 +87,7 @@ def create_or_load_study(
     return info
 
 
-@task(name="hpo-trial", retries=0)
+@task(name="hpo-trial", retries=0, cache_policy=NO_CACHE)
 def run_trial(
     study: str, storage_url: str = "", tracking: bool | str = True, concurrency_limit: str = ""
 ) -> dict[str, Any]:
@@ -95,7 +120,7 @@ def run_trial(
     return asdict(outcome)
 
 
-@task(name="hpo-analyse", retries=1)
+@task(name="hpo-analyse", retries=1, cache_policy=NO_CACHE)
 def analyse_study(
     study: str, out_dir: str, storage_url: str = "", tracking: bool | str = True, top_k: int = 10
 ) -> dict[str, Any]:
@@ -117,7 +142,7 @@ def analyse_study(
     return {**summary, "plots": {k: str(v) for k, v in plots.items()}, "top_trials": rows}
 
 
-@task(name="hpo-register-best", retries=1, retry_delay_seconds=5)
+@task(name="hpo-register-best", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def register_best(study: str, storage_url: str = "", tracking: bool | str = True) -> str | None:
     """Register the best trial's model in the MLflow Model Registry under the study name."""
     version = _load(study, storage_url, tracking).register_best()

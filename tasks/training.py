@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from crucible.training._plots import plot_learning_curves
 from crucible.training.callbacks import LambdaCallback
@@ -16,7 +17,7 @@ from crucible.training.tracking import MlflowTracker, fit_tracked
 from tasks._artifacts import Progress, publish_image, publish_table
 
 
-@task(name="train-model", retries=0)
+@task(name="train-model", retries=0, cache_policy=NO_CACHE)
 def train_model(
     config: dict[str, Any],
     out_dir: str,
