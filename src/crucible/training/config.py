@@ -112,14 +112,24 @@ class CheckpointConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    """A bundled dataset and how to split it (used when ``fit`` gets no data)."""
+    """A bundled dataset and how to split it (used when ``fit`` gets no data).
 
-    name: str = Field(default="digits", description="digits, wine, breast_cancer, diabetes.")
+    ``egfr`` is the ligand-data stage's bundled ChEMBL EGFR set (5,568 molecules): Morgan
+    count fingerprints (radius 2, ``n_bits``) → pIC50, a regression task.
+    """
+
+    name: str = Field(
+        default="digits", description="digits, wine, breast_cancer, diabetes or egfr."
+    )
     layout: DatasetLayout = Field(
         default="flat", description="flat (N, F), image (N, 1, H, W) or sequence (N, T, F)."
     )
     valid_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
     split_seed: int = 0
+    limit: int | None = Field(
+        default=None, ge=10, description="egfr: seeded random sample of this many molecules."
+    )
+    n_bits: int = Field(default=2048, ge=16, description="egfr: Morgan count-vector length.")
 
 
 class TrainConfig(_Strict):

@@ -7,11 +7,13 @@ digits          10 classes     1797    64        1 x 8 x 8 / 8 steps x 8
 wine            3 classes      178     13        — / 13 steps x 1
 breast_cancer   2 classes      569     30        — / 30 steps x 1
 diabetes        regression     442     10        — / 10 steps x 1
+egfr            regression     5568    n_bits    — / n_bits steps x 1
 =============== ============== ======= ========= ==========================
 
 Features are standardised with the training split's mean and standard deviation (fit on
 train only); regression targets likewise, so losses are comparable across datasets.
-Molecular data (fingerprints → pIC50) goes through :func:`from_arrays`.
+``egfr`` is the ligand-data stage's bundled ChEMBL EGFR set (Morgan count fingerprints →
+pIC50; needs RDKit); other molecular data goes through :func:`from_arrays`.
 """
 
 from __future__ import annotations
@@ -66,12 +68,31 @@ def _sklearn_loader(name: str) -> Callable[[], Any]:
     }
     if name not in loaders:
         raise InvalidInputError(
-            "data.name", f"unknown dataset {name!r}", f"use one of {sorted(loaders)}"
+            "data.name", f"unknown dataset {name!r}", f"use one of {[*sorted(loaders), 'egfr']}"
         )
     return loaders[name]
 
 
 BUNDLED_DATASETS = ("digits", "wine", "breast_cancer", "diabetes")
+
+
+def _load_egfr(config: DataConfig) -> DatasetSplit:
+    """Bundled EGFR ligands: Morgan count fingerprints (radius 2) → pIC50."""
+    from crucible.chem.activity import morgan_counts
+    from crucible.data.datasets import load_egfr
+
+    frame = load_egfr(limit=config.limit, seed=config.split_seed)
+    features, valid = morgan_counts(frame["smiles"].tolist(), n_bits=config.n_bits)
+    targets = frame["pchembl_value"].to_numpy(dtype=float)
+    return from_arrays(
+        features[valid],
+        targets[valid],
+        task="regression",
+        layout=config.layout,
+        valid_fraction=config.valid_fraction,
+        seed=config.split_seed,
+        name="egfr",
+    )
 
 
 def load_dataset(config: DataConfig | None = None) -> DatasetSplit:
@@ -84,6 +105,8 @@ def load_dataset(config: DataConfig | None = None) -> DatasetSplit:
         The split, with inputs laid out as ``config.layout`` asks.
     """
     config = config or DataConfig()
+    if config.name == "egfr":
+        return _load_egfr(config)
     bunch = _sklearn_loader(config.name)()
     x, y = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
     task: Task = "regression" if config.name == "diabetes" else "classification"
