@@ -121,14 +121,19 @@ def _tsne(dense: np.ndarray, seed: int, n_jobs: int) -> np.ndarray:
 
 
 def _umap(bits: np.ndarray, seed: int) -> np.ndarray:
+    import warnings
+
     umap = require("umap")
     reducer = umap.UMAP(
         n_neighbors=min(15, bits.shape[0] - 1),
         metric="jaccard",
         random_state=seed,
         n_components=2,
+        n_jobs=1,  # a seed makes UMAP single-threaded anyway; saying so avoids its warning
     )
-    return np.asarray(reducer.fit_transform(bits), dtype=np.float64)
+    with warnings.catch_warnings():  # "no inverse_transform for jaccard": not used here
+        warnings.filterwarnings("ignore", message="gradient function is not yet implemented")
+        return np.asarray(reducer.fit_transform(bits), dtype=np.float64)
 
 
 @dataclass
