@@ -29,6 +29,7 @@ def embed_and_plot(
     max_per_set: int | None = 2000,
     seed: int = 0,
     title: str = "Chemical space",
+    mlflow_run_id: str | None = None,
 ) -> dict[str, Any]:
     """Embed several SMILES files into one map; write PNG, interactive HTML and CSV.
 
@@ -41,6 +42,8 @@ def embed_and_plot(
         max_per_set: Seeded random subsample per set to bound t-SNE/UMAP time; None = all.
         seed: Seed of the subsample and the embedding.
         title: Figure title.
+        mlflow_run_id: Also log the PNG, HTML and CSV to this MLflow run (tracking URI
+            from ``crucible.settings``), under ``chemical_space/``.
 
     Returns:
         ``png``, ``html``, ``csv`` paths and per-set point counts.
@@ -64,9 +67,22 @@ def embed_and_plot(
     csv = out / f"map_{method}.csv"
     space.to_frame().to_csv(csv, index=False)
     publish_image(png, key=f"chemical-space-{method}", description=f"{title}; HTML: `{html}`")
+    if mlflow_run_id is not None:
+        log_map_to_mlflow(mlflow_run_id, [png, html, csv])
     counts = {name: space.labels.count(name) for name in space.set_names}
     logger.info("%s map of %s (dropped invalid: %s)", method, counts, space.dropped)
     return {"png": str(png), "html": str(html), "csv": str(csv), "counts": counts}
+
+
+def log_map_to_mlflow(run_id: str, paths: list[Path]) -> None:
+    """Log map files as artifacts of an existing MLflow run."""
+    from mlflow.tracking import MlflowClient
+
+    from crucible.settings import get_settings
+
+    client = MlflowClient(tracking_uri=get_settings().mlflow_tracking_uri)
+    for path in paths:
+        client.log_artifact(run_id, str(path), artifact_path="chemical_space")
 
 
 @task(name="top-molecules-grid", retries=0)

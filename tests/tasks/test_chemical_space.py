@@ -41,3 +41,20 @@ def test_top_molecules_grid_task(tmp_path: Path) -> None:
     pd.DataFrame({"smiles": _wehi(10), "total": [i / 10 for i in range(10)]}).to_csv(scored)
     path = top_molecules_grid.fn(str(scored), str(tmp_path / "top.png"), n=4)
     assert Path(path).exists()
+
+
+def test_map_task_logs_files_to_an_mlflow_run(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from crucible.settings import get_settings
+
+    client = MlflowClient(tracking_uri=get_settings().mlflow_tracking_uri)
+    experiment = client.create_experiment(
+        "maps", artifact_location=str(tmp_path / "mlflow-artifacts")
+    )
+    run_id = client.create_run(experiment).info.run_id
+    source = tmp_path / "set.csv"
+    pd.DataFrame({"smiles": _wehi(12)}).to_csv(source, index=False)
+    embed_and_plot.fn({"all": str(source)}, str(tmp_path / "maps"), mlflow_run_id=run_id)
+    logged = {Path(f.path).name for f in client.list_artifacts(run_id, "chemical_space")}
+    assert logged == {"map_pca.png", "map_pca.html", "map_pca.csv"}
