@@ -187,6 +187,7 @@ def molecular_design(
         str(out / "chemical-space"),
         method=config.map_method,
         title=f"{config.name}: chemical space",
+        mlflow_run_id=rl.get("mlflow_run_id"),
     )
     grid = top_molecules_grid(scored["path"], str(out / "top_molecules.png"))
     summary = {
