@@ -213,10 +213,15 @@ def bench_tl(small: GenerativeModel, epochs: int = 2) -> None:
         show(f"{label} TL: CPU-s per epoch", seconds / epochs, "s", REINVENT[reference], False)
 
 
+PMO_STRATEGY: dict[str, float] = {}
+
+
 def pmo_run(scorer: Any, calls: int, seed: int) -> list[float]:
     """Scores of unique molecules in call order for one RL run on the shipped prior."""
     prior = load_model(DEFAULT_PRIOR_PATH)
-    config = ReinforcementConfig(batch_size=64, max_oracle_calls=calls, seed=seed)
+    config = ReinforcementConfig(
+        batch_size=64, max_oracle_calls=calls, seed=seed, learning_strategy=PMO_STRATEGY
+    )
     with tempfile.TemporaryDirectory() as folder:
         learner = StagedLearning(prior, prior.clone(), config, folder)
         result = learner.run([Stage(StageConfig(max_steps=10_000, min_steps=10_000), scorer)])
@@ -257,6 +262,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--pmo-calls", type=int, default=5000)
     parser.add_argument("--oracles", default="qed,celecoxib_rediscovery")
+    parser.add_argument("--sigma", type=float, default=128.0, help="DAP sigma for PMO runs")
+    parser.add_argument("--rate", type=float, default=1e-4, help="Adam lr for PMO runs")
     parser.add_argument("--small-steps", type=int, default=400)
     args = parser.parse_args()
     sections = set(args.sections.split(","))
@@ -275,6 +282,8 @@ def main() -> None:
             bench_tl(small)
     if "pmo" in sections:
         seeds = [int(s) for s in args.seeds.split(",")]
+        PMO_STRATEGY.update(sigma=args.sigma, rate=args.rate)
+        print(f"   (DAP sigma {args.sigma}, Adam lr {args.rate})")
         bench_pmo(seeds, args.pmo_calls, args.oracles.split(","))
 
 
