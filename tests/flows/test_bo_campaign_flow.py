@@ -152,3 +152,43 @@ def test_human_in_the_loop_pause_and_resume(tmp_path: Path) -> None:
     assert result["stop_reason"].startswith("budget reached")
     frame = Campaign.load("flow-human").trials()
     assert frame["status"].tolist()[:2] == ["completed", "failed"]
+
+
+def test_iteration_and_completed_events_carry_the_best_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.bo_campaign_flow as bo_flow
+
+    emitted: list[dict] = []
+    real_emit = bo_flow.emit_event
+
+    def spy(**kwargs: object) -> object:
+        emitted.append(kwargs)
+        return real_emit(**kwargs)
+
+    monkeypatch.setattr(bo_flow, "emit_event", spy)
+    summary = bo_campaign(
+        BOCampaignConfig(
+            name="flow-events",
+            problem="branin",
+            strategy=CHEAP,
+            stopping=StoppingRules(max_trials=4),
+            batch_size=2,
+            output_dir=str(tmp_path / "e"),
+        )
+    )
+    ys = [
+        t.values["y"]
+        for t in sorted(Campaign.load("flow-events").completed(), key=lambda t: t.number)
+    ]
+    iterations = [e for e in emitted if e["event"] == "crucible.campaign.iteration"]
+    completed = [e for e in emitted if e["event"] == "crucible.campaign.completed"]
+    assert [e["payload"]["iteration"] for e in iterations] == [1, 2]
+    assert [e["payload"]["best"] for e in iterations] == pytest.approx([min(ys[:2]), min(ys)])
+    assert [e["payload"]["n_finished"] for e in iterations] == [2, 4]
+    assert len(completed) == 1
+    payload = completed[0]["payload"]
+    assert payload["best"] == pytest.approx(min(ys)) and payload["n_trials"] == 4
+    assert payload["stop_reason"] == summary["stop_reason"]
+    assert payload["best_params"] == Campaign.load("flow-events").best().params
+    assert {e["resource"]["crucible.campaign"] for e in emitted} == {"flow-events"}
