@@ -10,8 +10,6 @@ Run locally (offline: bundled EGFR data, scaffold split, random forest)::
     python -m flows.activity_model_flow
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any, Literal
 

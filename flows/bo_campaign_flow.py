@@ -22,8 +22,6 @@ Run locally (Branin, 24 trials in batches of 2)::
     python -m flows.bo_campaign_flow
 """
 
-from __future__ import annotations
-
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -93,7 +91,7 @@ class BOCampaignConfig(BaseModel):
     output_dir: str = ""
 
     @model_validator(mode="after")
-    def _fill_from_problem(self) -> BOCampaignConfig:
+    def _fill_from_problem(self) -> "BOCampaignConfig":
         if self.problem:
             problem = get_problem(self.problem)
             self.space = self.space or problem.space

@@ -15,8 +15,6 @@ Run locally (digits, default MLP space, TPE, median pruner)::
     python -m flows.hpo_flow
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 

@@ -13,8 +13,6 @@ Everything lands in ``<artifacts_dir>/ligand-data/<name>/``: ``source/``,
 ``standardised/``, ``split/`` and ``card/``.
 """
 
-from __future__ import annotations
-
 import re
 from pathlib import Path
 from typing import Any, Literal

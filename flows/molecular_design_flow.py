@@ -19,8 +19,6 @@ Run locally (offline; a few minutes on a CPU)::
     python -m flows.molecular_design_flow
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any, Literal
 

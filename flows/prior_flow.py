@@ -12,8 +12,6 @@ Run locally (small CPU example)::
     python -m flows.prior_flow
 """
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Any

@@ -12,8 +12,6 @@ Run locally (QED on the shipped prior)::
     python -m flows.reinforcement_flow
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any, Literal
 

@@ -14,8 +14,6 @@ Run locally::
     python -m flows.training_flow
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 

@@ -12,8 +12,6 @@ Run locally (bundled EGFR data, shipped prior)::
     python -m flows.transfer_learning_flow
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any, Literal
 
