@@ -42,8 +42,8 @@ __all__ = ["AcqfOptions", "optimize_acquisition"]
 class AcqfOptions:
     """Effort settings of the acquisition optimiser."""
 
-    num_restarts: int = 6
-    raw_samples: int = 512
+    num_restarts: int = 3
+    raw_samples: int = 256
     maxiter: int = 200
     n_perturbed: int = 64
     seed: int = 0

@@ -66,13 +66,13 @@ class Strategy(BaseModel):
     init_design: Literal["sobol", "lhs", "random"] = "sobol"
     surrogate: Literal["gp", "rf"] = "gp"
     acquisition: Literal["auto", "logei", "lognei", "ucb", "pi", "kg", "lognehvi"] = "auto"
-    num_restarts: int = Field(default=6, ge=1)
-    raw_samples: int = Field(default=512, ge=8)
+    num_restarts: int = Field(default=3, ge=1)
+    raw_samples: int = Field(default=256, ge=8)
     acq_maxiter: int = Field(default=200, ge=1)
     fit_maxiter: int = Field(default=200, ge=1)
     min_noise: float = Field(default=1e-6, gt=0, le=1)
     kernel: Literal["rbf", "matern"] = "matern"
-    refit_maxiter: int = Field(default=50, ge=1)
+    refit_maxiter: int = Field(default=15, ge=1)
     mc_samples: int = Field(default=128, ge=8)
     warm_start: bool = True
     ucb_beta: float = Field(default=2.0, gt=0)
@@ -183,7 +183,31 @@ def propose(
 
     Returns:
         The proposal.
+
+    The step runs under ``torch`` seeded with ``seed`` (BoTorch draws the optimiser's
+    starts and refit restarts from the global generator), so a proposal depends only on
+    its inputs; the caller's random state is restored afterwards.
     """
+    sampling = require("botorch.utils.sampling")
+    with sampling.manual_seed(seed):
+        return _propose(
+            space, objectives, constraints, strategy, points, values, n, pending, warm_start, seed
+        )
+
+
+def _propose(
+    space: Space,
+    objectives: Sequence[Objective],
+    constraints: Sequence[OutcomeConstraint],
+    strategy: Strategy,
+    points: Sequence[Mapping[str, Any]],
+    values: Sequence[Mapping[str, float]],
+    n: int,
+    pending: Sequence[Mapping[str, Any]],
+    warm_start: bytes | None,
+    seed: int,
+) -> Proposal:
+    """:func:`propose` without the seeding (same arguments)."""
     torch = require("torch")
     encoding = encoding_for(space)
     X = space.encode(points, encoding)

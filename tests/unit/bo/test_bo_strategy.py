@@ -137,3 +137,25 @@ def test_bo_beats_random_search_on_a_known_optimum() -> None:
     ]
     assert bo_best < 0.01
     assert bo_best < min(random_best)
+
+
+def test_proposals_are_reproducible_whatever_the_global_torch_rng() -> None:
+    import torch
+
+    problem, points, values = _observed("hartmann6", 12)
+    strategy = Strategy(**CHEAP)
+
+    def suggest(global_seed: int) -> list:
+        torch.manual_seed(global_seed)
+        proposal = propose(
+            problem.space, problem.objectives, [], strategy, points, values, 1, seed=3
+        )
+        return proposal.points
+
+    first = suggest(0)
+    assert suggest(1) == first and suggest(2) == first
+    torch.manual_seed(2)
+    expected = torch.rand(3)
+    torch.manual_seed(2)
+    propose(problem.space, problem.objectives, [], strategy, points, values, 1, seed=3)
+    assert torch.equal(torch.rand(3), expected)  # the caller's random stream is left alone
