@@ -266,30 +266,38 @@ def _run_workers(name: str, n_workers: int, n_trials: int, tracking: str) -> lis
     return outputs
 
 
-def _forked_worker(name: str, n_trials: int, queue) -> None:
+def _forked_worker(name: str, storage_url: str, n_trials: int, queue) -> None:
     try:
-        outcomes = HpoStudy.load(name, tracking=False).optimize(n_trials=n_trials)
+        study = HpoStudy.load(name, storage_url, tracking=False)
+        outcomes = study.optimize(n_trials=n_trials)
         queue.put([o.state for o in outcomes])
-    except BaseException as exc:  # report to the parent instead of dying silently
-        queue.put(f"{type(exc).__name__}: {exc}")
+    except BaseException:  # report to the parent instead of dying silently
+        import traceback
+
+        queue.put(traceback.format_exc())
 
 
 def test_two_processes_share_one_sqlite_study() -> None:
-    """Forked workers (no re-import cost); the slow variant below uses fresh interpreters."""
+    """Two worker processes on one SQLite study; the slow variant below also tracks in MLflow.
+
+    Workers come from a fork server, not from forking this process: the test process runs
+    the Prefect harness's server threads, and forking a threaded process is unsafe.
+    """
     import multiprocessing
 
     base = TrainConfig(epochs=1).with_overrides({"model.hidden_sizes": [16]})
     study = HpoStudy.create(spec("shared", base_config=base), tracking=False)
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
     queue = context.Queue()
-    workers = [context.Process(target=_forked_worker, args=("shared", 6, queue)) for _ in "ab"]
+    args = ("shared", study.storage_url, 6, queue)
+    workers = [context.Process(target=_forked_worker, args=args) for _ in "ab"]
     for worker in workers:
         worker.start()
     reports = [queue.get(timeout=300) for _ in workers]
+    assert reports == [["COMPLETE"] * 6] * 2, reports  # no "database is locked" surfaced
     for worker in workers:
         worker.join(timeout=60)
         assert worker.exitcode == 0
-    assert reports == [["COMPLETE"] * 6] * 2, reports  # no "database is locked" surfaced
     trials = study.study.get_trials()
     assert sorted(t.number for t in trials) == list(range(12))  # none lost, none duplicated
     assert all(t.state == TrialState.COMPLETE for t in trials)
