@@ -27,6 +27,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
+	@mkdir -p $(CURDIR)/.crucible/prefect  # Prefect does not create missing parents
 	PREFECT_HOME=$(CURDIR)/.crucible/prefect $(BIN)/python -m flows.molecular_design_flow --demo
 
 lint: $(STAMP)
