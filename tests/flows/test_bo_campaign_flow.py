@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +20,28 @@ from flows.bo_campaign_flow import BOCampaignConfig, bo_campaign
 
 CHEAP = Strategy(n_init=4, num_restarts=2, raw_samples=64, acq_maxiter=30, fit_maxiter=50)
 LOG = Path.cwd() / ".crucible-test-bo-evaluations.jsonl"
+ROOT = Path(__file__).resolve().parents[2]
+KILLING_EVALUATOR = """
+import json, os, signal
+from pathlib import Path
+from crucible.testing.functions import branin
+
+LOG = Path(__file__).with_name("evaluations.jsonl")
+KILL_AT = Path(__file__).with_name("kill-at")
+
+
+def evaluate(params):
+    with LOG.open("a") as f:
+        f.write(json.dumps(params, sort_keys=True) + "\\n")
+    if KILL_AT.exists() and len(LOG.read_text().splitlines()) >= int(KILL_AT.read_text()):
+        os.kill(os.getpid(), signal.SIGKILL)  # the worker dies: no cleanup, no final state
+    return branin(params)
+"""
+RUN_FLOW = """
+import sys
+from flows.bo_campaign_flow import BOCampaignConfig, bo_campaign
+bo_campaign(BOCampaignConfig.model_validate_json(sys.argv[1]))
+"""
 
 
 class _Crash(BaseException):
@@ -192,3 +218,51 @@ def test_iteration_and_completed_events_carry_the_best_value(
     assert payload["stop_reason"] == summary["stop_reason"]
     assert payload["best_params"] == Campaign.load("flow-events").best().params
     assert {e["resource"]["crucible.campaign"] for e in emitted} == {"flow-events"}
+
+
+def test_sigkilled_flow_run_resumes_without_repeating_evaluations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flow process killed with SIGKILL mid-campaign; re-running the flow finishes the job."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_RESULTS_LOCAL_STORAGE_PATH
+
+    (tmp_path / "killing_evaluator.py").write_text(KILLING_EVALUATOR)
+    (tmp_path / "kill-at").write_text("7")
+    config = BOCampaignConfig(
+        name="flow-killed",
+        problem="branin",
+        evaluator="killing_evaluator:evaluate",
+        strategy=CHEAP,
+        stopping=StoppingRules(max_trials=10),
+        batch_size=2,
+        output_dir=str(tmp_path / "out"),
+    )
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(PREFECT_RESULTS_LOCAL_STORAGE_PATH.value()),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)]),
+    }
+    killed = subprocess.run(
+        [sys.executable, "-c", RUN_FLOW, config.model_dump_json()],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    log = tmp_path / "evaluations.jsonl"
+    assert len(log.read_text().splitlines()) == 7
+    campaign = Campaign.load("flow-killed")
+    done_before = {json.dumps(t.params, sort_keys=True) for t in campaign.completed()}
+    assert len(done_before) == 6 and len(campaign.pending()) == 2  # 7th died mid-batch
+
+    (tmp_path / "kill-at").unlink()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    summary = bo_campaign(config)
+    assert summary["stop_reason"].startswith("budget reached") and summary["n_trials"] == 10
+    evaluated = log.read_text().splitlines()
+    for params in done_before:  # completed trials were never evaluated again
+        assert evaluated.count(params) == 1
+    assert len(evaluated) == 7 + 4  # 6 kept, 1 lost with the killed worker, 4 more
