@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from crucible._imports import require
+from crucible.bo.fastgp import accelerate
 from crucible.exceptions import ConfigurationError, InvalidInputError
 
 __all__ = [
@@ -53,6 +54,8 @@ class AcquisitionContext:
         mc_samples: Quasi-MC samples for Monte-Carlo acquisitions.
         seed: Seed of the quasi-MC sampler.
         ucb_beta: Exploration weight of UCB.
+        fast_posterior: Evaluate analytic (q=1) acquisitions with
+            :class:`~crucible.bo.fastgp.FastPosterior` where it is exact.
     """
 
     model: Any
@@ -65,6 +68,7 @@ class AcquisitionContext:
     mc_samples: int = 128
     seed: int = 0
     ucb_beta: float = 2.0
+    fast_posterior: bool = True
 
     @property
     def n_objectives(self) -> int:
@@ -134,6 +138,11 @@ def _slack_of(index: int) -> Any:
     return lambda Z: Z[..., index]
 
 
+def _analytic(acqf: Any, ctx: AcquisitionContext) -> Any:
+    """An analytic acquisition, with the fast GP posterior when enabled and exact."""
+    return accelerate(acqf) if ctx.fast_posterior else acqf
+
+
 class Acquisition(abc.ABC):
     """Builds a BoTorch acquisition function from an :class:`AcquisitionContext`."""
 
@@ -173,14 +182,15 @@ class LogEI(Acquisition):
         """Analytic LogEI for q=1, else qLogEI with constraints and pending points."""
         analytic = require("botorch.acquisition.analytic")
         if ctx.analytic_ok:
-            return analytic.LogExpectedImprovement(ctx.model, best_f=ctx.best_f())
+            return _analytic(analytic.LogExpectedImprovement(ctx.model, best_f=ctx.best_f()), ctx)
         if ctx.analytic_constrained_ok:
-            return analytic.LogConstrainedExpectedImprovement(
+            acqf = analytic.LogConstrainedExpectedImprovement(
                 ctx.model,
                 best_f=ctx.best_f(),
                 objective_index=0,
                 constraints={1 + j: (None, 0.0) for j in range(ctx.n_constraints)},
             )
+            return _analytic(acqf, ctx)
         logei = require("botorch.acquisition.logei")
         return logei.qLogExpectedImprovement(
             ctx.model,
@@ -222,7 +232,7 @@ class UCB(Acquisition):
         """Analytic UCB for q=1, else qUCB."""
         if ctx.analytic_ok:
             analytic = require("botorch.acquisition.analytic")
-            return analytic.UpperConfidenceBound(ctx.model, beta=ctx.ucb_beta)
+            return _analytic(analytic.UpperConfidenceBound(ctx.model, beta=ctx.ucb_beta), ctx)
         mc = require("botorch.acquisition.monte_carlo")
         return mc.qUpperConfidenceBound(
             ctx.model, beta=ctx.ucb_beta, sampler=ctx.sampler(), X_pending=ctx.X_pending
@@ -238,7 +248,8 @@ class PI(Acquisition):
         """Analytic LogPI for q=1, else qPI with constraints and pending points."""
         if ctx.analytic_ok:
             analytic = require("botorch.acquisition.analytic")
-            return analytic.LogProbabilityOfImprovement(ctx.model, best_f=ctx.best_f())
+            acqf = analytic.LogProbabilityOfImprovement(ctx.model, best_f=ctx.best_f())
+            return _analytic(acqf, ctx)
         mc = require("botorch.acquisition.monte_carlo")
         return mc.qProbabilityOfImprovement(
             ctx.model,

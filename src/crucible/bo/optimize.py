@@ -25,6 +25,7 @@ candidate pool. One-shot acquisitions (knowledge gradient) use BoTorch's
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +33,9 @@ from typing import Any
 import numpy as np
 
 from crucible._imports import require
-from crucible.design import from_unit_per_parameter
-from crucible.space import Encoding, Space
+from crucible.space import CategoricalParameter, Encoding, IntegerParameter, Space
 
-__all__ = ["AcqfOptions", "optimize_acquisition"]
+__all__ = ["AcqfOptions", "encode_unit_samples", "optimize_acquisition"]
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def _starting_pool(
 
     n_raw = options.raw_samples
     U = qmc.Sobol(d=len(space.tunable), scramble=True, seed=rng).random(n_raw)
-    pool = [space.encode(from_unit_per_parameter(space, U), encoding)]
+    pool = [encode_unit_samples(space, U, encoding)]
     if len(X_observed) and options.n_perturbed:
         top = np.argsort(-np.asarray(Y_rank))[: min(5, len(X_observed))]
         centres = np.asarray(X_observed)[rng.choice(top, size=options.n_perturbed)]
@@ -142,6 +142,43 @@ def _starting_pool(
         feasible = space.feasible_mask(candidates, encoding)
         candidates = candidates[feasible] if feasible.any() else candidates
     return candidates
+
+
+def encode_unit_samples(space: Space, U: np.ndarray, encoding: Encoding) -> np.ndarray:
+    """``space.encode(from_unit_per_parameter(space, U), encoding)``, vectorised.
+
+    ``U`` is ``n x p`` (one column per tunable parameter); the result is ``n x d``.
+    Continuous values are scaled (log-scaled) and clipped to the bounds, integer levels
+    and categorical choices take equal-width bins, exactly as in
+    :func:`crucible.design.from_unit_per_parameter`; the parameter dicts are skipped
+    (they cost ~0.1 ms per point).
+    """
+    U = np.clip(np.atleast_2d(np.asarray(U, dtype=float)), 0.0, 1.0)
+    out = np.zeros((len(U), space.dim(encoding)))
+    slices = space.column_slices(encoding)
+    for j, p in enumerate(space.tunable):
+        u, start = U[:, j], slices[p.name].start
+        if isinstance(p, CategoricalParameter):
+            k = np.minimum((u * len(p.choices)).astype(int), len(p.choices) - 1)
+            if encoding == "onehot":
+                out[np.arange(len(U)), start + k] = 1.0
+            else:
+                out[:, start] = k
+            continue
+        if isinstance(p, IntegerParameter):
+            levels = np.asarray(p.levels, dtype=float)
+            value = levels[np.minimum((u * len(levels)).astype(int), len(levels) - 1)]
+        elif p.log:
+            lo, hi = math.log(p.low), math.log(p.high)
+            value = np.clip(np.exp(lo + u * (hi - lo)), p.low, p.high)
+        else:
+            value = np.clip(p.low + u * (p.high - p.low), p.low, p.high)
+        if p.log:
+            lo, hi = math.log(p.low), math.log(p.high)
+            out[:, start] = (np.log(value) - lo) / (hi - lo)
+        else:
+            out[:, start] = (value - p.low) / (p.high - p.low)
+    return out
 
 
 def _categorical_mask(space: Space, encoding: Encoding) -> np.ndarray:

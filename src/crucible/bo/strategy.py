@@ -57,6 +57,10 @@ class Strategy(BaseModel):
         mc_samples: Quasi-MC samples of Monte-Carlo acquisitions.
         warm_start: Start each GP fit from the previous hyperparameters.
         ucb_beta: Exploration weight of UCB.
+        fast_posterior: Use :mod:`crucible.bo.fastgp`, an exact re-implementation of
+            the GP prediction and marginal likelihood without GPyTorch's per-call
+            overhead, for analytic acquisitions (q=1, no pending points) and for the
+            fit of single-output GPs.
         seed: Seed of the design, samplers and optimiser.
     """
 
@@ -76,6 +80,7 @@ class Strategy(BaseModel):
     mc_samples: int = Field(default=128, ge=8)
     warm_start: bool = True
     ucb_beta: float = Field(default=2.0, gt=0)
+    fast_posterior: bool = True
     seed: int = 0
 
     def initial_size(self, space: Space) -> int:
@@ -135,6 +140,7 @@ def fit_surrogate(
             strategy.min_noise,
             strategy.kernel,
             strategy.refit_maxiter,
+            strategy.fast_posterior,
         )
     else:
         surrogate = make_surrogate("rf", seed=strategy.seed)
@@ -229,6 +235,7 @@ def _propose(
             mc_samples=strategy.mc_samples,
             seed=seed,
             ucb_beta=strategy.ucb_beta,
+            fast_posterior=strategy.fast_posterior,
         )
         acquisition.check(ctx)
         return acquisition.build(ctx)

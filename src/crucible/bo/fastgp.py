@@ -1,0 +1,285 @@
+"""Exact GP predictions with a few torch operations, for acquisition optimisation.
+
+BoTorch evaluates ``model.posterior(X)`` through GPyTorch's lazy kernel tensors, prediction
+strategy and memoised caches; for the small training sets of a BO campaign (tens to a few
+hundred points) that Python machinery costs milliseconds per call, and the acquisition
+optimiser calls it (and its backward pass) hundreds of times per suggestion.
+:class:`FastPosterior` precomputes, from a fitted ``SingleTaskGP`` (or
+``MixedSingleTaskGP``) in eval mode, the Cholesky factor ``L`` of ``K + σ²I`` and
+``α = (K + σ²I)⁻¹ (y - μ)``, and predicts
+
+* mean ``μ + k(x, X) α`` and variance ``k(x, x) - |L⁻¹ k(X, x)|²`` (latent ``f``, no
+  observation noise), in standardised units,
+* then undoes the ``Standardize`` outcome transform,
+
+which is exactly what ``model.posterior(X)`` computes (the unit tests check agreement to
+1e-8 for the kernels used here). Only the GP prediction is re-implemented:
+:func:`accelerate` swaps it into a BoTorch *analytic* acquisition function (LogEI,
+constrained LogEI, UCB, LogPI), whose own formulas then run unchanged.
+
+:func:`mll_closure` does the same for the hyperparameter fit of a single-output GP: the
+negative marginal log likelihood ``(½ rᵀ(K + σ²I)⁻¹r + log|L| + n/2 log 2π - log
+priors) / n`` (GPyTorch's ``ExactMarginalLogLikelihood``, the priors evaluated by
+GPyTorch's own prior objects) as a BoTorch forward-backward closure for
+``fit_gpytorch_mll``.
+
+Supported: homoskedastic Gaussian likelihood, constant (or zero) mean, no input
+transform, ``Standardize`` (or no) outcome transform, independent outputs as a model
+batch, kernels built from RBF, Matern, BoTorch's categorical kernel, ``ScaleKernel``,
+sums and products. Anything else (and any Cholesky failure) returns ``None`` and the
+caller keeps BoTorch's path.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from crucible._imports import require
+
+__all__ = ["FastPosterior", "accelerate", "mll_closure"]
+
+
+def _kernel_supported(kernel: Any) -> bool:
+    gpytorch = require("gpytorch")
+    categorical = require("botorch.models.kernels.categorical")
+    kernels = gpytorch.kernels
+    if type(kernel) in (kernels.ScaleKernel,):
+        return _kernel_supported(kernel.base_kernel)
+    if type(kernel) in (kernels.AdditiveKernel, kernels.ProductKernel):
+        return all(_kernel_supported(k) for k in kernel.kernels)
+    if type(kernel) is kernels.MaternKernel:
+        return kernel.nu in (0.5, 1.5, 2.5)
+    return type(kernel) in (kernels.RBFKernel, categorical.CategoricalKernel)
+
+
+def _call(kernel: Any, x1: Any, x2: Any) -> Any:
+    """GPyTorch's ``Kernel.__call__``: restrict to ``active_dims``, then the forward pass."""
+    if kernel.active_dims is not None:
+        x1 = x1.index_select(-1, kernel.active_dims)
+        x2 = x2.index_select(-1, kernel.active_dims)
+    return _forward(kernel, x1, x2)
+
+
+def _forward(kernel: Any, x1: Any, x2: Any) -> Any:
+    """Kernel matrix ``(M, n1, n2)`` of ``x1`` ``(M|1, n1, d)`` and ``x2`` ``(M|1, n2, d)``.
+
+    ``M`` is the model's output batch (1 for a single output); hyperparameters with a
+    batch shape broadcast over it.
+    """
+    torch = require("torch")
+    kernels = require("gpytorch").kernels
+    kind = type(kernel)
+    if kind is kernels.ScaleKernel:  # GPyTorch calls base_kernel.forward (no active_dims)
+        return kernel.outputscale.reshape(-1, 1, 1) * _forward(kernel.base_kernel, x1, x2)
+    if kind is kernels.AdditiveKernel:
+        return sum(_call(k, x1, x2) for k in kernel.kernels)
+    if kind is kernels.ProductKernel:
+        out = _call(kernel.kernels[0], x1, x2)
+        for k in kernel.kernels[1:]:
+            out = out * _call(k, x1, x2)
+        return out
+    lengthscale = kernel.lengthscale  # batch x 1 x d
+    lengthscale = lengthscale.reshape(-1, 1, lengthscale.shape[-1])
+    if kind is kernels.RBFKernel or kind is kernels.MaternKernel:
+        diff = (x1.unsqueeze(-2) - x2.unsqueeze(-3)) / lengthscale.unsqueeze(-2)
+        sq = diff.pow(2).sum(-1)
+        if kind is kernels.RBFKernel:
+            return torch.exp(-0.5 * sq)
+        dist = sq.clamp_min(1e-30).sqrt()
+        nu = kernel.nu
+        exp_part = torch.exp(-math.sqrt(2 * nu) * dist)
+        if nu == 0.5:
+            return exp_part
+        if nu == 1.5:
+            return (1 + math.sqrt(3) * dist) * exp_part
+        return (1 + math.sqrt(5) * dist + 5.0 / 3.0 * sq.clamp_min(1e-30)) * exp_part
+    # BoTorch's CategoricalKernel: exp(-mean over columns of [x1 != x2] / lengthscale)
+    delta = (x1.unsqueeze(-2) != x2.unsqueeze(-3)).to(x1.dtype)
+    return torch.exp(-(delta / lengthscale.unsqueeze(-2)).mean(-1))
+
+
+def _prior_variance(kernel: Any) -> Any:
+    """``k(x, x)`` of a stationary kernel tree, shape ``(M|1, 1)``."""
+    torch = require("torch")
+    kernels = require("gpytorch").kernels
+    kind = type(kernel)
+    if kind is kernels.ScaleKernel:
+        return kernel.outputscale.reshape(-1, 1) * _prior_variance(kernel.base_kernel)
+    if kind is kernels.AdditiveKernel:
+        return sum(_prior_variance(k) for k in kernel.kernels)
+    if kind is kernels.ProductKernel:
+        out = _prior_variance(kernel.kernels[0])
+        for k in kernel.kernels[1:]:
+            out = out * _prior_variance(k)
+        return out
+    return torch.ones(1, 1, dtype=torch.float64)
+
+
+def _supported(model: Any) -> bool:
+    """Whether ``model`` is an exact GP whose predictions this module reproduces."""
+    models = require("botorch.models")
+    gpytorch = require("gpytorch")
+    transforms = require("botorch.models.transforms.outcome")
+    if not isinstance(model, models.SingleTaskGP):
+        return False
+    if getattr(model, "input_transform", None) is not None:
+        return False
+    transform = getattr(model, "outcome_transform", None)
+    if transform is not None and type(transform) is not transforms.Standardize:
+        return False
+    if type(model.likelihood) is not gpytorch.likelihoods.GaussianLikelihood:
+        return False
+    if type(model.mean_module) not in (gpytorch.means.ConstantMean, gpytorch.means.ZeroMean):
+        return False
+    if not _kernel_supported(model.covar_module):
+        return False
+    train_X = model.train_inputs[0]
+    expected = 2 if model.num_outputs == 1 else 3
+    return bool(train_X.dim() == expected and train_X.dtype == require("torch").float64)
+
+
+def _constant(model: Any, like: Any) -> Any:
+    """The constant prior mean, shape ``(M|1, 1)``."""
+    torch = require("torch")
+    if hasattr(model.mean_module, "constant"):
+        return model.mean_module.constant.reshape(-1, 1)
+    return torch.zeros(1, 1, dtype=like.dtype)
+
+
+def mll_closure(mll: Any) -> Any | None:
+    """A fast ``fit_gpytorch_mll`` closure for ``mll``, or ``None`` when not applicable.
+
+    Only for an ``ExactMarginalLogLikelihood`` of a single-output supported GP (BoTorch
+    fits multi-output batches independently without a closure). The closure returns the
+    same loss and gradients as BoTorch's default one (checked in the unit tests); where
+    the Cholesky factorisation fails it evaluates BoTorch's closure instead, which retries
+    with jitter like GPyTorch does.
+    """
+    torch = require("torch")
+    gpytorch = require("gpytorch")
+    closures = require("botorch.optim.closures")
+    optim_utils = require("botorch.optim.utils")
+    model = mll.model
+    if type(mll) is not gpytorch.mlls.ExactMarginalLogLikelihood or model.num_outputs != 1:
+        return None
+    if not _supported(model) or any(True for _ in model.added_loss_terms()):
+        return None
+    if hasattr(mll, "compute_custom_loss") or hasattr(model, "compute_custom_loss"):
+        return None
+    X = model.train_inputs[0].unsqueeze(0)  # (1, n, d)
+    y = model.train_targets.reshape(1, -1)  # (1, n)
+    n = y.shape[-1]
+    priors = list(model.named_priors())
+    fallback = closures.get_loss_closure(mll)
+    log_2pi = math.log(2 * math.pi)
+
+    def loss() -> Any:
+        K = _call(model.covar_module, X, X)[0]
+        K = K + torch.diag_embed(model.likelihood.noise.reshape(1).expand(n))
+        L, info = torch.linalg.cholesky_ex(K)
+        if int(info) != 0:
+            return fallback()
+        r = (y - _constant(model, y)).reshape(n, 1)
+        a = torch.linalg.solve_triangular(L, r, upper=False)
+        log_lik = -0.5 * a.pow(2).sum() - L.diagonal().log().sum() - 0.5 * n * log_2pi
+        for _, module, prior, closure, _ in priors:
+            log_lik = log_lik + prior.log_prob(closure(module)).sum()
+        return -log_lik / n
+
+    parameters, _ = optim_utils.get_parameters_and_bounds(mll)
+    parameters = {name: p for name, p in parameters.items() if p.requires_grad}
+    return closures.ForwardBackwardClosure(forward=loss, parameters=parameters)
+
+
+class FastPosterior:
+    """Posterior mean and variance of a fitted exact GP (see the module docstring).
+
+    Build it with :meth:`from_model`, which returns ``None`` for unsupported models.
+    All tensors are detached copies of the fitted hyperparameters: rebuild it after the
+    model changes.
+    """
+
+    def __init__(self, model: Any) -> None:
+        torch = require("torch")
+        self.kernel = model.covar_module
+        train_X = model.train_inputs[0].detach()
+        train_y = model.train_targets.detach()
+        self.n_outputs = int(model.num_outputs)
+        self.train_X = train_X.reshape(-1, *train_X.shape[-2:])  # (M|1, n, d)
+        y = train_y.reshape(-1, train_y.shape[-1])  # (M, n)
+        M, n = y.shape
+        with torch.no_grad():
+            K = _call(self.kernel, self.train_X, self.train_X)
+            noise = model.likelihood.noise.detach().reshape(-1, 1)
+            K = K + torch.diag_embed(noise.expand(M, n))
+            L, info = torch.linalg.cholesky_ex(K)
+            if bool((info != 0).any()):
+                raise ValueError("K + noise is not positive definite")
+            self.constant = _constant(model, y).detach()  # (M|1, 1)
+            self.L = L  # (M, n, n)
+            self.alpha = torch.cholesky_solve((y - self.constant).unsqueeze(-1), L)  # (M, n, 1)
+            self.prior_var = _prior_variance(self.kernel).to(y)  # (M|1, 1)
+        transform = getattr(model, "outcome_transform", None)
+        if transform is None:
+            self.y_mean = torch.zeros(1, self.n_outputs, dtype=y.dtype)
+            self.y_std = torch.ones(1, self.n_outputs, dtype=y.dtype)
+        else:
+            self.y_mean = transform.means.detach().reshape(1, -1)
+            self.y_std = transform.stdvs.detach().reshape(1, -1)
+
+    @classmethod
+    def from_model(cls, model: Any) -> FastPosterior | None:
+        """The fast posterior of ``model``, or ``None`` where it would not be exact."""
+        if not _supported(model) or model.training:
+            return None
+        try:
+            return cls(model)
+        except (ValueError, RuntimeError):
+            return None
+
+    def mean_variance(self, X: Any) -> tuple[Any, Any]:
+        """Mean and variance of ``f`` at ``X`` (``... x d``), each ``... x m`` (original units).
+
+        Differentiable with respect to ``X``; the variance is clamped at 1e-10 like
+        GPyTorch's ``MultivariateNormal.variance``.
+        """
+        torch = require("torch")
+        batch = X.shape[:-1]
+        x = X.reshape(1, -1, X.shape[-1])  # (1, B, d)
+        Ks = _call(self.kernel, x, self.train_X)  # (M, B, n)
+        mean = self.constant + (Ks @ self.alpha).squeeze(-1)  # (M, B)
+        V = torch.linalg.solve_triangular(self.L, Ks.transpose(-1, -2), upper=False)
+        var = self.prior_var - V.pow(2).sum(-2)  # (M, B)
+        mean = mean.transpose(0, 1) * self.y_std + self.y_mean  # (B, m)
+        var = (var.transpose(0, 1) * self.y_std.pow(2)).clamp_min(1e-10)
+        m = self.n_outputs
+        return mean.reshape(*batch, m), var.reshape(*batch, m)
+
+    def mean_and_sigma(
+        self, X: Any, compute_sigma: bool = True, min_var: float = 1e-12
+    ) -> tuple[Any, Any]:
+        """Drop-in for ``AnalyticAcquisitionFunction._mean_and_sigma`` (``X``: ``... x 1 x d``)."""
+        mean, var = self.mean_variance(X.squeeze(-2))
+        if not compute_sigma:
+            return mean, None
+        return mean, var.clamp_min(min_var).sqrt()
+
+
+def accelerate(acqf: Any) -> Any:
+    """Make a BoTorch analytic acquisition use :class:`FastPosterior` (when exact).
+
+    Returns the same acquisition object; unchanged when the model is not supported or the
+    acquisition has a posterior transform.
+    """
+    if getattr(acqf, "posterior_transform", None) is not None:
+        return acqf
+    fast = FastPosterior.from_model(acqf.model)
+    if fast is not None:
+        # BoTorch's _mean_and_sigma moves the acquisition's buffers (best_f, beta, ...;
+        # float32 when built from Python floats) to the inputs' dtype on every call: once
+        # here instead.
+        acqf.to(dtype=fast.L.dtype)
+        acqf._mean_and_sigma = fast.mean_and_sigma
+        acqf.fast_posterior = fast
+    return acqf
