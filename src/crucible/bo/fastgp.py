@@ -147,6 +147,18 @@ def _constant(model: Any, like: Any) -> Any:
     return torch.zeros(1, 1, dtype=like.dtype)
 
 
+def _log_prior(prior: Any, value: Any) -> Any:
+    """``prior.log_prob(value).sum()``; closed form for GPyTorch's ``LogNormalPrior``."""
+    gpytorch = require("gpytorch")
+    if type(prior) is not gpytorch.priors.LogNormalPrior:
+        return prior.log_prob(value).sum()
+    loc, scale = prior.loc, prior.scale  # of log(value); torch.distributions.Normal's formula
+    log_value = value.log()
+    var = scale**2  # in the prior's dtype (float32 priors: as in torch)
+    normal = -((log_value - loc) ** 2) / (2 * var) - scale.log() - math.log(math.sqrt(2 * math.pi))
+    return (normal - log_value).sum()
+
+
 def mll_closure(mll: Any) -> Any | None:
     """A fast ``fit_gpytorch_mll`` closure for ``mll``, or ``None`` when not applicable.
 
@@ -184,7 +196,7 @@ def mll_closure(mll: Any) -> Any | None:
         a = torch.linalg.solve_triangular(L, r, upper=False)
         log_lik = -0.5 * a.pow(2).sum() - L.diagonal().log().sum() - 0.5 * n * log_2pi
         for _, module, prior, closure, _ in priors:
-            log_lik = log_lik + prior.log_prob(closure(module)).sum()
+            log_lik = log_lik + _log_prior(prior, closure(module))
         return -log_lik / n
 
     parameters, _ = optim_utils.get_parameters_and_bounds(mll)
