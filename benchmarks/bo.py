@@ -17,7 +17,7 @@ observed points (fit + acquisition optimisation + storage), the issue's latency 
 
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/bo.py [--seeds 0-2] [--workers 2]
         [--problems branin,hartmann6] [--methods crucible,optuna_gp] [--latency-only]
-        [--summarize benchmarks/results/bo_runs.jsonl]
+        [--summarize benchmarks/results/bo_runs.jsonl] [--strategy '{"num_restarts": 6}']
 
 Raw records go to ``benchmarks/results/bo_runs.jsonl`` (one JSON line per run).
 """
@@ -43,14 +43,15 @@ PROBLEMS = ["branin", "hartmann6", "ackley5", "mixed", "chartmann6"]
 RESULTS = HERE / "results" / "bo_runs.jsonl"
 
 
-def _run(job: tuple[str, str, int]) -> dict[str, Any]:
+def _run(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
     os.environ["OMP_NUM_THREADS"] = "1"
     with contextlib.suppress(OSError):
         os.nice(5)
     from bobench.harness import run_one
 
-    method, problem, seed = job
-    return run_one(method, problem, seed, n_init=8)
+    method, problem, seed, strategy = job
+    extra = {"strategy": strategy} if method == "crucible" and strategy else None
+    return run_one(method, problem, seed, n_init=8, extra=extra)
 
 
 def _seeds(text: str) -> list[int]:
@@ -143,7 +144,9 @@ def _print_table(summary: dict[tuple[str, str], dict[str, Any]]) -> None:
         )
 
 
-def latency(n: int = 300, q: int = 4, reps: int = 2) -> list[float]:
+def latency(
+    n: int = 300, q: int = 4, reps: int = 2, strategy: dict[str, Any] | None = None
+) -> list[float]:
     """CPU and wall seconds of one q-point suggestion on Hartmann6 with ``n`` observations."""
     import tempfile
 
@@ -162,7 +165,7 @@ def latency(n: int = 300, q: int = 4, reps: int = 2) -> list[float]:
                 f"latency-{rep}",
                 problem.space,
                 problem.objectives,
-                strategy=Strategy(n_init=8, seed=rep),
+                strategy=Strategy(**{"n_init": 8, "seed": rep, **(strategy or {})}),
                 store_url=f"sqlite:///{tmp}/l.db",
             )
             for point in make_design("sobol", problem.space, n, seed=rep):
@@ -190,16 +193,22 @@ def main() -> None:
     parser.add_argument("--latency-only", action="store_true")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument(
+        "--strategy",
+        default="",
+        help="JSON of crucible Strategy overrides, e.g. '{\"num_restarts\": 6}' (default: none)",
+    )
+    parser.add_argument(
         "--summarize", default="", help="only print the tables of an existing JSONL file"
     )
     args = parser.parse_args()
+    strategy = json.loads(args.strategy) if args.strategy else {}
     if args.summarize:
         lines = Path(args.summarize).read_text().splitlines()
         _print_table(_summarise([json.loads(line) for line in lines if line.strip()]))
         return
     if not args.latency_only:
         jobs = [
-            (m, p, s)
+            (m, p, s, strategy)
             for p in args.problems.split(",")
             for m in args.methods.split(",")
             for s in _seeds(args.seeds)
@@ -225,7 +234,7 @@ def main() -> None:
             f"{len(jobs)} runs, {args.workers} workers"
         )
         _print_table(_summarise(records))
-    latency()
+    latency(strategy=strategy)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,10 @@ def regret_trace(problem, objectives, feasibles):
     return out
 
 
-def run_one(method: str, problem_name: str, seed: int, n_init: int = 8) -> dict:
+def run_one(
+    method: str, problem_name: str, seed: int, n_init: int = 8, extra: dict | None = None
+) -> dict:
+    """Run one optimisation; ``extra`` goes to the adapter's constructor."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import torch
@@ -48,7 +51,7 @@ def run_one(method: str, problem_name: str, seed: int, n_init: int = 8) -> dict:
     asks, tells, objs, feas, points = [], [], [], [], []
     try:
         t0 = time.perf_counter()
-        opt = make(method, problem, seed, n_init=n_init)
+        opt = make(method, problem, seed, n_init=n_init, **(extra or {}))
         rec["setup_s"] = time.perf_counter() - t0
         if problem.is_mixed and not opt.supports_mixed:
             raise RuntimeError(f"{method} does not support mixed spaces")
