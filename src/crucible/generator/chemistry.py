@@ -37,6 +37,15 @@ def randomize(smiles: str, rng: random.Random, isomeric: bool = False) -> str | 
     mol = to_mol(smiles)
     if mol is None:
         return None
+    return randomize_mol(mol, rng, isomeric)
+
+
+def randomize_mol(mol: Chem.Mol, rng: random.Random, isomeric: bool = False) -> str:
+    """A random SMILES of an already parsed molecule (same draw as :func:`randomize`).
+
+    Parsing once and randomising the molecule every epoch saves one RDKit parse per molecule
+    and epoch in transfer learning.
+    """
     order = list(range(mol.GetNumAtoms()))
     rng.shuffle(order)
     shuffled = Chem.RenumberAtoms(mol, order)

@@ -23,9 +23,16 @@ from pathlib import Path
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
+from rdkit import Chem
 
 from crucible.exceptions import InvalidInputError
-from crucible.generator.chemistry import canonicalize, randomize, sample_quality
+from crucible.generator.chemistry import (
+    canonicalize,
+    randomize,
+    randomize_mol,
+    sample_quality,
+    to_mol,
+)
 from crucible.generator.model import GenerativeModel
 from crucible.generator.model_io import save_model
 from crucible.generator.training import (
@@ -87,17 +94,33 @@ def prepare_smiles(
 
 
 def randomized_epoch(
-    smiles: Sequence[str], model: GenerativeModel, rng: random.Random, isomeric: bool = False
+    smiles: Sequence[str],
+    model: GenerativeModel,
+    rng: random.Random,
+    isomeric: bool = False,
+    mols: Sequence[Chem.Mol | None] | None = None,
 ) -> tuple[list[list[int]], list[str]]:
     """Encode one random SMILES per molecule; skip those with out-of-vocabulary tokens.
+
+    Args:
+        smiles: Canonical SMILES.
+        model: Supplies the vocabulary.
+        rng: Random source (one shuffle per molecule).
+        isomeric: Keep stereochemistry.
+        mols: ``smiles`` already parsed (same order), to skip re-parsing every epoch; the
+            random SMILES are the same as without them.
 
     Returns:
         ``(encoded, skipped)``: index lists and the canonical SMILES skipped this epoch.
     """
     encoded: list[list[int]] = []
     skipped: list[str] = []
-    for text in smiles:
-        random_form = randomize(text, rng, isomeric) or text
+    for index, text in enumerate(smiles):
+        if mols is None:
+            random_form = randomize(text, rng, isomeric) or text
+        else:
+            mol = mols[index]
+            random_form = text if mol is None else randomize_mol(mol, rng, isomeric)
         if model.vocabulary.unknown_tokens(random_form):
             skipped.append(text)
             continue
@@ -147,6 +170,8 @@ def transfer_learn(
     )  # fmt: skip
     valid_encoded = [model.vocabulary.encode(s) for s in valid]
     canonical_train = [model.vocabulary.encode(s) for s in train]
+    # Parsed once: each epoch only renumbers atoms and writes a new random SMILES.
+    train_mols = [to_mol(s) for s in train] if config.randomize_smiles else None
     optimizer = torch.optim.Adam(model.network.parameters(), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step, config.lr_gamma)
     rng = random.Random(config.seed)
@@ -159,7 +184,9 @@ def transfer_learn(
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         if config.randomize_smiles:
-            encoded, skipped = randomized_epoch(train, model, rng, config.isomeric_smiles)
+            encoded, skipped = randomized_epoch(
+                train, model, rng, config.isomeric_smiles, train_mols
+            )
         else:
             encoded, skipped = canonical_train, []
         randomization_skips[epoch] = skipped
@@ -184,7 +211,7 @@ def transfer_learn(
         score = record.valid_nll if valid else record.train_nll
         if score < best_nll:
             best_epoch, best_nll, stale = epoch, score, 0
-            save_model(model, out / "best.prior")
+            _write_best(model, record.checkpoint, out / "best.prior")
         else:
             stale += 1
         patience = config.early_stopping_patience
@@ -211,3 +238,17 @@ def transfer_learn(
         )
     )
     return TrainingResult(str(final), history, best_epoch, stopped_early, extra)
+
+
+def _write_best(model: GenerativeModel, checkpoint: str, path: Path) -> None:
+    """Write the best model: a copy of this epoch's checkpoint when there is one.
+
+    The checkpoint holds exactly what :func:`save_model` would write for ``model``, so
+    copying it avoids serialising the network a second time in the epoch.
+    """
+    if not checkpoint:
+        save_model(model, path)
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.copyfile(checkpoint, tmp)
+    tmp.replace(path)

@@ -79,3 +79,25 @@ def test_prepare_smiles_canonicalises_and_deduplicates(tiny_model) -> None:
     kept, skipped = prepare_smiles(["OCC", "CCO", "C(C)O"], tiny_model)
     assert kept == ["CCO"] and not skipped
     torch.manual_seed(0)
+
+
+def test_parsed_molecules_give_the_same_random_smiles(tiny_model) -> None:
+    import random
+
+    from crucible.generator.chemistry import to_mol
+
+    smiles, _ = prepare_smiles(TINY_CORPUS, tiny_model)
+    mols = [to_mol(s) for s in smiles]
+    rng_text, rng_mols = random.Random(3), random.Random(3)
+    for _ in range(3):  # a molecule is reused across epochs, so repeat
+        from_text = randomized_epoch(smiles, tiny_model, rng_text)
+        from_mols = randomized_epoch(smiles, tiny_model, rng_mols, mols=mols)
+        assert from_mols == from_text
+
+
+def test_best_model_file_is_the_best_epochs_checkpoint(tiny_model, tmp_path) -> None:
+    config = TransferLearningConfig(epochs=3, randomize_smiles=False, **FAST)
+    result = transfer_learn(tiny_model, TINY_CORPUS[:16], TINY_CORPUS[16:], config, tmp_path)
+    best = (tmp_path / "model.prior").read_bytes()
+    assert best == (tmp_path / f"epoch_{result.best_epoch}.chkpt").read_bytes()
+    assert not list(tmp_path.glob("*.tmp"))
