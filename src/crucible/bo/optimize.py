@@ -12,7 +12,8 @@ second on one CPU core:
 2. **Local search.** L-BFGS-B (``gen_candidates_scipy``; SLSQP when there are linear
    constraints) over continuous and integer columns, categorical columns held fixed at
    each start's choice (one group per distinct choice combination). Integers are relaxed
-   and rounded afterwards.
+   and rounded afterwards. Without linear constraints all starts run in one batched
+   L-BFGS-B call (per-start fixed categorical values).
 3. **Rounding and selection.** Candidates are rounded onto the space
    (:meth:`Space.canonicalize`), re-scored, and the best one that is not a copy of an
    observed or pending point wins. Batches (q > 1) are built greedily: each chosen point
@@ -212,10 +213,25 @@ def _local_search(
         (torch.tensor(idx), torch.tensor(coef, dtype=torch.float64), rhs)
         for idx, coef, rhs in space.inequality_constraints(encoding)
     ] or None
+    out_X, out_v = [], []
+    if cat_cols and inequality is None:
+        # BoTorch's batched L-BFGS-B takes per-start fixed features (a value per start):
+        # one call instead of one per categorical combination, each start still its own
+        # independent L-BFGS-B over the continuous columns.
+        Xg, vg = gen.gen_candidates_scipy(
+            initial_conditions=starts,
+            acquisition_function=acqf,
+            lower_bounds=lower,
+            upper_bounds=upper,
+            options={"maxiter": options.maxiter},
+            fixed_features={c: starts[:, 0, c].clone() for c in cat_cols},
+        )
+        out_X.append(Xg.detach().reshape(len(starts), -1).numpy())
+        out_v.append(vg.detach().reshape(-1).numpy())
+        return np.vstack([*out_X, candidates]), np.concatenate([*out_v, values])
     groups: dict[tuple[float, ...], list[int]] = {}
     for i, start in enumerate(starts):
         groups.setdefault(tuple(start[0, cat_cols].tolist()), []).append(i)
-    out_X, out_v = [], []
     for combo, idx in groups.items():
         fixed = dict(zip(cat_cols, combo, strict=True)) or None
         Xg, vg = gen.gen_candidates_scipy(

@@ -27,3 +27,34 @@ def test_encode_unit_samples_matches_decode_encode_path(encoding: str) -> None:
     expected = space.encode(from_unit_per_parameter(space, U), encoding)  # type: ignore[arg-type]
     got = encode_unit_samples(space, U, encoding)  # type: ignore[arg-type]
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_local_search_keeps_each_starts_category_and_polishes_the_rest() -> None:
+    import torch
+
+    from crucible.bo.optimize import AcqfOptions, _local_search
+
+    space = Space.from_dict(
+        {
+            "x": {"type": "continuous", "low": 0.0, "high": 1.0},
+            "y": {"type": "continuous", "low": 0.0, "high": 1.0},
+            "c": {"type": "categorical", "choices": ["a", "b", "c"]},
+        }
+    )
+    targets = torch.tensor([[0.2, 0.3], [0.7, 0.1], [0.5, 0.9]], dtype=torch.float64)
+
+    class Toy(torch.nn.Module):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:  # b x 1 x 3 -> b
+            t = targets[X[..., 0, 2].round().long().clamp(0, 2)]
+            return -((X[..., 0, :2] - t) ** 2).sum(-1)
+
+    rng = np.random.default_rng(0)
+    candidates = np.column_stack([rng.random((60, 2)), np.repeat([0.0, 1.0, 2.0], 20)])
+    values = Toy()(torch.as_tensor(candidates).unsqueeze(-2)).numpy()
+    opts = AcqfOptions(num_restarts=6, raw_samples=60)
+    X, v = _local_search(Toy(), space, "index", candidates, values, opts)
+    optimised = X[:6]
+    assert len(set(optimised[:, 2])) >= 2 and set(optimised[:, 2]) <= {0.0, 1.0, 2.0}
+    for row, value in zip(optimised, v[:6], strict=True):
+        np.testing.assert_allclose(row[:2], targets[int(row[2])].numpy(), atol=1e-4)
+        assert value > -1e-8
