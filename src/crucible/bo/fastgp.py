@@ -17,11 +17,12 @@ which is exactly what ``model.posterior(X)`` computes (the unit tests check agre
 :func:`accelerate` swaps it into a BoTorch *analytic* acquisition function (LogEI,
 constrained LogEI, UCB, LogPI), whose own formulas then run unchanged.
 
-:func:`mll_closure` does the same for the hyperparameter fit of a single-output GP: the
-negative marginal log likelihood ``(½ rᵀ(K + σ²I)⁻¹r + log|L| + n/2 log 2π - log
-priors) / n`` (GPyTorch's ``ExactMarginalLogLikelihood``, the priors evaluated by
-GPyTorch's own prior objects) as a BoTorch forward-backward closure for
-``fit_gpytorch_mll``.
+:func:`mll_loss` does the same for the hyperparameter fit: the negative marginal log
+likelihood ``(½ rᵀ(K + σ²I)⁻¹r + log|L| + n/2 log 2π - log priors) / n`` (GPyTorch's
+``ExactMarginalLogLikelihood``; LogNormal priors in closed form, other priors through
+GPyTorch's own objects), per output for batched multi-output models, installed as the
+MLL's ``compute_custom_loss`` so that BoTorch's fitting routines (including the
+independent per-output fit of multi-output models) run unchanged.
 
 Supported: homoskedastic Gaussian likelihood, constant (or zero) mean, no input
 transform, ``Standardize`` (or no) outcome transform, independent outputs as a model
@@ -33,11 +34,12 @@ caller keeps BoTorch's path.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from crucible._imports import require
 
-__all__ = ["FastPosterior", "accelerate", "mll_closure"]
+__all__ = ["FastPosterior", "accelerate", "mll_loss"]
 
 
 def _kernel_supported(kernel: Any) -> bool:
@@ -148,60 +150,68 @@ def _constant(model: Any, like: Any) -> Any:
 
 
 def _log_prior(prior: Any, value: Any) -> Any:
-    """``prior.log_prob(value).sum()``; closed form for GPyTorch's ``LogNormalPrior``."""
+    """``prior.log_prob(value)`` (elementwise); closed form for ``LogNormalPrior``."""
     gpytorch = require("gpytorch")
     if type(prior) is not gpytorch.priors.LogNormalPrior:
-        return prior.log_prob(value).sum()
+        return prior.log_prob(value)
     loc, scale = prior.loc, prior.scale  # of log(value); torch.distributions.Normal's formula
     log_value = value.log()
     var = scale**2  # in the prior's dtype (float32 priors: as in torch)
     normal = -((log_value - loc) ** 2) / (2 * var) - scale.log() - math.log(math.sqrt(2 * math.pi))
-    return (normal - log_value).sum()
+    return normal - log_value
 
 
-def mll_closure(mll: Any) -> Any | None:
-    """A fast ``fit_gpytorch_mll`` closure for ``mll``, or ``None`` when not applicable.
+def mll_loss(mll: Any) -> Callable[[], Any] | None:
+    """A fast negative-MLL loss for ``mll``, or ``None`` when not applicable.
 
-    Only for an ``ExactMarginalLogLikelihood`` of a single-output supported GP (BoTorch
-    fits multi-output batches independently without a closure). The closure returns the
-    same loss and gradients as BoTorch's default one (checked in the unit tests); where
-    the Cholesky factorisation fails it evaluates BoTorch's closure instead, which retries
-    with jitter like GPyTorch does.
+    For an ``ExactMarginalLogLikelihood`` of a supported GP: returns the loss of BoTorch's
+    default closure, ``-mll(model(X), y)`` (shape ``()``, or one value per output for a
+    batched multi-output model, which BoTorch fits element by element), with the same
+    gradients (checked in the unit tests). Install it as ``mll.compute_custom_loss``:
+    BoTorch's ``get_loss_closure`` then uses it in every fitting path. Where the Cholesky
+    factorisation fails it evaluates BoTorch's closure instead, which retries with jitter
+    like GPyTorch does.
     """
     torch = require("torch")
     gpytorch = require("gpytorch")
     closures = require("botorch.optim.closures")
-    optim_utils = require("botorch.optim.utils")
     model = mll.model
-    if type(mll) is not gpytorch.mlls.ExactMarginalLogLikelihood or model.num_outputs != 1:
+    if type(mll) is not gpytorch.mlls.ExactMarginalLogLikelihood:
         return None
     if not _supported(model) or any(True for _ in model.added_loss_terms()):
         return None
     if hasattr(mll, "compute_custom_loss") or hasattr(model, "compute_custom_loss"):
         return None
-    X = model.train_inputs[0].unsqueeze(0)  # (1, n, d)
-    y = model.train_targets.reshape(1, -1)  # (1, n)
-    n = y.shape[-1]
+    batched = model.num_outputs > 1
+    train_X = model.train_inputs[0]
+    X = train_X.reshape(-1, *train_X.shape[-2:])  # (M|1, n, d)
+    y = model.train_targets.reshape(-1, train_X.shape[-2])  # (M, n)
+    M, n = y.shape
     priors = list(model.named_priors())
     fallback = closures.get_loss_closure(mll)
     log_2pi = math.log(2 * math.pi)
 
     def loss() -> Any:
-        K = _call(model.covar_module, X, X)[0]
-        K = K + torch.diag_embed(model.likelihood.noise.reshape(1).expand(n))
+        K = _call(model.covar_module, X, X)  # (M, n, n)
+        K = K + torch.diag_embed(model.likelihood.noise.reshape(-1, 1).expand(M, n))
         L, info = torch.linalg.cholesky_ex(K)
-        if int(info) != 0:
+        if bool((info != 0).any()):
             return fallback()
-        r = (y - _constant(model, y)).reshape(n, 1)
+        r = (y - _constant(model, y)).unsqueeze(-1)  # (M, n, 1)
         a = torch.linalg.solve_triangular(L, r, upper=False)
-        log_lik = -0.5 * a.pow(2).sum() - L.diagonal().log().sum() - 0.5 * n * log_2pi
-        for _, module, prior, closure, _ in priors:
-            log_lik = log_lik + _log_prior(prior, closure(module))
+        log_lik = (
+            -0.5 * a.pow(2).sum((-2, -1))
+            - L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+            - 0.5 * n * log_2pi
+        )  # (M,)
+        if not batched:
+            log_lik = log_lik[0]
+        for _, module, prior, closure, _ in priors:  # GPyTorch's _add_other_terms
+            term = _log_prior(prior, closure(module))
+            log_lik = log_lik + term.reshape(*log_lik.shape, -1).sum(-1)
         return -log_lik / n
 
-    parameters, _ = optim_utils.get_parameters_and_bounds(mll)
-    parameters = {name: p for name, p in parameters.items() if p.requires_grad}
-    return closures.ForwardBackwardClosure(forward=loss, parameters=parameters)
+    return loss
 
 
 class FastPosterior:

@@ -60,7 +60,7 @@ class Strategy(BaseModel):
         fast_posterior: Use :mod:`crucible.bo.fastgp`, an exact re-implementation of
             the GP prediction and marginal likelihood without GPyTorch's per-call
             overhead, for analytic acquisitions (q=1, no pending points) and for the
-            fit of single-output GPs.
+            GP fits.
         seed: Seed of the design, samplers and optimiser.
     """
 

@@ -111,8 +111,8 @@ class GPSurrogate(Surrogate):
         kernel: ``rbf`` (BoTorch's default) or ``matern`` (Matern-5/2), both ARD with
             BoTorch's dimension-scaled lengthscale prior (continuous columns).
         refit_maxiter: Iterations when warm-started (the previous optimum is close).
-        fast: Fit a single-output GP with :func:`crucible.bo.fastgp.mll_closure` (same
-            loss and gradients as BoTorch's closure, without GPyTorch's overhead).
+        fast: Fit with :func:`crucible.bo.fastgp.mll_loss` (same loss and gradients as
+            BoTorch's default closure, without GPyTorch's overhead).
     """
 
     name = "gp"
@@ -186,14 +186,11 @@ class GPSurrogate(Surrogate):
             if _load_compatible(model, state):
                 maxiter = min(maxiter, self.refit_maxiter)
         mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
-        closure = None
-        if self.fast:
-            model.train()
-            closure = fastgp.mll_closure(mll)
+        loss = fastgp.mll_loss(mll) if self.fast else None
+        if loss is not None:
+            mll.compute_custom_loss = loss  # used by BoTorch's get_loss_closure
         try:
-            botorch.fit.fit_gpytorch_mll(
-                mll, closure=closure, optimizer_kwargs={"options": {"maxiter": maxiter}}
-            )
+            botorch.fit.fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
         except Exception:  # ill-conditioned warm start: refit from the defaults
             model = self._build(X, Y)
             mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)

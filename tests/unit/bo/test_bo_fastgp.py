@@ -142,13 +142,16 @@ def test_unsupported_models_fall_back() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kernel", "categorical"), [("matern", False), ("rbf", False), ("rbf", True)]
+    ("kernel", "categorical", "n_outputs"),
+    [("matern", False, 1), ("rbf", False, 1), ("rbf", True, 1), ("matern", False, 2)],
 )
-def test_mll_closure_equals_botorch_loss_and_gradients(kernel: str, categorical: bool) -> None:
+def test_mll_loss_equals_botorch_loss_and_gradients(
+    kernel: str, categorical: bool, n_outputs: int
+) -> None:
     gpytorch = pytest.importorskip("gpytorch")
     closures = pytest.importorskip("botorch.optim.closures")
     optim_utils = pytest.importorskip("botorch.optim.utils")
-    from crucible.bo.fastgp import mll_closure
+    from crucible.bo.fastgp import mll_loss
 
     X, Y = _data()
     cat_dims: list[int] = []
@@ -156,7 +159,7 @@ def test_mll_closure_equals_botorch_loss_and_gradients(kernel: str, categorical:
         X = np.column_stack([X, np.random.default_rng(5).integers(0, 3, len(X))])
         cat_dims = [X.shape[1] - 1]
     gp = GPSurrogate(kernel=kernel, cat_dims=cat_dims)
-    gp.fit(X, Y[:, :1])
+    gp.fit(X, Y[:, :n_outputs])
     model = gp.model
     model.train()
     generator = torch.Generator().manual_seed(0)
@@ -167,16 +170,16 @@ def test_mll_closure_equals_botorch_loss_and_gradients(kernel: str, categorical:
     mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
     params, _ = optim_utils.get_parameters_and_bounds(mll)
     params = {k: p for k, p in params.items() if p.requires_grad}
+    reference = closures.get_loss_closure(mll)()
     loss_ref, grads_ref = closures.get_loss_closure_with_grads(mll, parameters=params)()
     grads_ref = [g.clone() for g in grads_ref]
-    fast = mll_closure(mll)
-    assert fast is not None
-    loss, grads = fast()
-    torch.testing.assert_close(loss, loss_ref, rtol=1e-10, atol=1e-10)
+    loss = mll_loss(mll)
+    assert loss is not None
+    assert loss().shape == reference.shape == ((2,) if n_outputs == 2 else ())
+    torch.testing.assert_close(loss(), reference, rtol=1e-10, atol=1e-10)
+    mll.compute_custom_loss = loss  # what GPSurrogate.fit does
+    assert closures.get_loss_closure(mll) is loss
+    fast_loss, grads = closures.get_loss_closure_with_grads(mll, parameters=params)()
+    torch.testing.assert_close(fast_loss, loss_ref, rtol=1e-10, atol=1e-10)
     for g, g_ref in zip(grads, grads_ref, strict=True):
         torch.testing.assert_close(g, g_ref, rtol=1e-8, atol=1e-10)
-    two = GPSurrogate()
-    two.fit(X[:, :4], Y)
-    two.model.train()
-    both = gpytorch.mlls.ExactMarginalLogLikelihood(two.model.likelihood, two.model)
-    assert mll_closure(both) is None  # BoTorch fits output batches independently
