@@ -55,47 +55,69 @@ def _kernel_supported(kernel: Any) -> bool:
     return type(kernel) in (kernels.RBFKernel, categorical.CategoricalKernel)
 
 
-def _call(kernel: Any, x1: Any, x2: Any) -> Any:
-    """GPyTorch's ``Kernel.__call__``: restrict to ``active_dims``, then the forward pass."""
+def _call(kernel: Any, x1: Any, x2: Any, same: bool = False) -> Any:
+    """GPyTorch's ``Kernel.__call__``: restrict to ``active_dims``, then the forward pass.
+
+    ``same``: ``x2`` is ``x1`` (the training kernel matrix).
+    """
     if kernel.active_dims is not None:
         x1 = x1.index_select(-1, kernel.active_dims)
-        x2 = x2.index_select(-1, kernel.active_dims)
-    return _forward(kernel, x1, x2)
+        x2 = x1 if same else x2.index_select(-1, kernel.active_dims)
+    return _forward(kernel, x1, x2, same)
 
 
-def _forward(kernel: Any, x1: Any, x2: Any) -> Any:
+def _sq_dist(x1: Any, x2: Any, same: bool) -> Any:
+    """GPyTorch's ``sq_dist``: centred quadratic expansion (one matmul), clamped at 0."""
+    adjustment = x1.mean(-2, keepdim=True)
+    a = x1 - adjustment
+    a_norm = a.pow(2).sum(-1, keepdim=True)
+    if same:
+        b, b_norm = a, a_norm
+    else:
+        b = x2 - adjustment
+        b_norm = b.pow(2).sum(-1, keepdim=True)
+    res = (-2.0 * a).matmul(b.transpose(-2, -1)) + a_norm + b_norm.transpose(-2, -1)
+    return res.clamp_min(0)
+
+
+def _forward(kernel: Any, x1: Any, x2: Any, same: bool = False) -> Any:
     """Kernel matrix ``(M, n1, n2)`` of ``x1`` ``(M|1, n1, d)`` and ``x2`` ``(M|1, n2, d)``.
 
     ``M`` is the model's output batch (1 for a single output); hyperparameters with a
-    batch shape broadcast over it.
+    batch shape broadcast over it. Distances are computed as GPyTorch's kernels do.
     """
     torch = require("torch")
     kernels = require("gpytorch").kernels
     kind = type(kernel)
     if kind is kernels.ScaleKernel:  # GPyTorch calls base_kernel.forward (no active_dims)
-        return kernel.outputscale.reshape(-1, 1, 1) * _forward(kernel.base_kernel, x1, x2)
+        return kernel.outputscale.reshape(-1, 1, 1) * _forward(kernel.base_kernel, x1, x2, same)
     if kind is kernels.AdditiveKernel:
-        return sum(_call(k, x1, x2) for k in kernel.kernels)
+        return sum(_call(k, x1, x2, same) for k in kernel.kernels)
     if kind is kernels.ProductKernel:
-        out = _call(kernel.kernels[0], x1, x2)
+        out = _call(kernel.kernels[0], x1, x2, same)
         for k in kernel.kernels[1:]:
-            out = out * _call(k, x1, x2)
+            out = out * _call(k, x1, x2, same)
         return out
     lengthscale = kernel.lengthscale  # batch x 1 x d
     lengthscale = lengthscale.reshape(-1, 1, lengthscale.shape[-1])
-    if kind is kernels.RBFKernel or kind is kernels.MaternKernel:
-        diff = (x1.unsqueeze(-2) - x2.unsqueeze(-3)) / lengthscale.unsqueeze(-2)
-        sq = diff.pow(2).sum(-1)
-        if kind is kernels.RBFKernel:
-            return torch.exp(-0.5 * sq)
-        dist = sq.clamp_min(1e-30).sqrt()
+    if kind is kernels.RBFKernel:
+        x1_ = x1 / lengthscale
+        x2_ = x1_ if same else x2 / lengthscale
+        return torch.exp(-0.5 * _sq_dist(x1_, x2_, same))
+    if kind is kernels.MaternKernel:
+        mean = x1.mean(-2, keepdim=True)
+        x1_ = (x1 - mean) / lengthscale
+        if same:
+            dist = _sq_dist(x1_, x1_, True).clamp_min(1e-30).sqrt()
+        else:
+            dist = torch.cdist(x1_, (x2 - mean) / lengthscale).clamp_min(1e-15)
         nu = kernel.nu
         exp_part = torch.exp(-math.sqrt(2 * nu) * dist)
         if nu == 0.5:
             return exp_part
         if nu == 1.5:
             return (1 + math.sqrt(3) * dist) * exp_part
-        return (1 + math.sqrt(5) * dist + 5.0 / 3.0 * sq.clamp_min(1e-30)) * exp_part
+        return (1 + math.sqrt(5) * dist + 5.0 / 3.0 * dist**2) * exp_part
     # BoTorch's CategoricalKernel: exp(-mean over columns of [x1 != x2] / lengthscale)
     delta = (x1.unsqueeze(-2) != x2.unsqueeze(-3)).to(x1.dtype)
     return torch.exp(-(delta / lengthscale.unsqueeze(-2)).mean(-1))
@@ -192,7 +214,7 @@ def mll_loss(mll: Any) -> Callable[[], Any] | None:
     log_2pi = math.log(2 * math.pi)
 
     def loss() -> Any:
-        K = _call(model.covar_module, X, X)  # (M, n, n)
+        K = _call(model.covar_module, X, X, same=True)  # (M, n, n)
         K = K + torch.diag_embed(model.likelihood.noise.reshape(-1, 1).expand(M, n))
         L, info = torch.linalg.cholesky_ex(K)
         if bool((info != 0).any()):
@@ -232,7 +254,7 @@ class FastPosterior:
         y = train_y.reshape(-1, train_y.shape[-1])  # (M, n)
         M, n = y.shape
         with torch.no_grad():
-            K = _call(self.kernel, self.train_X, self.train_X)
+            K = _call(self.kernel, self.train_X, self.train_X, same=True)
             noise = model.likelihood.noise.detach().reshape(-1, 1)
             K = K + torch.diag_embed(noise.expand(M, n))
             L, info = torch.linalg.cholesky_ex(K)
