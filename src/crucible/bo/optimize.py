@@ -48,6 +48,7 @@ class AcqfOptions:
     maxiter: int = 200
     n_perturbed: int = 64
     seed: int = 0
+    start_at_incumbent: bool = False
 
 
 def optimize_acquisition(
@@ -96,10 +97,24 @@ def optimize_acquisition(
         with torch.no_grad():
             values = _evaluate(acqf, candidates)
         if differentiable:
-            candidates, values = _local_search(acqf, space, encoding, candidates, values, options)
+            incumbent = _incumbent(X_observed, Y_rank) if options.start_at_incumbent else None
+            candidates, values = _local_search(
+                acqf, space, encoding, candidates, values, options, incumbent
+            )
         best = _best_new(space, encoding, candidates, values, acqf, taken + chosen)
         chosen.append(best)
     return np.stack(chosen)
+
+
+def _incumbent(X_observed: np.ndarray, Y_rank: np.ndarray) -> np.ndarray | None:
+    """The best observed encoded point, ``d`` (None before any observation).
+
+    Starting one local search there refines around the best point found so far, as
+    Optuna's GPSampler does; the other starts keep exploring.
+    """
+    if not len(X_observed):
+        return None
+    return np.asarray(X_observed, dtype=float)[int(np.argmax(Y_rank))]
 
 
 def _as_tensor(rows: list[np.ndarray]) -> Any:
@@ -198,14 +213,22 @@ def _local_search(
     candidates: np.ndarray,
     values: np.ndarray,
     options: AcqfOptions,
+    incumbent: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """L-BFGS-B from Boltzmann-selected starts; returns the starts' optima and values."""
+    """L-BFGS-B from Boltzmann-selected starts (plus the incumbent, ``d``, when given).
+
+    Returns:
+        The starts' optima and values, followed by the candidates and their values.
+    """
     torch = require("torch")
     init = require("botorch.optim.initializers")
     gen = require("botorch.generation.gen")
     X = torch.as_tensor(candidates, dtype=torch.float64).unsqueeze(-2)
     n_starts = min(options.num_restarts, len(X))
     starts = init.initialize_q_batch(X, torch.as_tensor(values), n=n_starts)[0]
+    if incumbent is not None:
+        best = torch.as_tensor(incumbent, dtype=torch.float64).reshape(1, 1, -1)
+        starts = torch.cat([starts, best])
     lower, upper = (torch.as_tensor(b, dtype=torch.float64) for b in space.bounds(encoding))
     cat_mask = _categorical_mask(space, encoding)
     cat_cols = [int(i) for i in np.flatnonzero(cat_mask)]

@@ -56,6 +56,11 @@ class Strategy(BaseModel):
             deterministic or low-noise experiments, 1e-4 is BoTorch's default.
         mc_samples: Quasi-MC samples of Monte-Carlo acquisitions.
         warm_start: Start each GP fit from the previous hyperparameters.
+        start_at_incumbent: Also start one acquisition local search at the best
+            observed point, as Optuna's GPSampler does. Off by default: in
+            ``benchmarks/bo.py`` (3 seeds) it lowered Hartmann6's regret (3.0e-4 vs
+            6.8e-4) and Ackley5's, but raised the mixed problem's (stuck in a wrong
+            category) and the constrained Hartmann6's.
         ucb_beta: Exploration weight of UCB.
         fast_posterior: Use :mod:`crucible.bo.fastgp`, an exact re-implementation of
             the GP prediction and marginal likelihood without GPyTorch's per-call
@@ -79,6 +84,7 @@ class Strategy(BaseModel):
     refit_maxiter: int = Field(default=15, ge=1)
     mc_samples: int = Field(default=128, ge=8)
     warm_start: bool = True
+    start_at_incumbent: bool = False
     ucb_beta: float = Field(default=2.0, gt=0)
     fast_posterior: bool = True
     seed: int = 0
@@ -253,6 +259,7 @@ def _propose(
             raw_samples=strategy.raw_samples,
             maxiter=strategy.acq_maxiter,
             seed=seed,
+            start_at_incumbent=strategy.start_at_incumbent,
         ),
         differentiable=surrogate.differentiable,
         one_shot=acquisition.one_shot,

@@ -58,3 +58,37 @@ def test_local_search_keeps_each_starts_category_and_polishes_the_rest() -> None
     for row, value in zip(optimised, v[:6], strict=True):
         np.testing.assert_allclose(row[:2], targets[int(row[2])].numpy(), atol=1e-4)
         assert value > -1e-8
+
+
+def test_incumbent_start_adds_a_local_search_from_the_best_observation() -> None:
+    import torch
+
+    from crucible.bo.optimize import AcqfOptions, _incumbent, _local_search
+
+    space = Space.from_dict(
+        {
+            "x": {"type": "continuous", "low": 0.0, "high": 1.0},
+            "c": {"type": "categorical", "choices": ["a", "b"]},
+        }
+    )
+    targets = torch.tensor([0.2, 0.8], dtype=torch.float64)
+
+    class Toy(torch.nn.Module):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:  # b x 1 x 2 -> b
+            t = targets[X[..., 0, 1].round().long().clamp(0, 1)]
+            return -((X[..., 0, 0] - t) ** 2)
+
+    candidates = np.column_stack([np.linspace(0, 1, 30), np.zeros(30)])  # category "a" only
+    values = Toy()(torch.as_tensor(candidates).unsqueeze(-2)).numpy()
+    observed = np.array([[0.1, 0.0], [0.5, 1.0], [0.9, 0.0]])
+    incumbent = _incumbent(observed, np.array([1.0, 3.0, 2.0]))
+    np.testing.assert_array_equal(incumbent, [0.5, 1.0])
+    assert _incumbent(np.zeros((0, 2)), np.zeros(0)) is None
+
+    opts = AcqfOptions(num_restarts=3, raw_samples=30)
+    plain, _ = _local_search(Toy(), space, "index", candidates, values, opts)
+    assert not np.any(plain[:, 1] == 1.0)
+    X, v = _local_search(Toy(), space, "index", candidates, values, opts, incumbent)
+    assert X[3, 1] == 1.0  # the incumbent's start keeps its category ...
+    np.testing.assert_allclose(X[3, 0], 0.8, atol=1e-4)  # ... and is polished to its optimum
+    assert v[3] > -1e-8
