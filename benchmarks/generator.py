@@ -214,13 +214,18 @@ def bench_tl(small: GenerativeModel, epochs: int = 2) -> None:
 
 
 PMO_STRATEGY: dict[str, float] = {}
+PMO_FILTER: list[DiversityFilterConfig | None] = [DiversityFilterConfig()]
 
 
 def pmo_run(scorer: Any, calls: int, seed: int) -> list[float]:
     """Scores of unique molecules in call order for one RL run on the shipped prior."""
     prior = load_model(DEFAULT_PRIOR_PATH)
     config = ReinforcementConfig(
-        batch_size=64, max_oracle_calls=calls, seed=seed, learning_strategy=PMO_STRATEGY
+        batch_size=64,
+        max_oracle_calls=calls,
+        seed=seed,
+        learning_strategy=PMO_STRATEGY,
+        diversity_filter=PMO_FILTER[0],
     )
     with tempfile.TemporaryDirectory() as folder:
         learner = StagedLearning(prior, prior.clone(), config, folder)
@@ -264,6 +269,11 @@ def main() -> None:
     parser.add_argument("--oracles", default="qed,celecoxib_rediscovery")
     parser.add_argument("--sigma", type=float, default=128.0, help="DAP sigma for PMO runs")
     parser.add_argument("--rate", type=float, default=1e-4, help="Adam lr for PMO runs")
+    parser.add_argument(
+        "--no-diversity-filter",
+        action="store_true",
+        help="PMO runs without the scaffold filter (as mol_opt's REINVENT)",
+    )
     parser.add_argument("--small-steps", type=int, default=400)
     args = parser.parse_args()
     sections = set(args.sections.split(","))
@@ -284,6 +294,9 @@ def main() -> None:
         seeds = [int(s) for s in args.seeds.split(",")]
         PMO_STRATEGY.update(sigma=args.sigma, rate=args.rate)
         print(f"   (DAP sigma {args.sigma}, Adam lr {args.rate})")
+        if args.no_diversity_filter:
+            PMO_FILTER[0] = None
+            print("   (no diversity filter)")
         bench_pmo(seeds, args.pmo_calls, args.oracles.split(","))
 
 
