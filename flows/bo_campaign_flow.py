@@ -266,6 +266,7 @@ def bo_campaign(config: BOCampaignConfig = BOCampaignConfig()) -> dict[str, Any]
             status["n_finished"],
         )
         batch = []
+    progress.flush()
     summary = final_report(name, url, output_dir, stop_reason)
     summary["best_history"] = best_history
     _emit(

@@ -7,6 +7,7 @@ the Prefect UI. Images are embedded as ``data:`` URLs so they display without a 
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -68,14 +69,24 @@ def publish_markdown(markdown: str, key: str, description: str = "") -> UUID:
 class Progress:
     """A Prefect progress artifact that a loop updates (0-100 %).
 
+    Updates closer together than ``min_interval_s`` are coalesced (each is an API call,
+    which fast loops such as many short trials would otherwise pay every time); the
+    first and the final (100 %) updates are always sent, and :meth:`flush` sends the
+    latest value, e.g. when a loop stops early.
+
     Example:
         >>> progress = Progress("training", total=10)  # doctest: +SKIP
         >>> progress.advance()  # doctest: +SKIP
     """
 
-    def __init__(self, key: str, total: int, description: str = "") -> None:
+    def __init__(
+        self, key: str, total: int, description: str = "", min_interval_s: float = 1.0
+    ) -> None:
         self.total = max(int(total), 1)
         self.done = 0
+        self.min_interval_s = min_interval_s
+        self.sent: float = 0.0
+        self._last_sent_at = float("-inf")
         self.artifact_id = create_progress_artifact(
             progress=0.0, key=_artifact_key(key), description=description
         )
@@ -89,6 +100,19 @@ class Progress:
         """Set the completed units of work; returns the new percentage."""
         self.done = min(max(done, 0), self.total)
         percent = 100.0 * self.done / self.total
-        if self.artifact_id is not None:
-            update_progress_artifact(artifact_id=self.artifact_id, progress=percent)
+        now = time.monotonic()
+        if self.done == self.total or now - self._last_sent_at >= self.min_interval_s:
+            self._send(percent, now)
         return percent
+
+    def flush(self) -> None:
+        """Send the latest percentage if a coalesced update has not been sent yet."""
+        percent = 100.0 * self.done / self.total
+        if percent != self.sent:
+            self._send(percent, time.monotonic())
+
+    def _send(self, percent: float, now: float) -> None:
+        if self.artifact_id is not None and percent != self.sent:
+            update_progress_artifact(artifact_id=self.artifact_id, progress=percent)
+        self.sent = percent
+        self._last_sent_at = now

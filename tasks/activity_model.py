@@ -60,6 +60,7 @@ def train_activity_model(
         on_epoch=on_epoch,
         register_as=register_as,
     )
+    progress.flush()
     rows = [{"split": name, **values} for name, values in result.metrics.items()]
     publish_table(rows, key=f"activity-metrics-{kind}", description=f"{kind}: RMSE, MAE, R²")
     publish_image(result.parity_plot, key=f"activity-parity-{kind}", description=f"{kind} test")
