@@ -274,6 +274,25 @@ class Campaign:
             hyperparameters = proposal.hyperparameters
         return self._insert(n_design, model_points, hyperparameters)
 
+    def _lock_campaign(self, conn: Any) -> tuple[int, int]:
+        """Lock the campaign row for this transaction.
+
+        Returns:
+            ``(n_batches, next_trial_number)``: the batch index new trials get and the
+            first free trial number.
+        """
+        n_batches = conn.execute(
+            select(campaigns_table.c.n_batches)
+            .where(campaigns_table.c.id == self._id)
+            .with_for_update()
+        ).scalar_one()
+        last = conn.execute(
+            select(func.coalesce(func.max(trials_table.c.number), -1)).where(
+                trials_table.c.campaign_id == self._id
+            )
+        ).scalar_one()
+        return int(n_batches), int(last) + 1
+
     def _design_points(self, start: int, count: int) -> list[dict[str, Any]]:
         """Points ``start .. start + count - 1`` of the campaign's seeded initial design."""
         if count <= 0:
@@ -293,17 +312,7 @@ class Campaign:
         now = _now()
         out = []
         with transaction(self.store_url) as conn:
-            row = conn.execute(
-                select(campaigns_table.c.n_batches)
-                .where(campaigns_table.c.id == self._id)
-                .with_for_update()
-            ).one()
-            batch = int(row.n_batches)
-            start = conn.execute(
-                select(func.coalesce(func.max(trials_table.c.number), -1)).where(
-                    trials_table.c.campaign_id == self._id
-                )
-            ).scalar_one()
+            batch, first = self._lock_campaign(conn)
             issued = conn.execute(
                 select(func.count()).where(
                     trials_table.c.campaign_id == self._id, trials_table.c.source == "design"
@@ -311,8 +320,7 @@ class Campaign:
             ).scalar_one()
             new = [(p, "design") for p in self._design_points(int(issued), n_design)]
             new += [(p, "model") for p in model_points]
-            for i, (params, source) in enumerate(new):
-                number = int(start) + 1 + i
+            for number, (params, source) in enumerate(new, start=first):
                 conn.execute(
                     trials_table.insert().values(
                         campaign_id=self._id,
@@ -349,34 +357,24 @@ class Campaign:
         now = _now()
         out = []
         with transaction(self.store_url) as conn:
-            batch = conn.execute(
-                select(campaigns_table.c.n_batches)
-                .where(campaigns_table.c.id == self._id)
-                .with_for_update()
-            ).scalar_one()
-            start = conn.execute(
-                select(func.coalesce(func.max(trials_table.c.number), -1)).where(
-                    trials_table.c.campaign_id == self._id
-                )
-            ).scalar_one()
-            for i, params in enumerate(unique):
-                number = int(start) + 1 + i
+            batch, first = self._lock_campaign(conn)
+            for number, params in enumerate(unique, start=first):
                 conn.execute(
                     trials_table.insert().values(
                         campaign_id=self._id,
                         number=number,
                         status="pending",
                         source=source,
-                        batch=int(batch),
+                        batch=batch,
                         params=json.dumps(params),
                         created_at=now,
                     )
                 )
-                out.append(Trial(number, params, "pending", {}, source, int(batch), None, now))
+                out.append(Trial(number, params, "pending", {}, source, batch, None, now))
             conn.execute(
                 campaigns_table.update()
                 .where(campaigns_table.c.id == self._id)
-                .values(n_batches=int(batch) + 1)
+                .values(n_batches=batch + 1)
             )
         return out
 
@@ -462,18 +460,8 @@ class Campaign:
         now = _now()
         out = []
         with transaction(self.store_url) as conn:
-            conn.execute(
-                select(campaigns_table.c.id)
-                .where(campaigns_table.c.id == self._id)
-                .with_for_update()
-            ).one()
-            start = conn.execute(
-                select(func.coalesce(func.max(trials_table.c.number), -1)).where(
-                    trials_table.c.campaign_id == self._id
-                )
-            ).scalar_one()
-            for i, (params, metrics) in enumerate(rows):
-                number = int(start) + 1 + i
+            _, first = self._lock_campaign(conn)
+            for number, (params, metrics) in enumerate(rows, start=first):
                 conn.execute(
                     trials_table.insert().values(
                         campaign_id=self._id,
