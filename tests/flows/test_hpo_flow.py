@@ -71,7 +71,7 @@ def test_hpo_flow_survives_a_failed_trial_resumes_and_registers(mlflow_uri: str)
 
     result = hpo(HpoFlowConfig(study=spec, n_trials=3, max_concurrent=2))
     states = sorted(o["state"] for o in result["outcomes"])
-    assert states == ["COMPLETE", "COMPLETE", "FAIL"]
+    assert states == ["COMPLETE", "COMPLETE", "FAIL"], result["outcomes"]
     failed = next(o for o in result["outcomes"] if o["state"] == "FAIL")
     assert failed["reason"] == "RuntimeError: broken on purpose"
     assert result["registered_version"] == "1" and result["n_trials"] == 3

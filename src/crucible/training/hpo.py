@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -363,6 +364,7 @@ class HpoStudy:
         self.study = study
         self.spec = spec
         self.storage_url = storage_url
+        self._ask_lock = threading.Lock()
         self.tracker = tracker
         self._data = data
         self._distributions = spec.space.to_optuna_distributions()
@@ -537,7 +539,8 @@ class HpoStudy:
             The outcome (state COMPLETE, PRUNED or FAIL with the reason).
         """
         start = time.perf_counter()
-        trial = self.study.ask(self._distributions)
+        with self._ask_lock:  # trial threads sharing this object must not pop one queued trial
+            trial = self.study.ask(self._distributions)
         params = {**self.spec.space.fixed_values, **trial.params}
         recorder = self.tracker.start_trial(self.spec.name, self.parent_run_id, trial.number)
         outcome = TrialOutcome(trial.number, "FAIL", None, params, run_id=recorder.run_id)
