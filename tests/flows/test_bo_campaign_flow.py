@@ -22,7 +22,7 @@ CHEAP = Strategy(n_init=4, num_restarts=2, raw_samples=64, acq_maxiter=30, fit_m
 LOG = Path.cwd() / ".crucible-test-bo-evaluations.jsonl"
 ROOT = Path(__file__).resolve().parents[2]
 KILLING_EVALUATOR = """
-import json, os, signal
+import fcntl, json, os, signal
 from pathlib import Path
 from crucible.testing.functions import branin
 
@@ -31,10 +31,15 @@ KILL_AT = Path(__file__).with_name("kill-at")
 
 
 def evaluate(params):
+    # A batch evaluates in parallel threads: the lock makes "write, count, maybe die" atomic,
+    # so the process dies before its sibling evaluation can log a line.
     with LOG.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
         f.write(json.dumps(params, sort_keys=True) + "\\n")
-    if KILL_AT.exists() and len(LOG.read_text().splitlines()) >= int(KILL_AT.read_text()):
-        os.kill(os.getpid(), signal.SIGKILL)  # the worker dies: no cleanup, no final state
+        f.flush()
+        if KILL_AT.exists() and len(LOG.read_text().splitlines()) >= int(KILL_AT.read_text()):
+            os.kill(os.getpid(), signal.SIGKILL)  # the worker dies: no cleanup, no final state
+        fcntl.flock(f, fcntl.LOCK_UN)
     return branin(params)
 """
 RUN_FLOW = """
