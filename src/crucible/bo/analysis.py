@@ -119,7 +119,7 @@ def cross_validate_campaign(campaign: Any, folds: int = 5) -> dict[str, CVResult
 
     done = campaign.completed()
     space: Space = campaign.space
-    X = space.encode([t.params for t in done], encoding_for(space))
+    X = space.encode([t.params for t in done], encoding_for(space, campaign.strategy))
     Y, slack = modelled_outcomes(
         [t.values for t in done], campaign.objectives, campaign.config.constraints
     )
@@ -244,7 +244,7 @@ def campaign_sensitivity(campaign: Any, objective: int = 0) -> dict[str, float]:
     from crucible.bo.strategy import encoding_for
 
     surrogate = campaign.fit_surrogate()
-    encoding = encoding_for(campaign.space)
+    encoding = encoding_for(campaign.space, campaign.strategy)
 
     def mean(X: np.ndarray) -> np.ndarray:
         return surrogate.predict(X)[0][:, objective]

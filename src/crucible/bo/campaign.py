@@ -584,7 +584,7 @@ class Campaign:
         from crucible.bo.strategy import encoding_for, fit_surrogate, modelled_outcomes
 
         done = self.completed()
-        X = self.space.encode([t.params for t in done], encoding_for(self.space))
+        X = self.space.encode([t.params for t in done], encoding_for(self.space, self.strategy))
         Y, slack = modelled_outcomes(
             [t.values for t in done], self.objectives, self.config.constraints
         )
@@ -602,7 +602,8 @@ class Campaign:
         from crucible.bo.strategy import encoding_for
 
         surrogate = self.fit_surrogate()
-        mean, std = surrogate.predict(self.space.encode(points, encoding_for(self.space)))
+        encoding = encoding_for(self.space, self.strategy)
+        mean, std = surrogate.predict(self.space.encode(points, encoding))
         out: dict[str, Any] = {}
         for j, o in enumerate(self.objectives):
             out[f"{o.name}_mean"] = o.sign * mean[:, j]

@@ -134,6 +134,7 @@ class GPSurrogate(Surrogate):
         self.fast = fast
         self._model: Any = None
         self._data: tuple[np.ndarray, np.ndarray] | None = None
+        self.tags: dict[str, int] = {}  # saved with the hyperparameters, ignored on load
 
     def _build(self, X: np.ndarray, Y: np.ndarray) -> Any:
         torch = require("torch")
@@ -215,13 +216,47 @@ class GPSurrogate(Surrogate):
             std = post.variance.clamp_min(0).sqrt().numpy()
         return mean, std
 
+    def log_evidence(self, column: int = 0) -> float:
+        """Log marginal likelihood of one output's training values, in the fitted units.
+
+        The GP models standardised values; the standardisation's Jacobian is included,
+        so evidences of models fitted to differently transformed data are comparable
+        once each transform's own log-Jacobian is added.
+
+        Args:
+            column: The output (column of the fitted ``Y``).
+
+        Returns:
+            ``log p(Y[:, column])`` under the fitted hyperparameters.
+        """
+        torch = require("torch")
+        model = self.model
+        n = model.train_targets.shape[-1]
+        model.train()
+        try:
+            with torch.no_grad():
+                prior = model(*model.train_inputs)
+                log_prob = model.likelihood(prior).log_prob(model.train_targets).reshape(-1)
+        finally:
+            model.eval()
+        stdv = model.outcome_transform.stdvs.reshape(-1)[column]
+        return float(log_prob[column] - n * torch.log(stdv))
+
     def hyperparameters(self) -> bytes:
         """The model's ``state_dict`` without training data (for warm starts)."""
         torch = require("torch")
         buffer = io.BytesIO()
         state = {k: v for k, v in self.model.state_dict().items() if "train" not in k}
+        state.update({key: torch.tensor(value) for key, value in self.tags.items()})
         torch.save(state, buffer)
         return buffer.getvalue()
+
+    @staticmethod
+    def read_tag(hyperparameters: bytes, key: str) -> int | None:
+        """A tag saved in a :meth:`hyperparameters` blob (``None`` when absent)."""
+        torch = require("torch")
+        state = torch.load(io.BytesIO(hyperparameters), weights_only=True)
+        return int(state[key]) if key in state else None
 
     def to_bytes(self) -> bytes:
         """Training data, configuration and ``state_dict``."""

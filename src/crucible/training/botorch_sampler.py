@@ -3,7 +3,7 @@
 Each proposal calls :func:`crucible.bo.strategy.propose`, the same model-based step a BO
 campaign takes, on the completed trials of the study:
 
-* GP surrogate (``SingleTaskGP``, or ``MixedSingleTaskGP`` when the space has categoricals)
+* GP surrogate (``SingleTaskGP``, categoricals one-hot encoded, as :class:`Strategy` sets)
   with hyperparameters warm-started from the previous proposal;
 * analytic LogEI for one objective; qLogEI when other workers have trials RUNNING (their
   parameters are passed as pending points, so parallel workers do not propose the same

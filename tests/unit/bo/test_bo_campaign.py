@@ -41,7 +41,8 @@ def test_ask_tell_loop_improves_and_persists(tmp_path: Path) -> None:
     assert frame["trial"].tolist() == list(range(10))
     best = campaign.best()
     assert best is not None and best.values["y"] == frame["y"].min()
-    assert best.values["y"] < 5.0  # random search over this box has median ~ 20+
+    design_best = frame.loc[frame["source"] == "design", "y"].min()
+    assert best.values["y"] < min(design_best, 10.0)  # one random point: median ~ 20+
     csv = campaign.to_csv(tmp_path / "out" / "b.csv")
     assert csv.read_text().startswith("trial,status,source,batch,x1,x2,y")
 

@@ -34,10 +34,17 @@ def test_every_single_objective_acquisition_proposes_valid_points(acquisition: s
     assert proposal.info["acquisition"] == acquisition
 
 
-def test_mixed_space_uses_mixed_gp_and_rounds() -> None:
+@pytest.mark.parametrize(
+    ("kernel", "model", "encoding"),
+    [("onehot", "SingleTaskGP", "onehot"), ("mixed", "MixedSingleTaskGP", "index")],
+)
+def test_mixed_space_gp_per_categorical_kernel_rounds(
+    kernel: str, model: str, encoding: str
+) -> None:
     problem, points, values = _observed("mixed", 10)
-    proposal = propose(problem.space, problem.objectives, [], Strategy(**CHEAP), points, values, 2)
-    assert proposal.info["surrogate"] == "MixedSingleTaskGP"
+    strategy = Strategy(categorical_kernel=kernel, **CHEAP)
+    proposal = propose(problem.space, problem.objectives, [], strategy, points, values, 2)
+    assert proposal.info["surrogate"] == model and proposal.info["encoding"] == encoding
     for p in proposal.points:
         assert problem.space.contains(p) and isinstance(p["k"], int) and p["c"] in "abc"
 

