@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import io
+import math
 import pickle
 from typing import Any, ClassVar
 
@@ -231,16 +232,21 @@ class GPSurrogate(Surrogate):
         """
         torch = require("torch")
         model = self.model
-        n = model.train_targets.shape[-1]
-        model.train()
-        try:
-            with torch.no_grad():
-                prior = model(*model.train_inputs)
-                log_prob = model.likelihood(prior).log_prob(model.train_targets).reshape(-1)
-        finally:
-            model.eval()
-        stdv = model.outcome_transform.stdvs.reshape(-1)[column]
-        return float(log_prob[column] - n * torch.log(stdv))
+        with torch.no_grad():
+            x = model.train_inputs[0]
+            n = x.shape[-2]
+            residual = (model.train_targets - model.mean_module(x)).reshape(-1, n)
+            covariance = model.covar_module(x).to_dense().reshape(-1, n, n)
+            noise = model.likelihood.noise.reshape(-1, 1, 1)
+            eye = torch.eye(n, dtype=x.dtype)
+            chol = torch.linalg.cholesky(covariance[column] + noise[column] * eye)
+            alpha = torch.cholesky_solve(residual[column].unsqueeze(-1), chol)
+            log_det = 2 * torch.log(torch.diagonal(chol)).sum()
+            log_p = -0.5 * (
+                residual[column] @ alpha.squeeze(-1) + log_det + n * math.log(2 * math.pi)
+            )
+            stdv = model.outcome_transform.stdvs.reshape(-1)[column]
+        return float(log_p - n * torch.log(stdv))
 
     def hyperparameters(self) -> bytes:
         """The model's ``state_dict`` without training data (for warm starts)."""

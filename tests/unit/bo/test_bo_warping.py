@@ -121,3 +121,26 @@ def test_auto_reuses_its_stored_choice_between_rechecks() -> None:
         warm_start=surrogate.hyperparameters(),
     )
     assert second.info["outcome_warp"] == "none"
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_log_evidence_matches_gpytorch_marginal_likelihood(n_outputs: int) -> None:
+    import torch
+
+    problem = get_problem("branin")
+    points = make_design("sobol", problem.space, 10, seed=2)
+    X = problem.space.encode(points, "onehot")
+    y = np.array([[problem.evaluator(p)["y"]] for p in points])
+    Y = np.hstack([y, np.sin(X[:, :1])])[:, :n_outputs]
+    gp = GPSurrogate(fit_maxiter=100, kernel="matern")
+    gp.fit(X, Y)
+    model = gp.model
+    model.train()
+    with torch.no_grad():
+        prior = model.likelihood(model(*model.train_inputs))
+        reference = prior.log_prob(model.train_targets).reshape(-1)
+    model.eval()
+    stdvs = model.outcome_transform.stdvs.reshape(-1)
+    for column in range(n_outputs):
+        expected = float(reference[column] - len(Y) * torch.log(stdvs[column]))
+        assert gp.log_evidence(column) == pytest.approx(expected, rel=1e-6)
