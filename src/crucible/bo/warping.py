@@ -39,9 +39,42 @@ def power_warp(y: np.ndarray) -> tuple[np.ndarray, float] | None:
     if len(y) < 3 or not scale > 0:
         return None
     z = (y - float(np.mean(y))) / scale
-    warped, lmbda = stats.yeojohnson(z)
+    lmbda = yeo_johnson_exponent(z)
     if lmbda <= 1.0:
         return None
     # d/dz of Yeo-Johnson: (1 + z)^(lambda - 1) for z >= 0, (1 - z)^(1 - lambda) below.
+    warped = stats.yeojohnson(z, lmbda)
     slope_log = np.where(z >= 0, lmbda - 1.0, 1.0 - lmbda) * np.log1p(np.abs(z))
     return np.asarray(warped, dtype=float), float(slope_log.sum() - len(y) * np.log(scale))
+
+
+#: Exponents :func:`yeo_johnson_exponent` searches.
+EXPONENT_GRID = np.round(np.arange(-3.0, 6.0 + 1e-9, 0.02), 2)
+
+
+def yeo_johnson_exponent(z: np.ndarray) -> float:
+    """Likelihood-maximising Yeo-Johnson exponent on :data:`EXPONENT_GRID`.
+
+    The same log-likelihood as ``scipy.stats.yeojohnson_llf``, evaluated for every grid
+    exponent in one vectorised pass (scipy's Brent search costs ~20 ms a call, a tenth of
+    a suggestion; a 0.02 step is far finer than the warp needs).
+
+    Args:
+        z: Values, shape ``n``.
+
+    Returns:
+        The best exponent on the grid.
+    """
+    lam = EXPONENT_GRID[:, None]
+    pos, neg = z >= 0, z < 0
+    a = np.log1p(np.abs(z))[None, :]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        upper = np.where(lam == 0, a, np.expm1(lam * a) / np.where(lam == 0, 1, lam))
+        lower = np.where(lam == 2, -a, -np.expm1((2 - lam) * a) / np.where(lam == 2, 1, 2 - lam))
+        transformed = np.where(pos[None, :], upper, lower)
+        variance = transformed.var(axis=1)
+        llf = -0.5 * len(z) * np.log(variance) + (lam[:, 0] - 1) * np.sum(
+            np.where(neg, -1.0, 1.0) * a[0]
+        )
+    llf[~np.isfinite(llf)] = -np.inf
+    return float(EXPONENT_GRID[int(np.argmax(llf))])
