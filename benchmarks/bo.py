@@ -19,7 +19,8 @@ observed points (fit + acquisition optimisation + storage), the issue's latency 
         [--problems branin,hartmann6] [--methods crucible,optuna_gp] [--latency-only]
         [--summarize benchmarks/results/bo_runs.jsonl] [--strategy '{"num_restarts": 6}']
 
-Raw records go to ``benchmarks/results/bo_runs.jsonl`` (one JSON line per run).
+Raw records go to ``benchmarks/results/bo_runs.jsonl`` (one JSON line per run; each
+invocation rewrites the file, so keep earlier runs under another name or pass ``--out``).
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ def main() -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         records = []
         started = time.perf_counter()
-        with ProcessPoolExecutor(max_workers=args.workers) as pool, out.open("a") as f:
+        with ProcessPoolExecutor(max_workers=args.workers) as pool, out.open("w") as f:
             for record in pool.map(_run, jobs):
                 records.append(record)
                 f.write(json.dumps(record) + "\n")
