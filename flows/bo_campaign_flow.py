@@ -23,7 +23,6 @@ Run locally (Branin, 24 trials in batches of 2)::
 """
 
 import time
-from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
@@ -199,7 +198,7 @@ def bo_campaign(config: BOCampaignConfig = BOCampaignConfig()) -> dict[str, Any]
     started = time.monotonic()
     assert config.space is not None
     name = config.name
-    output_dir = config.output_dir or str(Path(get_settings().artifacts_dir or ".") / "bo" / name)
+    output_dir = config.output_dir or str(get_settings().artifact_folder("bo", name))
     info = create_campaign(
         name,
         config.space.to_dict(),

@@ -15,7 +15,6 @@ Run locally (digits, default MLP space, TPE, median pruner)::
     python -m flows.hpo_flow
 """
 
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -85,7 +84,7 @@ def hpo(config: HpoFlowConfig = HpoFlowConfig()) -> dict[str, Any]:  # noqa: B00
     total = _trials_to_run(config, info["remaining"])
     progress = Progress(f"hpo-{name}-progress", total=total, description=f"study {name}")
     outcomes = _run_bounded(config, name, url, tracking, total, progress)
-    out_dir = config.output_dir or str(Path(get_settings().artifacts_dir or ".") / "hpo" / name)
+    out_dir = config.output_dir or str(get_settings().artifact_folder("hpo", name))
     summary = analyse_study(name, out_dir, url, tracking)
     version = None
     if config.register_best and config.tracking and summary["n_complete"]:

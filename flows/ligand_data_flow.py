@@ -66,7 +66,11 @@ class LigandDataConfig(BaseModel):
 
     def folder(self) -> Path:
         """Where this run's files go."""
-        root = Path(self.output_dir) if self.output_dir else _artifacts_root() / "ligand-data"
+        root = (
+            Path(self.output_dir)
+            if self.output_dir
+            else get_settings().artifact_folder("ligand-data")
+        )
         return root / (self.name or self.default_name())
 
     def default_name(self) -> str:
@@ -75,12 +79,6 @@ class LigandDataConfig(BaseModel):
             self.source, Path(self.path or "ligands").stem
         )
         return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-").lower() or "ligands"
-
-
-def _artifacts_root() -> Path:
-    folder = get_settings().artifacts_dir
-    assert folder is not None
-    return folder
 
 
 @flow(name="ligand-data", log_prints=True)

@@ -113,9 +113,7 @@ class MolecularDesignConfig(BaseModel):
 
     def folder(self) -> Path:
         """Where this run's files go."""
-        root = get_settings().artifacts_dir
-        assert root is not None
-        return root / "molecular-design" / self.name
+        return get_settings().artifact_folder("molecular-design", self.name)
 
 
 @flow(name="molecular-design", log_prints=True)

@@ -55,9 +55,8 @@ class PriorFlowConfig(BaseModel):
 
     def folder(self) -> Path:
         """Where this run's files go."""
-        settings = get_settings()
-        assert settings.artifacts_dir is not None
-        root = Path(self.output_dir) if self.output_dir else settings.artifacts_dir / "generator"
+        default = get_settings().artifact_folder("generator")
+        root = Path(self.output_dir) if self.output_dir else default
         return root / "prior" / self.name
 
 

@@ -61,9 +61,8 @@ class ReinforcementFlowConfig(BaseModel):
 
     def folder(self) -> Path:
         """Where this run's files go."""
-        settings = get_settings()
-        assert settings.artifacts_dir is not None
-        root = Path(self.output_dir) if self.output_dir else settings.artifacts_dir / "generator"
+        default = get_settings().artifact_folder("generator")
+        root = Path(self.output_dir) if self.output_dir else default
         return root / "reinforcement" / self.name
 
 

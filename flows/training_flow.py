@@ -14,7 +14,6 @@ Run locally::
     python -m flows.training_flow
 """
 
-from pathlib import Path
 from typing import Any
 
 from prefect import flow
@@ -63,7 +62,7 @@ def train(
     from prefect.runtime import flow_run
 
     out = config.output_dir or str(
-        Path(get_settings().artifacts_dir or ".") / "training" / str(flow_run.id or "local")
+        get_settings().artifact_folder("training", str(flow_run.id or "local"))
     )
     overrides = {**config.params, **(params or {})}
     result = train_model(

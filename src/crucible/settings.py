@@ -90,6 +90,11 @@ class CrucibleSettings(BaseSettings):
             self.chembl_cache_path = home / "cache" / "chembl"
         return self
 
+    def artifact_folder(self, *parts: str) -> Path:
+        """``<artifacts_dir>/<parts...>``: where a flow's files go unless told otherwise."""
+        assert self.artifacts_dir is not None  # set by the validator above
+        return self.artifacts_dir.joinpath(*parts)
+
     def ensure_dirs(self) -> CrucibleSettings:
         """Create the home folder and the local folders the embedded stores need."""
         for folder in (self.home, self.prefect_results_path, self.artifacts_dir):

@@ -44,3 +44,11 @@ def test_ensure_dirs_creates_local_folders(crucible_home: Path) -> None:
     settings = get_settings().ensure_dirs()
     assert settings.prefect_results_path is not None and settings.prefect_results_path.is_dir()
     assert settings.artifacts_dir is not None and settings.artifacts_dir.is_dir()
+
+
+def test_artifact_folder_follows_the_artifacts_setting(
+    crucible_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert get_settings().artifact_folder("bo", "x") == crucible_home / "artifacts" / "bo" / "x"
+    monkeypatch.setenv("CRUCIBLE_ARTIFACTS_DIR", str(tmp_path / "elsewhere"))
+    assert get_settings().artifact_folder("hpo") == tmp_path / "elsewhere" / "hpo"
