@@ -3,8 +3,13 @@
 Each proposal calls :func:`crucible.bo.strategy.propose`, the same model-based step a BO
 campaign takes, on the completed trials of the study:
 
-* GP surrogate (``SingleTaskGP``, categoricals one-hot encoded, as :class:`Strategy` sets)
-  with hyperparameters warm-started from the previous proposal;
+* GP surrogate (``MixedSingleTaskGP``, a categorical kernel added to and multiplied with
+  the continuous one, when the space has categoricals; else ``SingleTaskGP``) with
+  hyperparameters warm-started from the previous proposal. Hyperparameter spaces tend to
+  have categoricals with large additive effects (optimiser, activation), which this
+  kernel picks up faster than one-hot columns: on ``benchmarks/hpo.py``'s mixed test
+  function (20 trials, 6 seeds) it found the right category in 5 of 6 runs, the one-hot
+  GP (the BO campaigns' default) in 3 of 6;
 * analytic LogEI for one objective; qLogEI when other workers have trials RUNNING (their
   parameters are passed as pending points, so parallel workers do not propose the same
   point); qLogNEHVI for several objectives;
@@ -55,7 +60,11 @@ class CrucibleBoTorchSampler(BaseSampler):
         self._random = RandomSampler(seed=seed)
         self.n_startup_trials = max(int(n_startup_trials), 2)
         self.strategy = strategy or Strategy(
-            num_restarts=4, raw_samples=256, acq_maxiter=60, seed=seed or 0
+            num_restarts=4,
+            raw_samples=256,
+            acq_maxiter=60,
+            categorical_kernel="mixed",
+            seed=seed or 0,
         )
         self.warm_start: bytes | None = None
         self.last_info: dict[str, Any] = {}

@@ -36,8 +36,8 @@ def _run(sampler: optuna.samplers.BaseSampler, n: int, study=None) -> optuna.Stu
 def test_gp_proposals_are_valid_and_warm_started() -> None:
     sampler = CrucibleBoTorchSampler(SPACE, seed=0, n_startup_trials=3)
     study = _run(sampler, 4)  # 3 random + 1 model-based proposal
-    assert sampler.last_info["surrogate"] == "SingleTaskGP"  # categoricals one-hot encoded
-    assert sampler.last_info["encoding"] == "onehot"
+    assert sampler.last_info["surrogate"] == "MixedSingleTaskGP"
+    assert sampler.last_info["encoding"] == "index"
     trial = study.ask(SPACE.to_optuna_distributions())
     assert SPACE.contains(trial.params)
     study.tell(trial, _objective(trial.params))
