@@ -52,6 +52,7 @@ from crucible.generator.reinforcement import (
     StageConfig,
     StagedLearning,
 )
+from crucible.generator.replay import InceptionConfig
 from crucible.generator.training import LENGTH_BUCKETS
 from crucible.generator.transfer_learning import (
     TransferLearningConfig,
@@ -215,6 +216,7 @@ def bench_tl(small: GenerativeModel, epochs: int = 2) -> None:
 
 PMO_STRATEGY: dict[str, float] = {}
 PMO_FILTER: list[DiversityFilterConfig | None] = [DiversityFilterConfig()]
+PMO_INCEPTION: list[InceptionConfig | None] = [None]
 
 
 def pmo_run(scorer: Any, calls: int, seed: int) -> list[float]:
@@ -226,6 +228,7 @@ def pmo_run(scorer: Any, calls: int, seed: int) -> list[float]:
         seed=seed,
         learning_strategy=PMO_STRATEGY,
         diversity_filter=PMO_FILTER[0],
+        inception=PMO_INCEPTION[0],
     )
     with tempfile.TemporaryDirectory() as folder:
         learner = StagedLearning(prior, prior.clone(), config, folder)
@@ -274,6 +277,9 @@ def main() -> None:
         action="store_true",
         help="PMO runs without the scaffold filter (as mol_opt's REINVENT)",
     )
+    parser.add_argument(
+        "--inception", action="store_true", help="PMO runs with inception replay (50 / 10)"
+    )
     parser.add_argument("--small-steps", type=int, default=400)
     args = parser.parse_args()
     sections = set(args.sections.split(","))
@@ -297,6 +303,9 @@ def main() -> None:
         if args.no_diversity_filter:
             PMO_FILTER[0] = None
             print("   (no diversity filter)")
+        if args.inception:
+            PMO_INCEPTION[0] = InceptionConfig()
+            print("   (inception replay: memory 50, 10 per step)")
         bench_pmo(seeds, args.pmo_calls, args.oracles.split(","))
 
 
