@@ -135,8 +135,11 @@ class Proposal:
 
 def encoding_for(space: Space, strategy: Strategy | None = None) -> Encoding:
     """``index`` for a GP with ``categorical_kernel="mixed"`` on categoricals, else ``onehot``."""
-    mixed = strategy is not None and strategy.surrogate == "gp"
-    mixed = mixed and strategy is not None and strategy.categorical_kernel == "mixed"
+    mixed = (
+        strategy is not None
+        and strategy.surrogate == "gp"
+        and strategy.categorical_kernel == "mixed"
+    )
     return "index" if mixed and space.has_categorical else "onehot"
 
 
@@ -214,11 +217,10 @@ def fit_warped_surrogate(
     if warped is None:
         return fit_surrogate(space, strategy, X, np.hstack([Y, slack]), warm_start), Y, "none"
     candidates = {"none": Y, "power": warped[0][:, None]}
-    previous = _stored_warp(warm_start)
     if strategy.outcome_warp == "power":
         choice = "power"
-    elif previous is not None and len(Y) % WARP_RECHECK_EVERY:
-        choice = previous
+    elif len(Y) % WARP_RECHECK_EVERY and (stored := _stored_warp(warm_start)):
+        choice = stored  # between rechecks, and only once a choice is stored
     else:
         fits = {
             w: fit_surrogate(space, strategy, X, np.hstack([v, slack]), warm_start)
