@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -217,6 +217,7 @@ def bench_tl(small: GenerativeModel, epochs: int = 2) -> None:
 PMO_STRATEGY: dict[str, float] = {}
 PMO_FILTER: list[DiversityFilterConfig | None] = [DiversityFilterConfig()]
 PMO_INCEPTION: list[InceptionConfig | None] = [None]
+PMO_DUPLICATES: list[Literal["score_zero", "drop"]] = ["score_zero"]
 
 
 def pmo_run(scorer: Any, calls: int, seed: int) -> list[float]:
@@ -229,6 +230,7 @@ def pmo_run(scorer: Any, calls: int, seed: int) -> list[float]:
         learning_strategy=PMO_STRATEGY,
         diversity_filter=PMO_FILTER[0],
         inception=PMO_INCEPTION[0],
+        in_batch_duplicates=PMO_DUPLICATES[0],
     )
     with tempfile.TemporaryDirectory() as folder:
         learner = StagedLearning(prior, prior.clone(), config, folder)
@@ -280,6 +282,17 @@ def main() -> None:
     parser.add_argument(
         "--inception", action="store_true", help="PMO runs with inception replay (50 / 10)"
     )
+    parser.add_argument(
+        "--likelihood-penalty",
+        type=float,
+        default=0.0,
+        help="weight of the original REINVENT's 1/NLL regulariser (PMO's REINVENT: 5000)",
+    )
+    parser.add_argument(
+        "--drop-duplicates",
+        action="store_true",
+        help="leave in-batch duplicates out of the loss (PMO's REINVENT) instead of scoring 0",
+    )
     parser.add_argument("--small-steps", type=int, default=400)
     args = parser.parse_args()
     sections = set(args.sections.split(","))
@@ -298,11 +311,17 @@ def main() -> None:
             bench_tl(small)
     if "pmo" in sections:
         seeds = [int(s) for s in args.seeds.split(",")]
-        PMO_STRATEGY.update(sigma=args.sigma, rate=args.rate)
-        print(f"   (DAP sigma {args.sigma}, Adam lr {args.rate})")
+        PMO_STRATEGY.update(
+            sigma=args.sigma, rate=args.rate, likelihood_penalty=args.likelihood_penalty
+        )
+        print(f"   (DAP sigma {args.sigma}, Adam lr {args.rate}, "
+              f"likelihood penalty {args.likelihood_penalty})")  # fmt: skip
         if args.no_diversity_filter:
             PMO_FILTER[0] = None
             print("   (no diversity filter)")
+        if args.drop_duplicates:
+            PMO_DUPLICATES[0] = "drop"
+            print("   (in-batch duplicates left out of the loss)")
         if args.inception:
             PMO_INCEPTION[0] = InceptionConfig()
             print("   (inception replay: memory 50, 10 per step)")

@@ -33,7 +33,7 @@ from crucible.bo.objectives import (
     objective_matrix,
 )
 from crucible.bo.optimize import AcqfOptions, optimize_acquisition
-from crucible.bo.surrogates import GPSurrogate, Surrogate, make_surrogate
+from crucible.bo.surrogates import GPSurrogate, NoisePrior, Surrogate, make_surrogate
 from crucible.bo.warping import OutcomeWarp, power_warp
 from crucible.space import Encoding, Space
 
@@ -57,6 +57,11 @@ class Strategy(BaseModel):
         refit_maxiter: GP fit iterations when warm-started from the previous fit.
         min_noise: GP noise-variance floor (standardised outcome units); 1e-6 suits
             deterministic or low-noise experiments, 1e-4 is BoTorch's default.
+        noise_prior: Prior of the GP noise variance: ``gamma`` (Gamma(1.1, 30), as
+            Optuna's GPSampler; lets the noise of a deterministic objective fall to
+            ``min_noise``) or ``lognormal`` (BoTorch's LogNormal(-4, 1), which keeps it
+            near 1e-3 and stalls the final polishing). See
+            :func:`crucible.bo.surrogates.noise_prior`.
         mc_samples: Quasi-MC samples of Monte-Carlo acquisitions.
         warm_start: Start each GP fit from the previous hyperparameters.
         start_at_incumbent: Also start one acquisition local search at the best
@@ -96,6 +101,7 @@ class Strategy(BaseModel):
     acq_maxiter: int = Field(default=200, ge=1)
     fit_maxiter: int = Field(default=200, ge=1)
     min_noise: float = Field(default=1e-6, gt=0, le=1)
+    noise_prior: NoisePrior = "gamma"
     kernel: Literal["rbf", "matern"] = "matern"
     refit_maxiter: int = Field(default=15, ge=1)
     mc_samples: int = Field(default=128, ge=8)
@@ -170,6 +176,7 @@ def fit_surrogate(
             strategy.kernel,
             strategy.refit_maxiter,
             strategy.fast_posterior,
+            strategy.noise_prior,
         )
     else:
         surrogate = make_surrogate("rf", seed=strategy.seed)

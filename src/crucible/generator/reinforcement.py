@@ -6,7 +6,10 @@ duplicates score 0); apply the diversity filter; then minimise
 
     loss = mean_i (log P_prior(x_i) + σ·S(x_i) − log P_agent(x_i))²
 
-over the batch plus, with experience replay, a sample of remembered high scorers. A run is a
+over the batch plus, with experience replay, a sample of remembered high scorers; optionally
+plus the original REINVENT's (Olivecrona et al. 2017, kept by PMO) likelihood regulariser
+``c·mean_i 1/NLL_agent(x_i)``, which keeps the agent from collapsing onto a few very likely
+sequences (``LearningStrategyConfig.likelihood_penalty``, 0 as in REINVENT 4). A run is a
 list of stages, each with its own scorer, ``max_steps``/``min_steps`` and a target mean score
 (``max_score``) that ends the stage early. One CSV row is written per sampled SMILES per step
 with REINVENT 4's columns.
@@ -71,6 +74,15 @@ class LearningStrategyConfig(BaseModel):
     type: Literal["dap"] = "dap"
     sigma: float = Field(128.0, gt=0, description="Score multiplier in the augmented LL.")
     rate: float = Field(1e-4, gt=0, description="Adam learning rate of the agent.")
+    likelihood_penalty: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "Weight c of the original REINVENT's (2017) regulariser c·mean(1/NLL_agent), which "
+            "penalises sequences the agent finds too likely; PMO's REINVENT uses 5000. "
+            "REINVENT 4 has no such term (0)."
+        ),
+    )
 
 
 class StageConfig(BaseModel):
@@ -98,6 +110,13 @@ class ReinforcementConfig(BaseModel):
         default_factory=DiversityFilterConfig, description="None disables the filter."
     )
     inception: InceptionConfig | None = Field(None, description="Experience replay memory.")
+    in_batch_duplicates: Literal["score_zero", "drop"] = Field(
+        "score_zero",
+        description=(
+            "In-batch duplicate SMILES: 'score_zero' keeps them in the loss with score 0 "
+            "(REINVENT 4); 'drop' leaves them out of the loss (PMO's REINVENT)."
+        ),
+    )
     max_oracle_calls: int | None = Field(
         None, ge=1, description="Stop once this many unique SMILES were scored (PMO budget)."
     )
@@ -170,6 +189,22 @@ def dap_loss(
     """
     augmented = -prior_nll + sigma * scores
     return (augmented - (-agent_nll)) ** 2, augmented
+
+
+def likelihood_penalty(agent_nll: torch.Tensor, weight: float) -> torch.Tensor:
+    """The original REINVENT's regulariser ``weight · mean(1 / NLL)``.
+
+    Minimising it raises the agent's NLL, so sequences the agent already finds very likely
+    (small NLL) are pushed down hardest; PMO's REINVENT adds it with ``weight = 5000``.
+
+    Args:
+        agent_nll: ``n`` agent NLL (with gradient), all positive.
+        weight: The weight ``c``.
+
+    Returns:
+        A scalar tensor.
+    """
+    return weight * (1.0 / agent_nll.clamp_min(1e-6)).mean()
 
 
 def classify(smiles: Sequence[str]) -> tuple[list[str | None], np.ndarray]:
@@ -339,10 +374,14 @@ class StagedLearning:
         with torch.no_grad():
             prior_nll = self.prior.likelihood(sequences)
         score_t = torch.as_tensor(scores, dtype=torch.float32, device=self.agent.device)
-        sigma = self.config.learning_strategy.sigma
-        loss_terms, augmented = dap_loss(agent_nll, prior_nll, score_t, sigma)
-        loss_terms = torch.cat([loss_terms, self._replay_loss(sigma)])
-        loss = loss_terms.mean()
+        strategy = self.config.learning_strategy
+        loss_terms, augmented = dap_loss(agent_nll, prior_nll, score_t, strategy.sigma)
+        in_loss = self._in_loss(states)
+        replay_terms, replay_nll = self._replay_loss(strategy.sigma)
+        loss = torch.cat([loss_terms[in_loss], replay_terms]).mean()
+        if strategy.likelihood_penalty:
+            all_nll = torch.cat([agent_nll[in_loss], replay_nll])
+            loss = loss + likelihood_penalty(all_nll, strategy.likelihood_penalty)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -360,17 +399,25 @@ class StagedLearning:
         )  # fmt: skip
         return rows, record
 
-    def _replay_loss(self, sigma: float) -> torch.Tensor:
+    def _in_loss(self, states: np.ndarray) -> torch.Tensor:
+        """Mask of the sampled sequences that enter the loss (all, or all but duplicates)."""
+        keep = np.ones(len(states), dtype=bool)
+        if self.config.in_batch_duplicates == "drop":
+            keep = states != STATE_DUPLICATE
+        return torch.as_tensor(keep, device=self.agent.device)
+
+    def _replay_loss(self, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """DAP terms and agent NLL (with gradient) of a replayed sample (empty without one)."""
         empty = torch.zeros(0, device=self.agent.device)
         if self.memory is None or not len(self.memory):
-            return empty
+            return empty, empty
         entries = self.memory.sample()
         sequences = self.agent.encode([e.smiles for e in entries])
         agent_nll = self.agent.likelihood(sequences)
         device = self.agent.device
         prior_nll = torch.tensor([e.prior_nll for e in entries], device=device)
         scores = torch.tensor([e.score for e in entries], device=device)
-        return dap_loss(agent_nll, prior_nll, scores, sigma)[0]
+        return dap_loss(agent_nll, prior_nll, scores, sigma)[0], agent_nll
 
     def _remember(
         self,

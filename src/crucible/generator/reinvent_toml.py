@@ -181,6 +181,21 @@ def scoring_config(scoring: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": _AGGREGATION[config.aggregation], "component": components}
 
 
+def _learning_strategy(config: ReinforcementConfig) -> dict[str, Any]:
+    if config.in_batch_duplicates != "score_zero":
+        raise ConfigurationError(
+            "in_batch_duplicates: REINVENT 4 always scores in-batch duplicates 0; set "
+            "'score_zero' to run REINVENT, or run Crucible's own engine"
+        )
+    strategy = config.learning_strategy.model_dump()
+    if strategy.pop("likelihood_penalty"):
+        raise ConfigurationError(
+            "learning_strategy.likelihood_penalty: REINVENT 4 has no likelihood regulariser; "
+            "set it to 0 to run REINVENT, or run Crucible's own engine"
+        )
+    return strategy
+
+
 def staged_learning_config(
     config: ReinforcementConfig,
     stages: Sequence[tuple[StageConfig, Mapping[str, Any]]],
@@ -209,7 +224,7 @@ def staged_learning_config(
             "randomize_smiles": False,
             "use_checkpoint": False,
         },
-        "learning_strategy": config.learning_strategy.model_dump(),
+        "learning_strategy": _learning_strategy(config),
     }
     if config.diversity_filter is not None:
         out["diversity_filter"] = config.diversity_filter.model_dump()

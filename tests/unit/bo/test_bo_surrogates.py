@@ -44,6 +44,23 @@ def test_gp_uncertainty_grows_away_from_data_and_warm_start() -> None:
     np.testing.assert_allclose(warm.predict(X)[0], gp.predict(X)[0], atol=0.05)
 
 
+def test_gamma_noise_prior_lets_a_deterministic_objective_interpolate() -> None:
+    """BoTorch's LogNormal(-4, 1) holds the noise up; Gamma(1.1, 30) lets it fall to the floor."""
+    X, Y = _data(40)
+    noise = {}
+    for name in ("gamma", "lognormal"):
+        gp = GPSurrogate(kernel="matern", noise_prior=name)
+        gp.fit(X, Y)
+        noise[name] = float(gp.model.likelihood.noise.detach().mean())
+        again = GPSurrogate.from_bytes(gp.to_bytes())
+        assert again.noise_prior == name
+        np.testing.assert_allclose(again.predict(X)[0], gp.predict(X)[0], atol=1e-10)
+    # gamma: at the 1e-6 floor; lognormal: ~8e-5, two orders of magnitude above it
+    assert noise["gamma"] < 2e-6 and noise["lognormal"] > 20 * noise["gamma"]
+    with pytest.raises(InvalidInputError, match="noise_prior"):
+        GPSurrogate(noise_prior="flat").fit(X, Y)  # type: ignore[arg-type]
+
+
 def test_mixed_gp_and_multi_output() -> None:
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.random(24), rng.integers(0, 3, 24)])

@@ -21,6 +21,7 @@ from crucible.generator.reinforcement import (
     StageConfig,
     classify,
     dap_loss,
+    likelihood_penalty,
     reinforce,
 )
 from crucible.generator.replay import InceptionConfig
@@ -67,6 +68,29 @@ def test_dap_loss_matches_formula() -> None:
     expected_aug = torch.tensor([-12.0 + 64.0, -18.0])
     assert torch.allclose(augmented, expected_aug)
     assert torch.allclose(loss, (expected_aug + agent_nll) ** 2)
+
+
+def test_likelihood_penalty_is_weighted_mean_inverse_nll_and_raises_nll() -> None:
+    nll = torch.tensor([10.0, 40.0], requires_grad=True)
+    penalty = likelihood_penalty(nll, 5000.0)
+    assert float(penalty.detach()) == pytest.approx(5000.0 * (0.1 + 0.025) / 2)
+    penalty.backward()
+    assert nll.grad is not None
+    # descending the penalty raises the NLL, most for the most likely sequence
+    assert (nll.grad < 0).all() and nll.grad[0] < nll.grad[1]
+
+
+def test_likelihood_penalty_keeps_the_agent_nll_higher(trained_tiny, tmp_path) -> None:
+    def final_nll(weight: float) -> float:
+        torch.manual_seed(5)
+        strategy = LearningStrategyConfig(rate=5e-3, likelihood_penalty=weight)
+        config = _config(batch_size=32, diversity_filter=None, learning_strategy=strategy)
+        stage = Stage(StageConfig(max_steps=15, min_steps=15), NitrogenScorer())
+        result = reinforce(trained_tiny, trained_tiny.clone(), [stage], config,
+                           tmp_path / str(weight))  # fmt: skip
+        return float(np.mean([r.agent_nll for r in result.history[-5:]]))
+
+    assert final_nll(5000.0) > final_nll(0.0) + 1.0
 
 
 def test_classify_marks_invalid_and_in_batch_duplicates() -> None:

@@ -8,7 +8,11 @@ import pytest
 
 from crucible.exceptions import ConfigurationError
 from crucible.generator.diversity_filters import DiversityFilterConfig
-from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
+from crucible.generator.reinforcement import (
+    LearningStrategyConfig,
+    ReinforcementConfig,
+    StageConfig,
+)
 from crucible.generator.reinvent_toml import (
     run_reinvent,
     staged_learning_config,
@@ -40,6 +44,13 @@ def test_transfer_learning_toml_has_reinvent_keys() -> None:
     assert parameters["validation_smiles_file"] == "valid.smi"
     assert parameters["sample_batch_size"] >= 100
     assert data["scheduler"] == {"lr": 2e-4, "min": 1e-7, "gamma": 0.95, "step": 10}
+
+
+def test_staged_learning_refuses_a_likelihood_penalty_reinvent_lacks() -> None:
+    config = ReinforcementConfig(learning_strategy=LearningStrategyConfig(likelihood_penalty=5e3))
+    stages = [(StageConfig(), {"components": [{"type": "qed"}]})]
+    with pytest.raises(ConfigurationError, match="likelihood_penalty"):
+        staged_learning_config(config, stages, "p.prior", "a.prior")
 
 
 def test_staged_learning_toml_round_trips_with_nested_arrays_of_tables() -> None:
