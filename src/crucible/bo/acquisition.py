@@ -56,6 +56,9 @@ class AcquisitionContext:
         ucb_beta: Exploration weight of UCB.
         fast_posterior: Evaluate analytic (q=1) acquisitions with
             :class:`~crucible.bo.fastgp.FastPosterior` where it is exact.
+        incumbent: What EI and PI improve on: ``observed`` (the best feasible observed
+            value) or ``posterior_mean`` (the best posterior mean at the feasible
+            observed points, the "plug-in" incumbent of noisy EI).
     """
 
     model: Any
@@ -69,6 +72,7 @@ class AcquisitionContext:
     seed: int = 0
     ucb_beta: float = 2.0
     fast_posterior: bool = True
+    incumbent: str = "observed"
 
     @property
     def n_objectives(self) -> int:
@@ -100,10 +104,29 @@ class AcquisitionContext:
         return np.all(self.slack <= 0, axis=1)
 
     def best_f(self) -> float:
-        """Best feasible observed value; the worst observed value when none is feasible."""
+        """The incumbent value EI and PI improve on (objective 0, maximised).
+
+        ``observed``: the best feasible observed value. ``posterior_mean``: the best
+        posterior mean of the objective at the feasible observed points; where the GP
+        interpolates this is the observed best, where it smooths (a rugged or noisy
+        objective) it is the model's own best value, so points the model predicts to
+        beat its incumbent keep a useful improvement. With nothing feasible: the worst
+        observed value.
+        """
         values = self.Y[:, 0]
         feasible = self.feasible()
-        return float(values[feasible].max() if feasible.any() else values.min())
+        if not feasible.any():
+            return float(values.min())
+        if self.incumbent == "posterior_mean":
+            values = self.posterior_mean_at_baseline()
+        return float(values[feasible].max())
+
+    def posterior_mean_at_baseline(self) -> np.ndarray:
+        """Posterior mean of objective 0 at the observed points, ``n``."""
+        torch = require("torch")
+        with torch.no_grad():
+            mean = self.model.posterior(self.X_baseline).mean
+        return mean[..., 0].reshape(-1).numpy()
 
     def sampler(self) -> Any:
         """A seeded Sobol quasi-MC sampler."""

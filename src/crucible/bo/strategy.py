@@ -83,6 +83,15 @@ class Strategy(BaseModel):
             12 runs, ``mixed`` in 5, at half the CPU per suggestion; on the HPO benchmark's
             test function (an additive category effect) ``mixed`` did in 5 of 6, ``onehot``
             in 3 of 6, so Crucible's Optuna sampler uses ``mixed``.
+        incumbent: The value EI and PI improve on: ``posterior_mean`` (the best posterior
+            mean at the feasible observed points, the plug-in incumbent of noisy EI) or
+            ``observed`` (the best feasible observed value). Where the GP interpolates
+            the two agree; where it smooths a rugged objective (Ackley5 in
+            ``benchmarks/bo.py``: a smooth bowl under ripples) the observed best lies
+            below the model's whole surface, so EI expects nothing anywhere the model
+            is confident and spends the budget on the box corners. Over 10 seeds the
+            plug-in lowered the median regret on Ackley5 from 2.45 to 1.45 and on the
+            constrained Hartmann6 from 1.0e-4 to 5.6e-5, level elsewhere.
         fast_posterior: Use :mod:`crucible.bo.fastgp`, an exact re-implementation of
             the GP prediction and marginal likelihood without GPyTorch's per-call
             overhead, for analytic acquisitions (q=1, no pending points) and for the
@@ -111,6 +120,7 @@ class Strategy(BaseModel):
     fast_posterior: bool = True
     outcome_warp: OutcomeWarp = "auto"
     categorical_kernel: Literal["onehot", "mixed"] = "onehot"
+    incumbent: Literal["observed", "posterior_mean"] = "posterior_mean"
     seed: int = 0
 
     def initial_size(self, space: Space) -> int:
@@ -349,6 +359,7 @@ def _propose(
             seed=seed,
             ucb_beta=strategy.ucb_beta,
             fast_posterior=strategy.fast_posterior,
+            incumbent=strategy.incumbent,
         )
         acquisition.check(ctx)
         return acquisition.build(ctx)
