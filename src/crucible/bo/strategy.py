@@ -92,6 +92,13 @@ class Strategy(BaseModel):
             is confident and spends the budget on the box corners. Over 10 seeds the
             plug-in lowered the median regret on Ackley5 from 2.45 to 1.45 and on the
             constrained Hartmann6 from 1.0e-4 to 5.6e-5, level elsewhere.
+        prior_mean: The GP's constant prior mean of each objective in proposals:
+            ``worst`` pins it at the worst observed value (a pessimistic mean, see
+            :func:`crucible.bo.surrogates.pin_pessimistic_mean`), ``fitted`` learns it
+            with the other hyperparameters. Constraint slacks, predictions and
+            cross-validation always use a fitted mean. Over 10 seeds ``worst`` lowered
+            the median regret on Branin from 2.4e-3 to 4.6e-4 and on Ackley5 from 1.45
+            to 1.16, level on Hartmann6, the constrained Hartmann6 and the mixed problem.
         fast_posterior: Use :mod:`crucible.bo.fastgp`, an exact re-implementation of
             the GP prediction and marginal likelihood without GPyTorch's per-call
             overhead, for analytic acquisitions (q=1, no pending points) and for the
@@ -121,6 +128,7 @@ class Strategy(BaseModel):
     outcome_warp: OutcomeWarp = "auto"
     categorical_kernel: Literal["onehot", "mixed"] = "onehot"
     incumbent: Literal["observed", "posterior_mean"] = "posterior_mean"
+    prior_mean: Literal["worst", "fitted"] = "worst"
     seed: int = 0
 
     def initial_size(self, space: Space) -> int:
@@ -174,8 +182,14 @@ def fit_surrogate(
     X: np.ndarray,
     outcomes: np.ndarray,
     warm_start: bytes | None = None,
+    pessimistic_outputs: int = 0,
 ) -> Surrogate:
-    """Fit the strategy's surrogate on encoded ``X`` (``n x d``) and ``outcomes`` (``n x k``)."""
+    """Fit the strategy's surrogate on encoded ``X`` (``n x d``) and ``outcomes`` (``n x k``).
+
+    ``pessimistic_outputs``: leading outputs whose GP prior mean is pinned at their worst
+    value (:func:`crucible.bo.surrogates.pin_pessimistic_mean`); proposals pass the number
+    of objectives when ``strategy.prior_mean == "worst"``, analysis keeps fitted means.
+    """
     encoding = encoding_for(space, strategy)
     if strategy.surrogate == "gp":
         cat_dims = list(space.categorical_columns("index")) if encoding == "index" else []
@@ -187,6 +201,7 @@ def fit_surrogate(
             strategy.refit_maxiter,
             strategy.fast_posterior,
             strategy.noise_prior,
+            pessimistic_outputs,
         )
     else:
         surrogate = make_surrogate("rf", seed=strategy.seed)
@@ -231,27 +246,25 @@ def fit_warped_surrogate(
     """
     applicable = Y.shape[1] == 1 and strategy.surrogate == "gp"
     warped = power_warp(Y[:, 0]) if applicable and strategy.outcome_warp != "none" else None
+    pessimistic = Y.shape[1] if strategy.prior_mean == "worst" else 0
+
+    def fit(Y_obj: np.ndarray) -> Surrogate:
+        outcomes = np.hstack([Y_obj, slack])
+        return fit_surrogate(space, strategy, X, outcomes, warm_start, pessimistic)
+
     if warped is None:
-        return fit_surrogate(space, strategy, X, np.hstack([Y, slack]), warm_start), Y, "none"
+        return fit(Y), Y, "none"
     candidates = {"none": Y, "power": warped[0][:, None]}
     if strategy.outcome_warp == "power":
         choice = "power"
     elif len(Y) % WARP_RECHECK_EVERY and (stored := _stored_warp(warm_start)):
         choice = stored  # between rechecks, and only once a choice is stored
     else:
-        fits = {
-            w: fit_surrogate(space, strategy, X, np.hstack([v, slack]), warm_start)
-            for w, v in candidates.items()
-        }
+        fits = {w: fit(v) for w, v in candidates.items()}
         evidence = {w: _gp(f).log_evidence(0) for w, f in fits.items()}
         choice = "power" if evidence["power"] + warped[1] > evidence["none"] else "none"
         return _tag(fits[choice], choice), candidates[choice], choice
-    Y_fit = np.hstack([candidates[choice], slack])
-    return (
-        _tag(fit_surrogate(space, strategy, X, Y_fit, warm_start), choice),
-        candidates[choice],
-        choice,
-    )
+    return _tag(fit(candidates[choice]), choice), candidates[choice], choice
 
 
 def _gp(surrogate: Surrogate) -> GPSurrogate:

@@ -141,6 +141,10 @@ class GPSurrogate(Surrogate):
         fast: Fit with :func:`crucible.bo.fastgp.mll_loss` (same loss and gradients as
             BoTorch's default closure, without GPyTorch's overhead).
         noise_prior: Prior of the noise variance, ``gamma`` or ``lognormal``.
+        pessimistic_outputs: How many leading outputs get a pessimistic prior mean: their
+            constant mean is pinned at the lowest standardised training value instead of
+            being fitted (see :func:`pin_pessimistic_mean`). The campaign's proposals use
+            it for the (maximised) objectives; constraint slacks keep a fitted mean.
     """
 
     name = "gp"
@@ -154,8 +158,10 @@ class GPSurrogate(Surrogate):
         refit_maxiter: int = 50,
         fast: bool = True,
         noise_prior: NoisePrior = "gamma",
+        pessimistic_outputs: int = 0,
     ) -> None:
         self.cat_dims = list(cat_dims or [])
+        self.pessimistic_outputs = pessimistic_outputs
         self.fit_maxiter = fit_maxiter
         self.min_noise = min_noise
         self.kernel = kernel
@@ -216,6 +222,7 @@ class GPSurrogate(Surrogate):
             state = torch.load(io.BytesIO(warm_start), weights_only=True)
             if _load_compatible(model, state):
                 maxiter = min(maxiter, self.refit_maxiter)
+        pin_pessimistic_mean(model, self.pessimistic_outputs)
         mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
         loss = fastgp.mll_loss(mll) if self.fast else None
         if loss is not None:
@@ -224,6 +231,7 @@ class GPSurrogate(Surrogate):
             botorch.fit.fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
         except Exception:  # ill-conditioned warm start: refit from the defaults
             model = self._build(X, Y)
+            pin_pessimistic_mean(model, self.pessimistic_outputs)
             mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
             botorch.fit.fit_gpytorch_mll(mll)
         model.eval()
@@ -307,6 +315,7 @@ class GPSurrogate(Surrogate):
                 "min_noise": self.min_noise,
                 "kernel": self.kernel,
                 "noise_prior": self.noise_prior,
+                "pessimistic_outputs": self.pessimistic_outputs,
                 "state": self.model.state_dict(),
             },
             buffer,
@@ -324,6 +333,7 @@ class GPSurrogate(Surrogate):
             blob["min_noise"],
             blob["kernel"],
             noise_prior=blob.get("noise_prior", "lognormal"),  # files from before the option
+            pessimistic_outputs=int(blob.get("pessimistic_outputs", 0)),
         )
         model = surrogate._build(blob["X"].numpy(), blob["Y"].numpy())
         model.load_state_dict(blob["state"])
@@ -331,6 +341,38 @@ class GPSurrogate(Surrogate):
         surrogate._model = model
         surrogate._data = (blob["X"].numpy(), blob["Y"].numpy())
         return surrogate
+
+
+def pin_pessimistic_mean(model: Any, n_outputs: int) -> None:
+    """Pin the constant prior mean of the first ``n_outputs`` outputs at their worst value.
+
+    A pessimistic prior mean (De Ath, Fieldsend and Everson, "What do you mean? The role
+    of the mean function in Bayesian optimisation", GECCO 2020): far from the data the GP
+    reverts to the lowest (maximisation convention) standardised training value instead
+    of a fitted constant near the data's average, so expected improvement no longer
+    rewards the box corners merely for being far from every observation; near the data
+    nothing changes. The other outputs' constants stay free; the pinned ones receive
+    no gradient during the fit (with L-BFGS-B from an identity Hessian, a coordinate
+    whose gradient is always zero does not move).
+
+    Args:
+        model: A BoTorch GP with a ``ConstantMean`` (batched over outputs when several)
+            and standardised ``train_targets``.
+        n_outputs: Number of leading outputs to pin (0: none).
+    """
+    if n_outputs <= 0:
+        return
+    torch = require("torch")
+    targets = model.train_targets.reshape(-1, model.train_targets.shape[-1])  # (M, n)
+    raw = model.mean_module.raw_constant
+    pinned = torch.zeros(raw.numel(), dtype=torch.bool)
+    pinned[:n_outputs] = True
+    constant = model.mean_module.constant.detach().reshape(-1).clone()
+    constant[pinned] = targets[pinned].min(-1).values
+    with torch.no_grad():
+        model.mean_module.constant = constant.reshape(raw.shape)
+    free = (~pinned).to(raw.dtype).reshape(raw.shape)
+    raw.register_hook(lambda grad: grad * free)
 
 
 def _load_compatible(model: Any, state: dict[str, Any]) -> bool:

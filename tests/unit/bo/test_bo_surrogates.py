@@ -92,3 +92,40 @@ def test_bad_inputs() -> None:
         make_surrogate("svm")
     with pytest.raises(InvalidInputError, match="not fitted"):
         RandomForestSurrogate().predict(np.zeros((1, 1)))
+
+
+@pytest.mark.parametrize("cat_dims", [[], [2]])
+def test_pessimistic_prior_mean_pins_the_objective_and_fits_the_constraint(
+    cat_dims: list[int],
+) -> None:
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.random((30, 2)) * 0.4, rng.integers(0, 3, 30)])
+    objective = np.sin(6 * X[:, 0]) + X[:, 1] + 0.1 * X[:, 2]
+    slack = X[:, 0] - 0.2
+    Y = np.column_stack([objective, slack])
+    fitted = GPSurrogate(cat_dims=cat_dims)
+    fitted.fit(X, Y)
+    gp = GPSurrogate(cat_dims=cat_dims, pessimistic_outputs=1)
+    gp.fit(X, Y, warm_start=fitted.hyperparameters())  # a warm start does not unpin it
+    constant = gp.model.mean_module.constant.detach().reshape(-1).numpy()
+    targets = gp.model.train_targets.reshape(2, -1).numpy()
+    assert constant[0] == pytest.approx(targets[0].min())
+    assert constant[1] > targets[1].min() + 0.1  # fitted, not pinned
+    far = np.array([[1.0, 1.0, 1.0]])  # every observation has x0, x1 <= 0.4
+    mean_far, _ = gp.predict(far)
+    assert mean_far[0, 0] < objective.min() + 0.2 * np.ptp(objective)
+    assert mean_far[0, 0] < fitted.predict(far)[0][0, 0] - 0.05 * np.ptp(objective)
+    again = GPSurrogate.from_bytes(gp.to_bytes())
+    assert again.pessimistic_outputs == 1
+    np.testing.assert_allclose(again.predict(far)[0], mean_far, atol=1e-10)
+
+
+def test_pessimistic_prior_mean_single_output_is_the_worst_observation() -> None:
+    X, Y = _data(20)
+    gp = GPSurrogate(kernel="matern", pessimistic_outputs=1)
+    gp.fit(X * 0.3, Y)
+    assert float(gp.model.mean_module.constant.detach()) == pytest.approx(
+        float(gp.model.train_targets.min())
+    )
+    mean_far, _ = gp.predict(np.array([[1.0, 1.0]]))
+    assert mean_far[0, 0] == pytest.approx(Y.min(), abs=0.05 * np.ptp(Y))
