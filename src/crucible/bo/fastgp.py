@@ -326,4 +326,7 @@ def accelerate(acqf: Any) -> Any:
         acqf.to(dtype=fast.L.dtype)
         acqf._mean_and_sigma = fast.mean_and_sigma
         acqf.fast_posterior = fast
+        from crucible.bo.fastei import numpy_logei
+
+        acqf.numpy_logei = numpy_logei(acqf)  # None unless LogEI on a supported GP
     return acqf

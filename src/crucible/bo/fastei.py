@@ -1,0 +1,148 @@
+"""Analytic LogEI and its input gradient in NumPy, for the acquisition optimiser.
+
+The acquisition optimiser calls LogEI and its gradient about 40 times per suggestion on a
+batch of 4 starts; through torch (even with :class:`~crucible.bo.fastgp.FastPosterior`)
+each call costs ~1.3 ms, almost all of it op dispatch and autograd bookkeeping for tiny
+tensors. :class:`NumpyLogEI` evaluates the same quantities with a handful of NumPy/SciPy
+calls and the gradient in closed form:
+
+* posterior of the standardised latent ``f`` at ``x`` (``b x d``): ``k = k(x, X)``,
+  ``μ = c + k α``, ``σ² = s - kᵀ K⁻¹ k`` (``s`` the output scale), then the
+  ``Standardize`` transform undone: ``mean = μ·σ_y + μ_y``, ``var = σ²·σ_y²`` clamped at
+  1e-10 (GPyTorch) and 1e-12 (BoTorch), ``sigma = sqrt(var)``;
+* ``u = (mean - best_f) / sigma`` and BoTorch's ``_log_ei_helper(u) + log(sigma)``: the
+  naive ``log(φ(u) + uΦ(u))`` for ``u > -1``, ``log φ(u) + log1mexp(log(|u| erfcx(-u/√2)
+  √(π/2))`` below, ``log φ(u) - 2 log|u|`` below -1e6;
+* gradient: ``d/du log EI = Φ(u) / EI(u)``, ``dμ/dx = Σᵢ αᵢ ∂kᵢ/∂x``,
+  ``dσ²/dx = -2 Σᵢ (K⁻¹k)ᵢ ∂kᵢ/∂x``, with ``∂k/∂x = -(5/3)(1 + √5 r) e^(-√5 r) (x - Xᵢ)/ℓ²``
+  (Matern-5/2) or ``-k (x - Xᵢ)/ℓ²`` (RBF), ``r = |(x - Xᵢ)/ℓ|``.
+
+Only BoTorch's analytic ``LogExpectedImprovement`` (``maximize=True``) on a single-output
+``SingleTaskGP`` that :class:`~crucible.bo.fastgp.FastPosterior` supports, with an ARD
+Matern-5/2 or RBF kernel (optionally scaled, no ``active_dims``), gets this path;
+:func:`numpy_logei` returns ``None`` for anything else and the optimiser keeps BoTorch's.
+Unit tests compare values and gradients with BoTorch's autograd to 1e-8.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from crucible._imports import require
+
+__all__ = ["NumpyLogEI", "numpy_logei"]
+
+_SQRT5 = math.sqrt(5.0)
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+_LOG_SQRT_PI_DIV_2 = 0.5 * math.log(math.pi / 2)
+_NEG_INV_SQRT_EPS = -1e6  # float64, as BoTorch's _log_ei_helper
+
+
+def log_ei_helper(u: np.ndarray) -> np.ndarray:
+    """``log(φ(u) + u Φ(u))`` with BoTorch's branches (``_log_ei_helper``), float64."""
+    special = require("scipy.special")
+    out = np.empty_like(u)
+    upper = u > -1
+    uu = u[upper]
+    out[upper] = np.log(np.exp(-0.5 * uu**2 - _LOG_SQRT_2PI) + uu * special.ndtr(uu))
+    lower = ~upper
+    ul = u[lower]
+    log_phi = -0.5 * ul**2 - _LOG_SQRT_2PI
+    u_eps = np.maximum(ul, _NEG_INV_SQRT_EPS)
+    w = np.log(special.erfcx(-u_eps / math.sqrt(2)) * np.abs(u_eps)) + _LOG_SQRT_PI_DIV_2
+    log1mexp = np.where(w > -math.log(2), np.log(-np.expm1(w)), np.log1p(-np.exp(w)))
+    out[lower] = log_phi + np.where(ul > _NEG_INV_SQRT_EPS, log1mexp, -2 * np.log(np.abs(ul)))
+    return out
+
+
+class NumpyLogEI:
+    """LogEI value and input gradient of a fitted single-output GP (see module docstring).
+
+    Args:
+        fast: The acquisition's :class:`~crucible.bo.fastgp.FastPosterior`.
+        best_f: The incumbent (maximisation, original outcome units).
+        lengthscale: ARD lengthscales, ``d``.
+        outputscale: Kernel output scale (1 without a ``ScaleKernel``).
+        matern: Matern-5/2 (True) or RBF (False).
+    """
+
+    def __init__(
+        self, fast: Any, best_f: float, lengthscale: np.ndarray, outputscale: float, matern: bool
+    ) -> None:
+        self.X = fast.train_X[0].numpy()  # n x d
+        self.L = fast.L[0].numpy()  # n x n, lower
+        self.alpha = fast.alpha[0, :, 0].numpy()  # n
+        self.constant = float(fast.constant.reshape(-1)[0])
+        self.y_mean = float(fast.y_mean.reshape(-1)[0])
+        self.y_std = float(fast.y_std.reshape(-1)[0])
+        self.best_f = float(best_f)
+        self.inv_ls2 = 1.0 / lengthscale**2
+        self.outputscale = outputscale
+        self.matern = matern
+
+    def _kernel_and_grad(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``k(x, X)`` (``b x n``) and ``∂k/∂x`` (``b x n x d``)."""
+        diff = x[:, None, :] - self.X[None, :, :]  # b x n x d
+        scaled = diff * self.inv_ls2
+        r2 = np.einsum("bnd,bnd->bn", diff, scaled)
+        if self.matern:
+            r = np.sqrt(r2)
+            e = np.exp(-_SQRT5 * r)
+            k = (1 + _SQRT5 * r + 5.0 / 3.0 * r2) * e
+            dk_factor = -(5.0 / 3.0) * (1 + _SQRT5 * r) * e
+        else:
+            k = np.exp(-0.5 * r2)
+            dk_factor = -k
+        k = self.outputscale * k
+        return k, (self.outputscale * dk_factor)[:, :, None] * scaled
+
+    def __call__(self, x: np.ndarray, grad: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """LogEI at ``x`` (``b x d``) and, when ``grad``, its gradient (``b x d``)."""
+        linalg = require("scipy.linalg")
+        special = require("scipy.special")
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        k, dk = self._kernel_and_grad(x)
+        v = linalg.solve_triangular(self.L, k.T, lower=True, check_finite=False)  # n x b
+        mean = (self.constant + k @ self.alpha) * self.y_std + self.y_mean
+        var_raw = (self.outputscale - np.einsum("nb,nb->b", v, v)) * self.y_std**2
+        var = np.maximum(np.maximum(var_raw, 1e-10), 1e-12)
+        sigma = np.sqrt(var)
+        u = (mean - self.best_f) / sigma
+        h = log_ei_helper(u)
+        value = h + np.log(sigma)
+        if not grad:
+            return value, None
+        w = linalg.solve_triangular(self.L, v, lower=True, trans="T", check_finite=False)
+        dmean = np.einsum("n,bnd->bd", self.alpha, dk) * self.y_std
+        dvar = -2.0 * np.einsum("nb,bnd->bd", w, dk) * self.y_std**2
+        dvar[var_raw < 1e-10] = 0.0
+        dsigma = dvar / (2.0 * sigma[:, None])
+        dh_du = np.exp(special.log_ndtr(u) - h)
+        du = (dmean - u[:, None] * dsigma) / sigma[:, None]
+        return value, dh_du[:, None] * du + dsigma / sigma[:, None]
+
+
+def numpy_logei(acqf: Any) -> NumpyLogEI | None:
+    """A :class:`NumpyLogEI` for BoTorch's analytic ``acqf``, or ``None`` if not exact."""
+    analytic = require("botorch.acquisition.analytic")
+    gpytorch = require("gpytorch")
+    kernels = gpytorch.kernels
+    fast = getattr(acqf, "fast_posterior", None)
+    if type(acqf) is not analytic.LogExpectedImprovement or fast is None:
+        return None
+    if not acqf.maximize or fast.n_outputs != 1 or fast.L.shape[0] != 1:
+        return None
+    kernel, outputscale = fast.kernel, 1.0
+    if type(kernel) is kernels.ScaleKernel:
+        outputscale = float(kernel.outputscale.detach().reshape(-1)[0])
+        kernel = kernel.base_kernel
+    matern = type(kernel) is kernels.MaternKernel and kernel.nu == 2.5
+    if not (matern or type(kernel) is kernels.RBFKernel) or kernel.active_dims is not None:
+        return None
+    lengthscale = kernel.lengthscale.detach().reshape(-1).numpy().astype(float)
+    if lengthscale.shape[0] != fast.train_X.shape[-1]:
+        return None
+    return NumpyLogEI(fast, float(acqf.best_f.reshape(-1)[0]), lengthscale, outputscale, matern)
