@@ -237,20 +237,20 @@ def _local_search(
     if incumbent is not None:
         best = torch.as_tensor(incumbent, dtype=torch.float64).reshape(1, 1, -1)
         starts = torch.cat([starts, best])
-    lower, upper = (torch.as_tensor(b, dtype=torch.float64) for b in space.bounds(encoding))
     cat_mask = _categorical_mask(space, encoding)
     cat_cols = [int(i) for i in np.flatnonzero(cat_mask)]
     inequality = [
         (torch.tensor(idx), torch.tensor(coef, dtype=torch.float64), rhs)
         for idx, coef, rhs in space.inequality_constraints(encoding)
     ] or None
-    out_X, out_v = [], []
     evaluator = getattr(acqf, "numpy_logei", None)
     if evaluator is not None and inequality is None:
         Xg, vg = _numpy_lbfgsb(
             evaluator, starts[:, 0, :].numpy(), space, encoding, cat_cols, options
         )
         return np.vstack([Xg, candidates]), np.concatenate([vg, values])
+    lower, upper = (torch.as_tensor(b, dtype=torch.float64) for b in space.bounds(encoding))
+    out_X, out_v = [], []
     if cat_cols and inequality is None:
         # BoTorch's batched L-BFGS-B takes per-start fixed features (a value per start):
         # one call instead of one per categorical combination, each start still its own
