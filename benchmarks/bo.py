@@ -156,6 +156,11 @@ def _print_table(summary: dict[tuple[str, str], dict[str, Any]]) -> None:
                     f"| {problem} | {method} (recorded) | {r['n_seeds']} "
                     f"| {r['final_regret_median']:.3g} | {r['ask_cpu_s_last5_mean']:.3f} |"
                 )
+    _print_targets(summary)
+
+
+def _print_targets(summary: dict[tuple[str, str], dict[str, Any]]) -> None:
+    recorded = _recorded()
     print("\n## Targets per problem\n")
     print(
         "| problem | crucible regret (Ax from) | best of Ax / Optuna GP (this run) | regret ok "
@@ -237,7 +242,14 @@ def main() -> None:
         help="JSON of crucible Strategy overrides, e.g. '{\"num_restarts\": 6}' (default: none)",
     )
     parser.add_argument(
-        "--summarize", default="", help="only print the tables of an existing JSONL file"
+        "--summarize",
+        default="",
+        help="only print the tables of existing JSONL files (comma-separated, merged)",
+    )
+    parser.add_argument(
+        "--seed-subsets",
+        default="",
+        help="with --summarize: also print the targets on these seed subsets, e.g. 0-4,0-9",
     )
     parser.add_argument(
         "--ax-python",
@@ -248,8 +260,17 @@ def main() -> None:
     args = parser.parse_args()
     strategy = json.loads(args.strategy) if args.strategy else {}
     if args.summarize:
-        lines = Path(args.summarize).read_text().splitlines()
-        _print_table(_summarise([json.loads(line) for line in lines if line.strip()]))
+        records = [
+            json.loads(line)
+            for path in args.summarize.split(",")
+            for line in Path(path).read_text().splitlines()
+            if line.strip()
+        ]
+        _print_table(_summarise(records))
+        for subset in filter(None, args.seed_subsets.split(",")):
+            seeds = set(_seeds(subset))
+            print(f"\n# Seeds {subset} only (same runs)")
+            _print_targets(_summarise([r for r in records if r["seed"] in seeds]))
         return
     if not args.latency_only:
         jobs = [
