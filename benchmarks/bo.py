@@ -26,7 +26,8 @@ acquisition optimisation + storage), the issue's latency target.
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/bo.py [--seeds 0-2] [--workers 2]
         [--problems branin,hartmann6] [--methods crucible,optuna_gp,ax]
         [--ax-python .ax-venv/bin/python] [--latency-only]
-        [--summarize benchmarks/results/bo_runs.jsonl] [--strategy '{"num_restarts": 6}']
+        [--summarize a.jsonl,b.jsonl [--seed-subsets 0-4,0-9]]
+        [--strategy '{"num_restarts": 6}']
 
 Raw records go to ``benchmarks/results/bo_runs.jsonl`` (one JSON line per run; each
 invocation rewrites the file, so keep earlier runs under another name or pass ``--out``).
@@ -156,11 +157,13 @@ def _print_table(summary: dict[tuple[str, str], dict[str, Any]]) -> None:
                     f"| {problem} | {method} (recorded) | {r['n_seeds']} "
                     f"| {r['final_regret_median']:.3g} | {r['ask_cpu_s_last5_mean']:.3f} |"
                 )
-    _print_targets(summary)
+    _print_targets(summary, recorded)
 
 
-def _print_targets(summary: dict[tuple[str, str], dict[str, Any]]) -> None:
-    recorded = _recorded()
+def _print_targets(
+    summary: dict[tuple[str, str], dict[str, Any]],
+    recorded: dict[tuple[str, str], dict[str, Any]],
+) -> None:
     print("\n## Targets per problem\n")
     print(
         "| problem | crucible regret (Ax from) | best of Ax / Optuna GP (this run) | regret ok "
@@ -249,7 +252,7 @@ def main() -> None:
     parser.add_argument(
         "--seed-subsets",
         default="",
-        help="with --summarize: also print the targets on these seed subsets, e.g. 0-4,0-9",
+        help="with --summarize: also print the targets on these seed ranges, e.g. 0-4,0-9",
     )
     parser.add_argument(
         "--ax-python",
@@ -270,7 +273,7 @@ def main() -> None:
         for subset in filter(None, args.seed_subsets.split(",")):
             seeds = set(_seeds(subset))
             print(f"\n# Seeds {subset} only (same runs)")
-            _print_targets(_summarise([r for r in records if r["seed"] in seeds]))
+            _print_targets(_summarise([r for r in records if r["seed"] in seeds]), _recorded())
         return
     if not args.latency_only:
         jobs = [
