@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from crucible._imports import require
-from crucible.bo import fastgp
+from crucible.bo import fastgp, fastmll
 from crucible.exceptions import InvalidInputError
 
 __all__ = [
@@ -227,8 +227,11 @@ class GPSurrogate(Surrogate):
         loss = fastgp.mll_loss(mll) if self.fast else None
         if loss is not None:
             mll.compute_custom_loss = loss  # used by BoTorch's get_loss_closure
+        closure = fastmll.numpy_closure(mll) if self.fast else None
         try:
-            botorch.fit.fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
+            botorch.fit.fit_gpytorch_mll(
+                mll, closure=closure, optimizer_kwargs={"options": {"maxiter": maxiter}}
+            )
         except Exception:  # ill-conditioned warm start: refit from the defaults
             model = self._build(X, Y)
             pin_pessimistic_mean(model, self.pessimistic_outputs)
@@ -373,6 +376,7 @@ def pin_pessimistic_mean(model: Any, n_outputs: int) -> None:
         model.mean_module.constant = constant.reshape(raw.shape)
     free = (~pinned).to(raw.dtype).reshape(raw.shape)
     raw.register_hook(lambda grad: grad * free)
+    model.crucible_pinned_outputs = n_outputs  # read by crucible.bo.fastmll
 
 
 def _load_compatible(model: Any, state: dict[str, Any]) -> bool:
