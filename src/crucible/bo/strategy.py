@@ -104,7 +104,8 @@ class Strategy(BaseModel):
         fast_posterior: Use :mod:`crucible.bo.fastgp`, an exact re-implementation of
             the GP prediction and marginal likelihood without GPyTorch's per-call
             overhead, for analytic acquisitions (q=1, no pending points) and for the
-            GP fits.
+            GP fits (single-output fits with :mod:`crucible.bo.fastmll`'s NumPy loss
+            and closed-form gradient).
         seed: Seed of the design, samplers and optimiser.
     """
 
