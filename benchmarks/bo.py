@@ -89,7 +89,8 @@ def _run_ax(problem: str, seed: int, ax_python: str) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _seeds(text: str) -> list[int]:
+def parse_seeds(text: str) -> list[int]:
+    """``0-19`` (a range, both ends included) or ``0,3,7``."""
     if "-" in text:
         lo, hi = text.split("-")
         return list(range(int(lo), int(hi) + 1))
@@ -271,7 +272,7 @@ def main() -> None:
         ]
         _print_table(_summarise(records))
         for subset in filter(None, args.seed_subsets.split(",")):
-            seeds = set(_seeds(subset))
+            seeds = set(parse_seeds(subset))
             print(f"\n# Seeds {subset} only (same runs)")
             _print_targets(_summarise([r for r in records if r["seed"] in seeds]), _recorded())
         return
@@ -280,7 +281,7 @@ def main() -> None:
             (m, p, s, strategy, args.ax_python)
             for p in args.problems.split(",")
             for m in args.methods.split(",")
-            for s in _seeds(args.seeds)
+            for s in parse_seeds(args.seeds)
         ]
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,17 +2,18 @@
 
 The mixed problem of ``benchmarks/bobench`` is ``f = H4(T_c(x)) + b_c + 0.04 (k - k*_c)^2``
 with three categories ``a, b, c`` whose Hartmann4 landscapes are transformed copies of
-each other (budget 50, 8 initial points). This script runs Crucible's ``Campaign`` (q=1)
-through the same harness as ``benchmarks/bo.py``, on the full problem and on the problem
-restricted to the optimal category ``b`` with a budget of 17, 25 or 50 evaluations (the
-restricted problems drop the categorical parameter; their optimum is the full problem's),
-and prints per problem: the median final regret, how many runs end below 0.01 (``b``'s
-global basin polished) and below 0.188 (Ax's 10-seed median on the full problem, run of
-2026-12-03), and for the full problem how often the first model-based step picks ``b``.
+each other (budget 50, 8 initial points). This script runs Crucible's ``Campaign`` (q=1;
+``--method optuna_gp`` or another bobench adapter instead) through the same harness as
+``benchmarks/bo.py``, on the full problem and on the problem restricted to the optimal
+category ``b`` with a budget of 17, 25 or 50 evaluations (the restricted problems drop the
+categorical parameter; their optimum is the full problem's), and prints per problem: the
+median final regret, how many runs end below 0.01 (``b``'s global basin polished) and below
+0.188 (Ax's 10-seed median on the full problem, run of 2026-12-03), and for the full
+problem how often the first model-based step picks ``b``.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bo_mixed_diagnostics.py
         [--problems mixed,mixed_b17,mixed_b25,mixed_b50] [--seeds 0-99] [--workers 2]
-        [--strategy '{"kernel": "rbf"}'] [--out results.jsonl]
+        [--method crucible] [--strategy '{"kernel": "rbf"}'] [--out results.jsonl]
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bo import parse_seeds
 from bobench import problems as bp
 from bobench.harness import run_one
 
@@ -58,15 +60,16 @@ for _budget in (17, 25, 50):
     bp.PROBLEMS[f"mixed_b{_budget}"] = restricted_problem("b", _budget)
 
 
-def run(job: tuple[str, int, dict[str, Any]]) -> dict[str, Any]:
-    """One Crucible run; the record keeps the final regret and the category sequence."""
-    problem, seed, strategy = job
+def run(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
+    """One run; the record keeps the final regret and the category sequence."""
+    method, problem, seed, strategy = job
     extra = {"strategy": strategy} if strategy else None
-    rec = run_one("crucible", problem, seed, n_init=N_INIT, extra=extra)
+    rec = run_one(method, problem, seed, n_init=N_INIT, extra=extra)
     if not rec["ok"]:
-        raise RuntimeError(f"{problem} seed {seed} failed: {rec.get('error')}")
+        raise RuntimeError(f"{method} {problem} seed {seed} failed: {rec.get('error')}")
     categories = "".join(str(p.get("c", "b")) for p in rec["points"])
     return {
+        "method": method,
         "problem": problem,
         "seed": seed,
         "strategy": strategy,
@@ -90,30 +93,27 @@ def summarize(records: list[dict[str, Any]]) -> None:
         )
 
 
-def seeds_from(text: str) -> list[int]:
-    """``0-99`` or ``0,3,7``."""
-    if "-" in text:
-        low, high = text.split("-")
-        return list(range(int(low), int(high) + 1))
-    return [int(s) for s in text.split(",")]
-
-
 def main() -> None:
     """Run the grid and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", default="mixed,mixed_b17,mixed_b25,mixed_b50")
     parser.add_argument("--seeds", default="0-99")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--strategy", default="{}", help="Strategy fields as JSON")
+    parser.add_argument("--method", default="crucible", help="a bobench adapter, e.g. optuna_gp")
+    parser.add_argument("--strategy", default="{}", help="Crucible Strategy fields as JSON")
     parser.add_argument("--out", type=Path, help="JSON lines of the runs")
     args = parser.parse_args()
     strategy = json.loads(args.strategy)
-    jobs = [(p, s, strategy) for p in args.problems.split(",") for s in seeds_from(args.seeds)]
+    jobs = [
+        (args.method, p, s, strategy)
+        for p in args.problems.split(",")
+        for s in parse_seeds(args.seeds)
+    ]
     with ProcessPoolExecutor(args.workers) as pool:
         records = list(pool.map(run, jobs))
     if args.out:
         args.out.write_text("".join(json.dumps(r) + "\n" for r in records))
-    print(f"strategy: {json.dumps(strategy)}")
+    print(f"method: {args.method}, strategy: {json.dumps(strategy)}")
     summarize(records)
 
 
