@@ -1,15 +1,10 @@
-"""The ``crucible`` command line: inspect the environment Crucible will use.
-
-Flows are started with Prefect (``prefect deployment run``); this command answers the
-question users ask first: "where will my campaigns, studies and runs be stored?".
-"""
+"""``crucible info``: where campaigns, studies and runs will be stored, and engine versions."""
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
 import json
-from collections.abc import Sequence
 
 from crucible.settings import get_settings
 
@@ -35,12 +30,12 @@ def info() -> dict[str, object]:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``crucible`` console script."""
-    parser = argparse.ArgumentParser(prog="crucible", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("info", help="print resolved settings and engine versions as JSON")
-    args = parser.parse_args(argv)
-    if args.command == "info":
-        print(json.dumps(info(), indent=2))
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``info`` command."""
+    parser = sub.add_parser("info", help="print resolved settings and engine versions as JSON")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    print(json.dumps(info(), indent=2))
     return 0
