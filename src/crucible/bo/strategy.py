@@ -65,11 +65,8 @@ class Strategy(BaseModel):
         mc_samples: Quasi-MC samples of Monte-Carlo acquisitions.
         warm_start: Start each GP fit from the previous hyperparameters.
         start_at_incumbent: Also start one acquisition local search at the best
-            observed point, as Optuna's GPSampler does. In ``benchmarks/bo.py`` (5 seeds,
-            with the outcome warp and one-hot categoricals) it lowered the median regret
-            on Hartmann6 (3.0e-4 vs 1.3e-3), Ackley5 (2.39 vs 2.77) and Branin (2.5e-4
-            vs 4.0e-4), left the mixed problem level (0.20) and raised the constrained
-            Hartmann6's (1.3e-3 vs 7.1e-4).
+            observed point, as Optuna's GPSampler does (measured in
+            ``benchmarks/LOG.md``).
         ucb_beta: Exploration weight of UCB.
         outcome_warp: Monotone warp of a single objective before the GP fit (see
             :func:`fit_warped_surrogate`): ``auto`` uses the Yeo-Johnson warp when it
@@ -78,29 +75,22 @@ class Strategy(BaseModel):
         categorical_kernel: How the GP treats categorical parameters: ``onehot`` (one
             continuous column per choice and a Matern kernel over all columns, as Ax
             does) or ``mixed`` (BoTorch's ``MixedSingleTaskGP``: index columns with a
-            categorical kernel). ``onehot`` found the right category of
-            ``benchmarks/bo.py``'s mixed problem (categories change the landscape) in 7 of
-            12 runs, ``mixed`` in 5, at half the CPU per suggestion; on the HPO benchmark's
-            test function (an additive category effect) ``mixed`` did in 5 of 6, ``onehot``
-            in 3 of 6, so Crucible's Optuna sampler uses ``mixed``.
+            categorical kernel). ``onehot`` suits categories that change the landscape
+            (``benchmarks/bo.py``'s mixed problem), ``mixed`` an additive category effect
+            at half the CPU per suggestion, so Crucible's Optuna sampler uses ``mixed``.
         incumbent: The value EI and PI improve on: ``posterior_mean`` (the best posterior
             mean at the feasible observed points, the plug-in incumbent of noisy EI) or
             ``observed`` (the best feasible observed value). Where the GP interpolates
             the two agree; where it smooths a rugged objective (Ackley5 in
             ``benchmarks/bo.py``: a smooth bowl under ripples) the observed best lies
             below the model's whole surface, so EI expects nothing anywhere the model
-            is confident and spends the budget on the box corners. Over 10 seeds the
-            plug-in lowered the median regret on Ackley5 from 2.53 to 1.45 and on the
-            constrained Hartmann6 from 1.0e-4 to 5.6e-5, level elsewhere.
+            is confident and spends the budget on the box corners.
         prior_mean: The GP's constant prior mean of each objective in proposals:
             ``worst`` pins it at the worst observed value (a pessimistic mean, see
             :func:`crucible.bo.surrogates.pin_pessimistic_mean`), ``fitted`` learns it
             with the other hyperparameters. Constraint slacks, predictions and
-            cross-validation always use a fitted mean. Over 10 seeds ``worst`` lowered
-            the median regret on Branin from 2.4e-3 to 4.6e-4 and on Ackley5 from 1.45
-            to 1.16, level on Hartmann6 (4.8e-4 -> 2.9e-4), the constrained Hartmann6
-            (5.6e-5 -> 7.3e-5) and the mixed problem (8 of 20 seeds in the right basin,
-            7 before).
+            cross-validation always use a fitted mean. Far from the data the model then
+            expects the worst, so EI stops choosing box corners for distance alone.
         fast_posterior: Use :mod:`crucible.bo.fastgp`, an exact re-implementation of
             the GP prediction and marginal likelihood without GPyTorch's per-call
             overhead, for analytic acquisitions (q=1, no pending points) and for the

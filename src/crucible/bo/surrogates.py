@@ -108,9 +108,7 @@ def noise_prior(name: NoisePrior) -> Any:
     objective's noise can fall to the floor and the GP interpolates the incumbent's
     neighbourhood. ``lognormal`` is BoTorch's LogNormal(-4, 1): it costs about 37 nats to
     move the noise from 1e-3 to 1e-6, so the GP keeps a noise standard deviation of ~1-3 %
-    of the outcome's spread and cannot resolve improvements below it. On
-    ``benchmarks/bo.py``'s constrained Hartmann6 (5 seeds) the median regret fell from
-    1.3e-3 (lognormal) to 1.1e-4 (gamma).
+    of the outcome's spread and cannot resolve improvements below it.
 
     Args:
         name: ``gamma`` or ``lognormal``.

@@ -20,8 +20,8 @@ The default :class:`~crucible.bo.strategy.Strategy` here spends less effort than
 campaign's (``num_restarts=4``, ``raw_samples=256``, 60 L-BFGS-B iterations), since a
 training trial is cheap to re-run; pass your own for more. Until ``n_startup_trials``
 trials have completed, and for parameters outside the space, Optuna's ``RandomSampler``
-is used. For comparison, ``optuna_integration.BoTorchSampler`` costs ~2.9 s per trial on
-this machine.
+is used. Its cost per trial against ``optuna_integration.BoTorchSampler`` is in
+``docs/hpo.md``.
 """
 
 from __future__ import annotations
