@@ -48,6 +48,12 @@ test-slow: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/pytest -m "integration"
 
+# A benchmark script with one torch/BLAS thread: make bench AREA=bo ARGS='--seeds 0-1'
+# (AREA: bo, hpo, chem, generator, ligand_data, lightning_overhead; see benchmarks/).
+bench: $(STAMP)
+	@test -n "$(AREA)" || { echo "usage: make bench AREA=bo [ARGS='...']"; exit 2; }
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/$(AREA).py $(ARGS)
+
 # Regenerate the constraints file from the current venv (after changing pyproject.toml).
 lock: $(STAMP)
 	$(BIN)/pip freeze --exclude-editable | sed -e 's/+cpu$$//' > constraints.txt

@@ -29,8 +29,9 @@ acquisition optimisation + storage), the issue's latency target.
         [--summarize a.jsonl,b.jsonl [--seed-subsets 0-4,0-9]]
         [--strategy '{"num_restarts": 6}']
 
-Raw records go to ``benchmarks/results/bo_runs.jsonl`` (one JSON line per run; each
-invocation rewrites the file, so keep earlier runs under another name or pass ``--out``).
+Raw records go to ``benchmarks/results/tmp/bo_runs.jsonl`` (one JSON line per run, rewritten
+by each invocation, not committed); pass ``--out benchmarks/results/bo_baseline.jsonl`` to
+replace the committed baseline (see ``benchmarks/results/README.md``).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 PROBLEMS = ["branin", "hartmann6", "ackley5", "mixed", "chartmann6"]
-RESULTS = HERE / "results" / "bo_runs.jsonl"
+RESULTS = HERE / "results" / "tmp" / "bo_runs.jsonl"
 
 
 def _run(job: tuple[str, str, int, dict[str, Any], str]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 When a ``reinvent`` executable is on the PATH, the TL and RL jobs can hand the work to it.
 The TOML is generated from the same :class:`TransferLearningConfig`,
 :class:`ReinforcementConfig`/:class:`StageConfig` and ``crucible.chem.scoring`` configs the
-built-in engine uses (REINVENT 4.8 keys, see ``shared/notes/reinvent-and-chembl.md`` §1.4).
+built-in engine uses (the keys of REINVENT 4.8's ``configs/`` examples; mapping in
+``docs/generator.md``, "External REINVENT 4").
 Components without a REINVENT counterpart raise :class:`ConfigurationError`.
 """
 
