@@ -56,6 +56,10 @@ class CrucibleSettings(BaseSettings):
     artifacts_dir: Path | None = Field(
         default=None, description="Where flows write files (plots, CSVs, models)."
     )
+    data_root: Path | None = Field(
+        default=None,
+        description="Folder of input files that webhooks may name (``<home>/data`` by default).",
+    )
     chembl_base_url: str = Field(
         default="https://www.ebi.ac.uk/chembl/api/data",
         description="ChEMBL web services base URL (point at a mirror or a test server).",
@@ -86,6 +90,8 @@ class CrucibleSettings(BaseSettings):
             self.prefect_results_path = home / "prefect-results"
         if self.artifacts_dir is None:
             self.artifacts_dir = home / "artifacts"
+        if self.data_root is None:
+            self.data_root = home / "data"
         if self.chembl_cache_path is None:
             self.chembl_cache_path = home / "cache" / "chembl"
         return self
