@@ -8,8 +8,9 @@ objectives), trials CSV and a ``crucible.campaign.completed`` event.
 
 Three ways to evaluate a batch (``evaluation``):
 
-* ``callable``: a Python function ``module:function`` (params dict → metrics dict), e.g.
-  the built-in ``crucible.testing.functions:branin``;
+* ``callable``: a registered evaluator (params dict → metrics dict, see
+  :mod:`crucible.plugins`), e.g. the built-in ``branin`` or one an administrator installed
+  as an entry point in group ``crucible.evaluators``;
 * ``deployment``: another deployment per trial via ``run_deployment`` (its flow takes the
   parameters as ``deployment_parameter`` and returns a metrics dict, results persisted);
 * ``human``: the flow pauses with a typed form listing the suggested experiments and
@@ -32,6 +33,7 @@ from pydantic import BaseModel, Field, create_model, model_validator
 from crucible.bo.objectives import Objective, OutcomeConstraint
 from crucible.bo.stopping import StoppingRules
 from crucible.bo.strategy import Strategy
+from crucible.plugins import EVALUATORS
 from crucible.settings import get_settings
 from crucible.space import Space
 from crucible.testing.functions import get_problem
@@ -65,7 +67,8 @@ class BOCampaignConfig(BaseModel):
         stopping: Budget, target, patience and wall-clock limit.
         batch_size: Trials suggested and evaluated per iteration.
         evaluation: ``callable``, ``deployment`` or ``human``.
-        evaluator: ``module:function`` for ``callable``.
+        evaluator: Name of a registered evaluator for ``callable`` (the problem's own when
+            empty); a ``module:function`` path only with ``CRUCIBLE_ALLOW_IMPORT_PATHS`` on.
         deployment: ``flow-name/deployment-name`` for ``deployment``.
         deployment_parameter: Flow parameter that receives the trial's parameters.
         human_timeout_s: How long to wait for a person to submit results.
@@ -96,14 +99,14 @@ class BOCampaignConfig(BaseModel):
             self.space = self.space or problem.space
             self.objectives = self.objectives or list(problem.objectives)
             self.constraints = self.constraints or list(problem.constraints)
-            self.evaluator = self.evaluator or problem.evaluator_path
+            self.evaluator = self.evaluator or problem.name
         if self.space is None or not self.objectives:
             raise ValueError(
                 "space and objectives are required when no built-in problem is named. Fix: "
                 "set problem='branin' (etc.) or give space and objectives"
             )
-        if self.evaluation == "callable" and not self.evaluator:
-            raise ValueError("evaluation='callable' needs evaluator='module:function'")
+        if self.evaluation == "callable":
+            EVALUATORS.check(self.evaluator, "evaluator")
         if self.evaluation == "deployment" and not self.deployment:
             raise ValueError("evaluation='deployment' needs deployment='flow/deployment'")
         return self

@@ -9,7 +9,6 @@ source; suggestions are never cached.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from crucible.bo.campaign import Campaign
 from crucible.bo.report import convergence_plot, markdown_report, pareto_plot
 from crucible.design import make_design
 from crucible.exceptions import InvalidInputError, StateError, StorageError
+from crucible.plugins import EVALUATORS
 from crucible.space import Space
 from tasks._artifacts import publish_image, publish_markdown, publish_table
 
@@ -93,27 +93,17 @@ def pending_trials(name: str, store_url: str) -> list[dict[str, Any]]:
     ]
 
 
-def load_callable(path: str) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
-    """Import ``module:function`` (e.g. ``crucible.testing.functions:branin``)."""
-    module_name, sep, attr = path.partition(":")
-    if not sep or not module_name or not attr:
-        raise InvalidInputError(
-            "evaluator", f"{path!r} is not 'module:function'", "use e.g. 'mypkg.chem:run'"
-        )
-    try:
-        function = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise InvalidInputError(
-            "evaluator", f"cannot import {path!r}: {exc}", "fix the path"
-        ) from exc
+def load_callable(name: str) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
+    """The registered evaluator ``name`` (e.g. ``branin``; see :mod:`crucible.plugins`)."""
+    function = EVALUATORS.get(name, "evaluator")
     if not callable(function):
-        raise InvalidInputError("evaluator", f"{path!r} is not callable", "point at a function")
+        raise InvalidInputError("evaluator", f"{name!r} is not callable", "point at a function")
     return function  # type: ignore[no-any-return]
 
 
 @task(name="bo-evaluate")
 def evaluate_callable(evaluator: str, trial: dict[str, Any]) -> dict[str, Any]:
-    """Run ``module:function`` on one trial's parameters.
+    """Run the registered evaluator ``evaluator`` on one trial's parameters.
 
     Returns:
         ``{"trial", "values"}`` or ``{"trial", "error"}`` when the function raised.

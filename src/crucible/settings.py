@@ -10,15 +10,31 @@ a change of code::
     CRUCIBLE_CAMPAIGN_STORE_URL=postgresql+psycopg2://bo@db/crucible
     CRUCIBLE_OPTUNA_STORAGE_URL=postgresql+psycopg2://bo@db/optuna
     CRUCIBLE_MLFLOW_TRACKING_URI=http://mlflow.internal:5000
+
+Two settings guard what a flow parameter or an event payload may reach:
+
+* ``CRUCIBLE_DATA_ROOT``: the folders input files named in a parameter or an event must lie
+  under (several separated by ``os.pathsep``, e.g. ``/data/ligands:/data/priors``); the
+  user's home folder when unset. ``CRUCIBLE_HOME``, the artifacts folder and Crucible's
+  bundled resources are readable too. Output folders named in a parameter must lie under
+  ``CRUCIBLE_HOME``, the artifacts folder or a data root (never the bundled resources).
+* ``CRUCIBLE_ALLOW_IMPORT_PATHS``: off by default. When on, a parameter may name an
+  evaluator, scoring function or callback as a free ``module:function`` import path instead
+  of a registered plug-in (:mod:`crucible.plugins`). For local, non-deployed runs only: anyone
+  who can start a run could then run any importable function; deployed stacks keep it off.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: Crucible's bundled data (EGFR set, priors, corpora): always readable.
+RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
 
 
 def _sqlite_url(path: Path) -> str:
@@ -74,6 +90,28 @@ class CrucibleSettings(BaseSettings):
     torch_threads: int = Field(
         default=0, ge=0, description="torch intra-op threads; 0 leaves torch's default."
     )
+    data_root: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Folders that input files named in flow parameters or events must lie under "
+            "(os.pathsep-separated); the user's home folder when empty. CRUCIBLE_HOME, the "
+            "artifacts folder and the bundled resources are always readable."
+        ),
+    )
+    allow_import_paths: bool = Field(
+        default=False,
+        description=(
+            "Let parameters name free 'module:function' import paths instead of registered "
+            "plug-ins. Local, non-deployed runs only; keep it off wherever others can start runs."
+        ),
+    )
+
+    @field_validator("data_root", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(part) for part in value.split(os.pathsep) if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _fill_embedded_defaults(self) -> CrucibleSettings:
@@ -100,6 +138,16 @@ class CrucibleSettings(BaseSettings):
         """``<artifacts_dir>/<parts...>``: where a flow's files go unless told otherwise."""
         assert self.artifacts_dir is not None  # set by the validator above
         return self.artifacts_dir.joinpath(*parts)
+
+    def data_roots(self) -> list[Path]:
+        """Folders that input files named in parameters or events must lie under."""
+        assert self.artifacts_dir is not None
+        return [*(self.data_root or [Path.home()]), self.home, self.artifacts_dir, RESOURCES_DIR]
+
+    def output_roots(self) -> list[Path]:
+        """Folders that output folders named in parameters must lie under."""
+        assert self.artifacts_dir is not None
+        return [self.home, self.artifacts_dir, *(self.data_root or [Path.home()])]
 
     def ensure_dirs(self) -> CrucibleSettings:
         """Create the home folder and the local folders the embedded stores need."""

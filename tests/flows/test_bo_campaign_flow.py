@@ -15,6 +15,7 @@ import pytest
 
 from crucible.bo import Campaign, Strategy
 from crucible.bo.stopping import StoppingRules
+from crucible.plugins import EVALUATORS
 from crucible.testing.functions import branin
 from flows.bo_campaign_flow import BOCampaignConfig, bo_campaign
 
@@ -63,6 +64,9 @@ def logged_branin(params: dict) -> dict:
     return branin(params)
 
 
+EVALUATORS.register("test-logged-branin", logged_branin, overwrite=True)
+
+
 @pytest.fixture
 def evaluations() -> list[dict]:
     LOG.unlink(missing_ok=True)
@@ -84,7 +88,7 @@ def test_campaign_flow_crash_resume_and_report(tmp_path: Path, evaluations: list
     config = BOCampaignConfig(
         name="flow-branin",
         problem="branin",
-        evaluator=f"{__name__}:logged_branin",
+        evaluator="test-logged-branin",
         strategy=CHEAP,
         stopping=StoppingRules(max_trials=10),
         batch_size=2,
@@ -233,6 +237,7 @@ def test_sigkilled_flow_run_resumes_without_repeating_evaluations(
 
     (tmp_path / "killing_evaluator.py").write_text(KILLING_EVALUATOR)
     (tmp_path / "kill-at").write_text("7")
+    monkeypatch.setenv("CRUCIBLE_ALLOW_IMPORT_PATHS", "true")  # a local run of a test module
     config = BOCampaignConfig(
         name="flow-killed",
         problem="branin",
@@ -246,7 +251,7 @@ def test_sigkilled_flow_run_resumes_without_repeating_evaluations(
         **os.environ,
         "PREFECT_API_URL": str(PREFECT_API_URL.value()),
         "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(PREFECT_RESULTS_LOCAL_STORAGE_PATH.value()),
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)]),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT), str(tmp_path)]),
     }
     killed = subprocess.run(
         [sys.executable, "-c", RUN_FLOW, config.model_dump_json()],

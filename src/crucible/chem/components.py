@@ -16,7 +16,7 @@ tanimoto_similarity    max/mean Tanimoto to references (ECFP)   none            
 substructure_match     1 if any SMARTS matches else 0           {1: 1, 0: 0.5}        penalty
 custom_alerts          number of alerts (SMARTS + catalogs)     step <= 0             filter
 activity_model         model prediction (e.g. pChEMBL)          sigmoid 5-8           score
-python_callable        value returned by ``module:function``    none                  score
+python_callable        value of a registered scoring function   none                  score
 =====================  =======================================  ====================  =======
 """
 
@@ -321,23 +321,28 @@ class CustomAlertsComponent(ScoringComponent):
 
 
 # --------------------------------------------------------------------------- user code
-def _load_callable(spec: str, field: str) -> Callable[..., Any]:
-    """Import ``module:attribute`` (attribute may be dotted)."""
-    module_name, _, attribute = spec.partition(":")
-    try:
-        target: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
+def _load_plugin_function(name: str, field: str) -> Callable[..., Any]:
+    """The function registered as ``name`` in :data:`crucible.plugins.SCORING_COMPONENTS`.
+
+    A free ``module:function`` path is imported only with ``CRUCIBLE_ALLOW_IMPORT_PATHS`` on.
+    """
+    from crucible.plugins import SCORING_COMPONENTS
+
+    target = SCORING_COMPONENTS.get(name, field)
+    if isinstance(target, type) and issubclass(target, ScoringComponent):
         raise InvalidInputError(
-            field, f"cannot import {spec!r} ({exc})", "give an importable 'package.module:name'"
-        ) from None
+            field,
+            f"{name!r} is a scoring component class, not a function",
+            f"use it directly as a component: {{'type': {name!r}}}",
+        )
     if not callable(target):
-        raise InvalidInputError(field, f"{spec!r} is not callable", "point at a function")
+        raise InvalidInputError(field, f"{name!r} is not callable", "register a function")
     return target
 
 
-_CALLABLE_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
+#: A registered plug-in name, or a ``module:function`` path (only honoured with
+#: ``CRUCIBLE_ALLOW_IMPORT_PATHS`` on).
+_PLUGIN_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,99}|[A-Za-z_][\w.]*:[A-Za-z_][\w.]*)$"
 
 
 class ActivityModelParams(BaseModel):
@@ -346,14 +351,15 @@ class ActivityModelParams(BaseModel):
     Attributes:
         model_path: A model saved by :mod:`crucible.chem.activity` (random forest or
             Chemprop), loaded with its ``load_activity_model``.
-        factory: ``"module:function"`` returning an :class:`ActivityPredictor`.
+        factory: Name of a registered scoring plug-in (:mod:`crucible.plugins`) that
+            returns an :class:`ActivityPredictor` when called with ``factory_kwargs``.
         factory_kwargs: Keyword arguments for ``factory``.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     model_path: Path | None = None
-    factory: str | None = Field(None, pattern=_CALLABLE_PATTERN)
+    factory: str | None = Field(None, pattern=_PLUGIN_PATTERN)
     factory_kwargs: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -401,7 +407,7 @@ class ActivityModelComponent(ScoringComponent):
         if self.params.model_path is not None:
             self.predictor = _load_saved_model(self.params.model_path)
         else:
-            factory = _load_callable(self.params.factory, "params.factory")
+            factory = _load_plugin_function(self.params.factory, "params.factory")
             self.predictor = factory(**self.params.factory_kwargs)
 
     @classmethod
@@ -423,26 +429,27 @@ class PythonCallableParams(BaseModel):
     """Parameters of ``python_callable``.
 
     Attributes:
-        function: ``"module:function"``; called as ``function(smiles, **kwargs)`` with a
-            list of canonical SMILES, returning one float per SMILES (NaN allowed).
+        function: Name of a registered scoring function (:mod:`crucible.plugins`, entry-point
+            group ``crucible.scoring_components``); called as ``function(smiles, **kwargs)``
+            with a list of canonical SMILES, returning one float per SMILES (NaN allowed).
         kwargs: Extra keyword arguments.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    function: str = Field(pattern=_CALLABLE_PATTERN)
+    function: str = Field(pattern=_PLUGIN_PATTERN)
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
 @register_component("python_callable")
 class PythonCallableComponent(ScoringComponent):
-    """Values of a user function on the canonical SMILES of the valid molecules."""
+    """Values of a registered scoring function on the canonical SMILES of the valid molecules."""
 
     Params = PythonCallableParams
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
-        self._function = _load_callable(self.params.function, "params.function")
+        self._function = _load_plugin_function(self.params.function, "params.function")
 
     def compute(self, batch: MolBatch) -> np.ndarray:
         """The function's values, shape ``len(batch)``."""

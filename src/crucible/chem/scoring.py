@@ -299,18 +299,35 @@ def available_components() -> list[str]:
 def get_component_class(name: str) -> type[ScoringComponent]:
     """The component class registered as ``name``.
 
+    Looks in Crucible's own registry first, then among the scoring plug-ins an administrator
+    installed (entry-point group ``crucible.scoring_components``, :mod:`crucible.plugins`).
+
     Raises:
-        InvalidInputError: If nothing is registered under that name.
+        InvalidInputError: If nothing is registered under that name, or the plug-in of that
+            name is a function (use it through ``python_callable``).
     """
     _load_builtins()
-    try:
-        return _REGISTRY[_normalise(name)]
-    except KeyError:
+    key = _normalise(name)
+    if key in _REGISTRY:
+        return _REGISTRY[key]
+    from crucible.plugins import SCORING_COMPONENTS
+
+    plugins = SCORING_COMPONENTS.names()
+    if name in plugins:
+        found = SCORING_COMPONENTS.get(name, "type")
+        if isinstance(found, type) and issubclass(found, ScoringComponent):
+            return found
         raise InvalidInputError(
             "type",
-            f"unknown scoring component {name!r}",
-            f"use one of {available_components()} or register yours with @register_component",
-        ) from None
+            f"the scoring plug-in {name!r} is a function, not a ScoringComponent class",
+            f"use {{'type': 'python_callable', 'params': {{'function': {name!r}}}}}",
+        )
+    raise InvalidInputError(
+        "type",
+        f"unknown scoring component {name[:200]!r}",
+        f"use one of {available_components()}, an installed plug-in {plugins}, or register "
+        "yours with @register_component",
+    )
 
 
 # --------------------------------------------------------------------------- config

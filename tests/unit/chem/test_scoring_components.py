@@ -16,6 +16,7 @@ from crucible.chem.components import (
 )
 from crucible.chem.scoring import ScoringComponent, available_components, get_component_class
 from crucible.exceptions import ConfigurationError, InvalidInputError
+from crucible.plugins import SCORING_COMPONENTS
 from crucible.testing.scoring_contract import ScoringComponentContract
 
 
@@ -37,6 +38,15 @@ def make_predictor(offset: float = 0.0) -> HeavyAtomPredictor:
 def smiles_length(smiles: list[str], scale: float = 1.0) -> list[float]:
     return [len(s) * scale for s in smiles]
 
+
+def _too_short(smiles: list[str]) -> list[float]:
+    return [1.0]
+
+
+# Scoring functions are chosen by registered name, never by import path.
+SCORING_COMPONENTS.register("test-make-predictor", make_predictor, overwrite=True)
+SCORING_COMPONENTS.register("test-smiles-length", smiles_length, overwrite=True)
+SCORING_COMPONENTS.register("test-too-short", _too_short, overwrite=True)
 
 DESCRIPTOR_NAMES = [
     "qed",
@@ -85,7 +95,7 @@ class TestCustomAlerts(ScoringComponentContract):
 
 class TestActivityModelFactory(ScoringComponentContract):
     def make_component(self) -> ScoringComponent:
-        return ActivityModelComponent({"factory": f"{__name__}:make_predictor"})
+        return ActivityModelComponent({"factory": "test-make-predictor"})
 
 
 class TestActivityModelInMemory(ScoringComponentContract):
@@ -96,7 +106,7 @@ class TestActivityModelInMemory(ScoringComponentContract):
 class TestPythonCallable(ScoringComponentContract):
     def make_component(self) -> ScoringComponent:
         return PythonCallableComponent(
-            {"function": f"{__name__}:smiles_length", "kwargs": {"scale": 0.5}}
+            {"function": "test-smiles-length", "kwargs": {"scale": 0.5}}
         )
 
 
@@ -166,11 +176,7 @@ def test_activity_model_rejects_objects_without_predict() -> None:
 
 def test_callable_returning_the_wrong_length_is_a_clear_error() -> None:
     with pytest.raises(ConfigurationError, match="one value per SMILES"):
-        PythonCallableComponent({"function": f"{__name__}:_too_short"})(["CCO", "CCN"])
-
-
-def _too_short(smiles: list[str]) -> list[float]:
-    return [1.0]
+        PythonCallableComponent({"function": "test-too-short"})(["CCO", "CCN"])
 
 
 @pytest.fixture(scope="module")
