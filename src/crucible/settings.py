@@ -13,11 +13,11 @@ a change of code::
 
 Two settings guard what a flow parameter or an event payload may reach:
 
-* ``CRUCIBLE_DATA_ROOT``: the folders input files named in a parameter or an event must lie
-  under (several separated by ``os.pathsep``, e.g. ``/data/ligands:/data/priors``); the
-  user's home folder when unset. ``CRUCIBLE_HOME``, the artifacts folder and Crucible's
-  bundled resources are readable too. Output folders named in a parameter must lie under
-  ``CRUCIBLE_HOME``, the artifacts folder or a data root (never the bundled resources).
+* ``CRUCIBLE_DATA_ROOT``: the folder input files named in a parameter or an event must lie
+  under (``<home>/data`` when unset). ``CRUCIBLE_HOME``, the artifacts folder and Crucible's
+  bundled resources are readable too (:meth:`CrucibleSettings.data_roots`). Output folders
+  named in a parameter must lie under ``CRUCIBLE_HOME``, the artifacts folder or the data
+  root (:meth:`CrucibleSettings.output_roots`), never under the bundled resources.
 * ``CRUCIBLE_ALLOW_IMPORT_PATHS``: off by default. When on, a parameter may name an
   evaluator, scoring function or callback as a free ``module:function`` import path instead
   of a registered plug-in (:mod:`crucible.plugins`). For local, non-deployed runs only: anyone
@@ -26,12 +26,11 @@ Two settings guard what a flow parameter or an event payload may reach:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Crucible's bundled data (EGFR set, priors, corpora): always readable.
 RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
@@ -74,7 +73,11 @@ class CrucibleSettings(BaseSettings):
     )
     data_root: Path | None = Field(
         default=None,
-        description="Folder of input files that webhooks may name (``<home>/data`` by default).",
+        description=(
+            "Folder of input files that flow parameters and webhooks may name (``<home>/data`` "
+            "by default); CRUCIBLE_HOME, the artifacts folder and the bundled resources are "
+            "readable too."
+        ),
     )
     chembl_base_url: str = Field(
         default="https://www.ebi.ac.uk/chembl/api/data",
@@ -90,14 +93,6 @@ class CrucibleSettings(BaseSettings):
     torch_threads: int = Field(
         default=0, ge=0, description="torch intra-op threads; 0 leaves torch's default."
     )
-    data_root: Annotated[list[Path], NoDecode] = Field(
-        default_factory=list,
-        description=(
-            "Folders that input files named in flow parameters or events must lie under "
-            "(os.pathsep-separated); the user's home folder when empty. CRUCIBLE_HOME, the "
-            "artifacts folder and the bundled resources are always readable."
-        ),
-    )
     allow_import_paths: bool = Field(
         default=False,
         description=(
@@ -105,13 +100,6 @@ class CrucibleSettings(BaseSettings):
             "plug-ins. Local, non-deployed runs only; keep it off wherever others can start runs."
         ),
     )
-
-    @field_validator("data_root", mode="before")
-    @classmethod
-    def _split_roots(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [Path(part) for part in value.split(os.pathsep) if part.strip()]
-        return value
 
     @model_validator(mode="after")
     def _fill_embedded_defaults(self) -> CrucibleSettings:
@@ -141,13 +129,13 @@ class CrucibleSettings(BaseSettings):
 
     def data_roots(self) -> list[Path]:
         """Folders that input files named in parameters or events must lie under."""
-        assert self.artifacts_dir is not None
-        return [*(self.data_root or [Path.home()]), self.home, self.artifacts_dir, RESOURCES_DIR]
+        assert self.artifacts_dir is not None and self.data_root is not None
+        return [self.data_root, self.home, self.artifacts_dir, RESOURCES_DIR]
 
     def output_roots(self) -> list[Path]:
         """Folders that output folders named in parameters must lie under."""
-        assert self.artifacts_dir is not None
-        return [self.home, self.artifacts_dir, *(self.data_root or [Path.home()])]
+        assert self.artifacts_dir is not None and self.data_root is not None
+        return [self.home, self.artifacts_dir, self.data_root]
 
     def ensure_dirs(self) -> CrucibleSettings:
         """Create the home folder and the local folders the embedded stores need."""
