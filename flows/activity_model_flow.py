@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from crucible.chem.activity import get_activity_model
+from crucible.validation import strict_config
 from flows.ligand_data_flow import LigandDataConfig, ligand_data
 from tasks.activity_model import train_activity_model
 
@@ -35,6 +37,8 @@ class ActivityModelConfig(BaseModel):
         output_dir: Where the model goes; ``<split_dir>/../models/<kind>`` when empty.
     """
 
+    model_config = strict_config()
+
     kind: Literal["random_forest", "chemprop"] = "random_forest"
     params: dict[str, Any] = Field(default_factory=dict)
     split_dir: str = ""
@@ -43,6 +47,12 @@ class ActivityModelConfig(BaseModel):
     track: bool = True
     register_as: str = ""
     output_dir: str = ""
+
+    @field_validator("params")
+    @classmethod
+    def _params_fit_kind(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        get_activity_model(info.data.get("kind", "random_forest"), value)  # validates params
+        return value
 
 
 @flow(name="activity-model", log_prints=True)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from crucible.settings import get_settings
 from crucible.training.config import TrainConfig
 from crucible.training.hpo import StudySpec, default_space
+from crucible.validation import strict_config
 from tasks._artifacts import Progress
 from tasks.hpo import analyse_study, create_or_load_study, register_best, run_trial
 
@@ -51,6 +52,8 @@ class HpoFlowConfig(BaseModel):
         register_best: Register the best model in the MLflow Model Registry.
         output_dir: Plot folder (``<artifacts_dir>/hpo/<study>`` when empty).
     """
+
+    model_config = strict_config()
 
     study: StudySpec = Field(default_factory=_default_spec)
     n_trials: int | None = Field(default=None, ge=1)

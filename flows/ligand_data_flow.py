@@ -25,6 +25,7 @@ from crucible.data.io import ColumnMapping
 from crucible.data.splits import SplitFractions
 from crucible.data.standardise import StandardiseOptions
 from crucible.settings import get_settings
+from crucible.validation import Seed, strict_config
 from tasks.ligand_data import data_card, fetch_chembl, load_ligands, split_ligands
 from tasks.ligand_data import standardise_ligands as standardise_task
 
@@ -32,9 +33,11 @@ from tasks.ligand_data import standardise_ligands as standardise_task
 class SplitConfig(BaseModel):
     """How to split the standardised molecules."""
 
+    model_config = strict_config()
+
     method: Literal["random", "scaffold", "stratified", "temporal"] = "scaffold"
     fractions: SplitFractions = Field(default_factory=SplitFractions)
-    seed: int = 0
+    seed: Seed = 0
 
 
 class LigandDataConfig(BaseModel):
@@ -53,6 +56,8 @@ class LigandDataConfig(BaseModel):
         split: Split method, fractions and seed.
         output_dir: Root folder; ``<artifacts_dir>/ligand-data`` when empty.
     """
+
+    model_config = strict_config()
 
     source: Literal["egfr", "chembl", "file"] = "egfr"
     name: str = ""

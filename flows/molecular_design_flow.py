@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from crucible.chem.activity import get_activity_model
 from crucible.chem.filters import FilterConfig
 from crucible.generator import DEFAULT_PRIOR_PATH
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.settings import get_settings
+from crucible.validation import DeviceName, strict_config
 from flows.ligand_data_flow import LigandDataConfig, SplitConfig, ligand_data
 from tasks._artifacts import publish_markdown
 from tasks.activity_model import train_activity_model
@@ -47,6 +49,8 @@ class DesignScoring(BaseModel):
         activity_weight: Weight of the predicted activity (sigmoid over pChEMBL 5 → 8).
         aggregation: ``geometric`` (every term must be good) or ``arithmetic``.
     """
+
+    model_config = strict_config()
 
     qed_weight: float = Field(1.0, ge=0)
     activity_weight: float = Field(1.0, ge=0)
@@ -89,6 +93,8 @@ class MolecularDesignConfig(BaseModel):
         track: Record models and runs in MLflow.
     """
 
+    model_config = strict_config()
+
     name: str = "egfr"
     data: LigandDataConfig = Field(
         default_factory=lambda: LigandDataConfig(split=SplitConfig(method="random"))
@@ -108,8 +114,14 @@ class MolecularDesignConfig(BaseModel):
     samples: int = Field(1000, ge=10)
     filters: FilterConfig = Field(default_factory=lambda: FilterConfig(qed_min=0.4))
     map_method: Literal["pca", "tsne", "umap"] = "pca"
-    device: str = "auto"
+    device: DeviceName = "auto"
     track: bool = True
+
+    @field_validator("activity_params")
+    @classmethod
+    def _params_fit_model(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        get_activity_model(info.data.get("activity_model", "random_forest"), value)
+        return value
 
     def folder(self) -> Path:
         """Where this run's files go."""

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from crucible.generator import DEFAULT_CORPUS_PATH, DEFAULT_PRIOR_PATH
 from crucible.generator.pretraining import PretrainConfig
 from crucible.settings import get_settings
+from crucible.validation import strict_config
 from tasks.generator import pretrain_prior, sample
 
 SHIPPED_RECIPE = DEFAULT_PRIOR_PATH.with_name("moses_lstm.recipe.json")
@@ -45,9 +46,11 @@ class PriorFlowConfig(BaseModel):
         track: Record the run in MLflow.
     """
 
+    model_config = strict_config()
+
     name: str = "moses-prior"
     corpus_path: str = ""
-    limit: int | None = None
+    limit: int | None = Field(default=None, ge=1)
     pretrain: PretrainConfig = Field(default_factory=shipped_recipe)
     quality_samples: int = Field(10_000, ge=0)
     output_dir: str = ""

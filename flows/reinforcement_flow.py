@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from crucible.generator.jobs import StageSpec
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.settings import get_settings
+from crucible.validation import DeviceName, strict_config
 from tasks.generator import reinforce
 
 
@@ -49,12 +50,14 @@ class ReinforcementFlowConfig(BaseModel):
             TOML) or ``auto`` (REINVENT when a ``reinvent`` executable is on the PATH).
     """
 
+    model_config = strict_config()
+
     name: str = "qed"
     prior_path: str = ""
     agent_path: str = ""
     stages: list[StageSpec] = Field(default_factory=_default_stages, min_length=1)
     rl: ReinforcementConfig = Field(default_factory=ReinforcementConfig)
-    device: str = "auto"
+    device: DeviceName = "auto"
     output_dir: str = ""
     track: bool = True
     engine: Literal["crucible", "reinvent", "auto"] = "crucible"

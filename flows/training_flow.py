@@ -17,10 +17,12 @@ Run locally::
 from typing import Any
 
 from prefect import flow
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from crucible.settings import get_settings
 from crucible.training.config import TrainConfig
+from crucible.training.hpo import params_to_config
+from crucible.validation import strict_config
 from tasks.training import train_model
 
 
@@ -36,12 +38,19 @@ class TrainFlowConfig(BaseModel):
         output_dir: Checkpoint and plot folder (``<artifacts_dir>/training/<flow run>``).
     """
 
+    model_config = strict_config()
+
     train: TrainConfig = Field(default_factory=TrainConfig)
     params: dict[str, Any] = Field(default_factory=dict)
     objective: str = "valid_loss"
     experiment: str = "crucible-training"
     tracking: bool = True
     output_dir: str = ""
+
+    @model_validator(mode="after")
+    def _params_apply(self) -> "TrainFlowConfig":
+        params_to_config(self.train, self.params)  # unknown names or bad values fail here
+        return self
 
 
 @flow(name="train", log_prints=True, persist_result=True)

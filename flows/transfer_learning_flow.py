@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from crucible.generator import DEFAULT_PRIOR_PATH
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.settings import get_settings
+from crucible.validation import strict_config
 from flows.ligand_data_flow import LigandDataConfig, ligand_data
 from tasks.generator import sample
 from tasks.generator import transfer_learn as transfer_learn_task
@@ -44,6 +45,8 @@ class TransferLearningFlowConfig(BaseModel):
         engine: ``crucible`` (built-in), ``reinvent`` (external REINVENT 4 with a generated
             TOML) or ``auto`` (REINVENT when a ``reinvent`` executable is on the PATH).
     """
+
+    model_config = strict_config()
 
     name: str = "egfr"
     prior_path: str = ""

@@ -23,10 +23,16 @@ def resolve_device(name: DeviceName = "auto") -> torch.device:
         The torch device.
 
     Raises:
+        InvalidInputError: If ``name`` is not one of the forms above.
         ConfigurationError: If CUDA is asked for but not available.
     """
-    from crucible.exceptions import ConfigurationError
+    from crucible.exceptions import ConfigurationError, InvalidInputError
+    from crucible.validation import DEVICE_FIX, check_device
 
+    try:
+        check_device(name)
+    except ValueError:
+        raise InvalidInputError("device", f"{name!r} is not a device", DEVICE_FIX) from None
     torch = require("torch")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

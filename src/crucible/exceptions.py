@@ -29,6 +29,41 @@ class InvalidInputError(CrucibleError, ValueError):
         super().__init__(f"{field}: {problem}. Fix: {fix}")
 
 
+class InvalidFileError(InvalidInputError):
+    """A user-supplied file cannot be read as what it claims to be.
+
+    The message starts with the file, then the line (or record) and column where known.
+
+    Args:
+        path: The file.
+        problem: What is wrong with it.
+        fix: What the user should do instead.
+        line: 1-based line (or SDF record) number, when the fault has one.
+        column: Column (or SDF property) name, when the fault has one.
+        field: The input that named the file or the column at fault.
+    """
+
+    def __init__(
+        self,
+        path: object,
+        problem: str,
+        fix: str,
+        *,
+        line: int | None = None,
+        column: str | None = None,
+        field: str = "path",
+    ) -> None:
+        self.path = str(path)
+        self.line = line
+        self.column = column
+        where = [repr(self.path)]
+        if line is not None:
+            where.append(f"line {line}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        super().__init__(field, f"{', '.join(where)}: {problem}", fix)
+
+
 class ConfigurationError(CrucibleError, ValueError):
     """A setting or a combination of settings cannot work (see the message for the fix)."""
 

@@ -26,14 +26,27 @@ Two settings guard what a flow parameter or an event payload may reach:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crucible.exceptions import ConfigurationError
 
 #: Crucible's bundled data (EGFR set, priors, corpora): always readable.
 RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
+ENV_PREFIX = "CRUCIBLE_"
+#: ``dialect[+driver]://...`` (SQLAlchemy), e.g. ``sqlite:///x.db``, ``postgresql+psycopg2://``.
+_DATABASE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+#: Any URI with a scheme (``http:``, ``sqlite:``, ``file:``, ``s3:``, ``databricks``...).
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_HTTP_URL = re.compile(r"^https?://[^/\s]+")
+_DATABASE_FIX = (
+    "give a SQLAlchemy URL such as 'sqlite:////data/crucible.db' or "
+    "'postgresql+psycopg2://user@host/db', or leave it empty for the embedded SQLite file"
+)
 
 
 def _sqlite_url(path: Path) -> str:
@@ -46,7 +59,9 @@ class CrucibleSettings(BaseSettings):
     Unset store URLs are filled in from :attr:`home` when the object is built.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CRUCIBLE_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=None, extra="ignore", allow_inf_nan=False
+    )
 
     home: Path = Field(
         default_factory=lambda: Path.cwd() / ".crucible",
@@ -100,6 +115,49 @@ class CrucibleSettings(BaseSettings):
             "plug-ins. Local, non-deployed runs only; keep it off wherever others can start runs."
         ),
     )
+    max_ligand_file_mb: float = Field(
+        default=200.0, gt=0, description="Largest ligand file (MB, 10^6 bytes) read."
+    )
+    max_ligand_rows: int = Field(
+        default=2_000_000, ge=1, description="Most records read from one ligand file."
+    )
+
+    @field_validator("campaign_store_url", "optuna_storage_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and not _DATABASE_URL.match(value):
+            raise ValueError(f"{value!r} is not a database URL; {_DATABASE_FIX}")
+        return value
+
+    @field_validator("mlflow_tracking_uri", "mlflow_registry_uri")
+    @classmethod
+    def _mlflow_uri(cls, value: str) -> str:
+        if value and not _URI.match(value):
+            raise ValueError(
+                f"{value!r} is not a URI; give e.g. 'sqlite:////data/mlflow.db' or "
+                "'http://mlflow:5000', or leave it empty for the embedded SQLite file"
+            )
+        return value
+
+    @field_validator("mlflow_artifact_location")
+    @classmethod
+    def _artifact_uri(cls, value: str) -> str:
+        if value and not (_URI.match(value) or Path(value).is_absolute()):
+            raise ValueError(
+                f"{value!r} is neither a URI nor an absolute path; give e.g. "
+                "'file:///data/mlartifacts' or 's3://bucket/mlartifacts'"
+            )
+        return value
+
+    @field_validator("chembl_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not _HTTP_URL.match(value):
+            raise ValueError(
+                f"{value!r} is not an http(s) URL; give e.g. "
+                "'https://www.ebi.ac.uk/chembl/api/data'"
+            )
+        return value
 
     @model_validator(mode="after")
     def _fill_embedded_defaults(self) -> CrucibleSettings:
@@ -152,5 +210,25 @@ def get_settings(**overrides: object) -> CrucibleSettings:
 
     Settings are rebuilt at each call so that a changed environment is honoured; the
     object is cheap to build.
+
+    Raises:
+        ConfigurationError: If a setting is invalid; the message names each setting, its
+            environment variable and the fix.
     """
-    return CrucibleSettings(**overrides)  # type: ignore[arg-type]
+    try:
+        return CrucibleSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per invalid setting: name, environment variable, problem."""
+    lines = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        problem = error["msg"].removeprefix("Value error, ")
+        if error["type"] != "value_error":  # custom messages already quote the value
+            problem += f" (got {error['input']!r})"
+        lines.append(f"{name} (env {ENV_PREFIX}{name.upper()}): {problem}")
+    fix = "Fix: correct these settings (environment variables or get_settings() keywords)"
+    return "invalid Crucible settings: " + "; ".join(lines) + f". {fix}"

@@ -50,3 +50,36 @@ def test_deployment_entrypoint_loads_a_flow(deployment: dict[str, Any]) -> None:
     for param in deployment.get("parameters") or {}:
         assert param in schema["properties"], f"{deployment['name']}: unknown parameter {param}"
     assert deployment["work_pool"]["name"] in KNOWN_POOLS
+
+
+def _fill_templates(value: Any) -> Any:
+    """Replace Jinja placeholders (``{{ event.payload.name }}``) by a plain sample value."""
+    if isinstance(value, dict):
+        return {key: _fill_templates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill_templates(item) for item in value]
+    if isinstance(value, str) and "{{" in value:
+        return "sample"
+    return value
+
+
+def _parameter_sets() -> list[tuple[str, str, dict[str, Any]]]:
+    sets = []
+    for deployment in _deployments():
+        entry, name = deployment["entrypoint"], deployment["name"]
+        sets.append((f"{name}:parameters", entry, deployment.get("parameters") or {}))
+        for number, trigger in enumerate(deployment.get("triggers") or []):
+            params = _fill_templates(trigger.get("parameters") or {})
+            sets.append((f"{name}:trigger{number}", entry, params))
+    return sets
+
+
+@pytest.mark.parametrize(("label", "entrypoint", "parameters"), _parameter_sets(), ids=str)
+def test_deployment_parameters_validate_against_the_strict_configs(
+    label: str, entrypoint: str, parameters: dict[str, Any]
+) -> None:
+    """Every config refuses unknown keys, so a stale key in prefect.yaml would fail here."""
+    from prefect.flows import load_flow_from_entrypoint
+
+    flow = load_flow_from_entrypoint(str(ROOT / entrypoint))
+    flow.validate_parameters(parameters)  # raises ParameterTypeError on a bad or unknown key

@@ -31,13 +31,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from crucible._imports import require
 from crucible.exceptions import InvalidInputError, NotFoundError
 from crucible.settings import get_settings
+from crucible.validation import DeviceName, Seed, check_order, strict_config
 
 if TYPE_CHECKING:
     import numpy as np
@@ -248,13 +249,24 @@ def _check_training_data(smiles: Sequence[str], y: Values) -> np.ndarray:
 class RandomForestParams(BaseModel):
     """Random forest on count Morgan fingerprints."""
 
+    model_config = strict_config()
+
     n_estimators: int = Field(default=300, ge=1)
-    max_features: float | Literal["sqrt", "log2"] = "sqrt"
+    max_features: Annotated[float, Field(gt=0, le=1)] | Literal["sqrt", "log2"] = Field(
+        default="sqrt", description="Share of features per split (0, 1], 'sqrt' or 'log2'."
+    )
     min_samples_leaf: int = Field(default=1, ge=1)
     radius: int = Field(default=2, ge=0)
     n_bits: int = Field(default=2048, ge=64)
-    n_jobs: int = 1
-    seed: int = 0
+    n_jobs: int = Field(default=1, ge=-1, description="Worker processes; -1 uses every core.")
+    seed: Seed = 0
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _some_workers(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("n_jobs=0 runs nothing; use 1 (one process) or -1 (every core)")
+        return value
 
 
 @register_activity_model
@@ -334,6 +346,8 @@ def _reject_invalid(smiles: Sequence[str], valid: np.ndarray) -> None:
 class ChempropParams(BaseModel):
     """Chemprop 2 MPNN regression (defaults follow Chemprop's CLI)."""
 
+    model_config = strict_config()
+
     epochs: int = Field(default=30, ge=1)
     batch_size: int = Field(default=64, ge=1)
     message_hidden_dim: int = Field(default=300, ge=1)
@@ -345,8 +359,14 @@ class ChempropParams(BaseModel):
     init_lr: float = Field(default=1e-4, gt=0)
     max_lr: float = Field(default=1e-3, gt=0)
     final_lr: float = Field(default=1e-4, gt=0)
-    device: str = "auto"
-    seed: int = 0
+    device: DeviceName = "auto"
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _rates_below_peak(self) -> ChempropParams:
+        check_order("init_lr", self.init_lr, "max_lr", self.max_lr)
+        check_order("final_lr", self.final_lr, "max_lr", self.max_lr)
+        return self
 
 
 def _chemprop_runtime(device_name: str) -> Any:

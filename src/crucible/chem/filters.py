@@ -35,11 +35,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from crucible.chem.alerts import CatalogName, ScreenedCatalog, build_catalog
 from crucible.chem.properties import descriptor, parse_smiles, qed_reusing
 from crucible.exceptions import ConfigurationError
+from crucible.validation import PChembl, check_order, strict_config
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,7 +97,7 @@ class FilterConfig(BaseModel):
             programs such as Prefect workers.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     deduplicate: bool = True
     novelty: bool = True
@@ -107,15 +108,16 @@ class FilterConfig(BaseModel):
     sa_max: float | None = Field(None, gt=1.0, le=10.0)
     qed_min: float | None = Field(None, ge=0.0, le=1.0)
     alerts: list[CatalogName] = Field(default_factory=lambda: list(_DEFAULT_ALERTS))
-    activity_min: float | None = None
+    activity_min: PChembl | None = None
     n_jobs: int = Field(2, ge=1)
     chunk_size: int = Field(500, ge=1)
     start_method: Literal["spawn", "forkserver", "fork"] = "spawn"
 
     @model_validator(mode="after")
     def _known_properties(self) -> FilterConfig:
-        for name in self.property_ranges:
+        for name, (low, high) in self.property_ranges.items():
             descriptor(name)  # raises InvalidInputError listing the known names
+            check_order(f"property_ranges.{name}[0]", low, f"property_ranges.{name}[1]", high)
         return self
 
 

@@ -48,12 +48,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from crucible._imports import require
 from crucible.chem.properties import morgan_generator, parse_smiles
 from crucible.chem.transforms import NoTransform, Transform, TransformConfig
 from crucible.exceptions import AlreadyExistsError, ConfigurationError, InvalidInputError
+from crucible.validation import strict_config
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -180,7 +181,7 @@ class MolBatch:
 class NoParams(BaseModel):
     """Parameters of a component that takes none."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
 
 class ScoringComponent(ABC):
@@ -343,7 +344,7 @@ class ComponentConfig(BaseModel):
         transform: How raw values map onto [0, 1]; defaults to the component's own.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     type: str
     name: str | None = None
@@ -367,7 +368,7 @@ class ScoringConfig(BaseModel):
         cache_size: Raw values of this many SMILES kept across calls (0 = off).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     components: list[ComponentConfig] = Field(min_length=1)
     aggregation: Aggregation = "arithmetic"

@@ -24,8 +24,10 @@ from abc import ABC, abstractmethod
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from scipy.special import expit
+
+from crucible.validation import strict_config
 
 _LN10 = float(np.log(10.0))
 
@@ -45,7 +47,7 @@ __all__ = [
 class Transform(BaseModel, ABC):
     """Base class of the transforms: pydantic parameters plus a vectorised ``__call__``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = strict_config(frozen=True)
 
     @abstractmethod
     def _apply(self, values: np.ndarray) -> np.ndarray:

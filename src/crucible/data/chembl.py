@@ -38,12 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from crucible.data.io import ACTIVITY_COLUMN, ID_COLUMN, SMILES_COLUMN, YEAR_COLUMN, write_table
 from crucible.data.provenance import CHEMBL_ATTRIBUTION, Provenance, sha256_of
 from crucible.exceptions import DataSourceError, InvalidInputError
 from crucible.settings import CrucibleSettings, get_settings
+from crucible.validation import strict_config
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,7 +113,7 @@ class ChemblQuery(BaseModel):
         max_records: Stop after this many activity records (None: all).
     """
 
-    model_config = ConfigDict(str_strip_whitespace=True)
+    model_config = strict_config(str_strip_whitespace=True)
 
     target: str = Field(min_length=1)
     activity_types: list[str] = Field(default_factory=lambda: ["IC50", "Ki", "Kd", "EC50"])

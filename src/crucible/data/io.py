@@ -13,14 +13,21 @@ unreadable SDF record becomes a row with ``smiles=None``, so standardisation can
 
 from __future__ import annotations
 
+import gzip
+import io
 import math
-from collections.abc import Sequence
+import re
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO
 
 from pydantic import BaseModel, Field
 
-from crucible.exceptions import InvalidInputError
+from crucible.exceptions import InvalidFileError, InvalidInputError
+from crucible.validation import strict_config
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,6 +66,8 @@ class ColumnMapping(BaseModel):
         year: Column with a year, enabling the temporal split.
         keep: Extra columns to carry through unchanged.
     """
+
+    model_config = strict_config()
 
     smiles: str = "smiles"
     molecule_id: str | None = None
@@ -112,8 +121,14 @@ def read_ligands(
 ) -> pd.DataFrame:
     """Read a ligand file into the canonical table (see the module docstring).
 
+    The file is checked before it is parsed: its size against the ``max_ligand_file_mb``
+    setting, and its first bytes for binary content or a ``.gz`` name on a file that is not
+    gzip-compressed. Parsing stops once the ``max_ligand_rows`` setting is exceeded, and a
+    ``.gz`` file may not decompress to more than ``max_ligand_file_mb`` either.
+
     Args:
-        path: CSV/TSV (header row), SMILES (``SMILES [id]`` per line, optional header) or SDF.
+        path: CSV/TSV (header row), SMILES (``SMILES [id]`` per line, optional header) or
+            SDF; each may be gzip-compressed (``.gz``).
         mapping: Where the canonical fields are; the defaults expect a ``smiles`` column.
         fmt: File format; ``"auto"`` uses the suffix.
 
@@ -121,73 +136,293 @@ def read_ligands(
         The canonical table, one row per record, in file order.
 
     Raises:
-        InvalidInputError: If the file is missing or a mapped column is not in it.
+        InvalidInputError: If the file is missing or its format cannot be told.
+        InvalidFileError: If the file is empty, binary, too large, has too many rows, is
+            corrupt (bad or truncated gzip, a malformed line), lacks a mapped column (the
+            message lists the file's columns) or holds a non-numeric activity (the message
+            names the line and column).
     """
     path = Path(path)
     mapping = mapping or ColumnMapping()
     if not path.is_file():
         raise InvalidInputError("path", f"no file at {str(path)!r}", "give an existing file")
     kind = detect_format(path) if fmt == "auto" else fmt
-    if kind == "sdf":
-        raw = _read_sdf(path, mapping)
-        smiles_column = SMILES_COLUMN
-    elif kind == "smi":
-        raw, smiles_column = _read_smi(path, mapping)
-    else:
-        import pandas as pd
-
-        raw = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
-        smiles_column = mapping.smiles
+    limits = _limits()
+    check_file(path, limits.max_bytes)
+    try:
+        if kind == "sdf":
+            raw = _read_sdf(path, mapping, limits)
+            smiles_column = SMILES_COLUMN
+        elif kind == "smi":
+            raw, smiles_column = _read_smi(path, mapping, limits)
+        else:
+            raw = _read_delimited(path, "\t" if kind == "tsv" else ",", limits)
+            smiles_column = mapping.smiles
+    except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise InvalidFileError(
+            path, f"the gzip data is truncated or corrupt ({exc})", _GZIP_FIX
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidFileError(
+            path, f"the text is not UTF-8 ({exc.reason})", "save the file as UTF-8 text"
+        ) from None
+    if raw.empty:
+        raise InvalidFileError(path, "the file has no records", _EMPTY_FIX)
     return _to_canonical(raw, mapping, smiles_column, path)
 
 
-def _read_smi(path: Path, mapping: ColumnMapping) -> tuple[pd.DataFrame, str]:
-    import pandas as pd
-
-    with _open_text(path) as handle:
-        first = handle.readline().split()
-    has_header = bool(first) and first[0].lower() in {mapping.smiles.lower(), "smiles"}
-    if has_header:
-        frame = pd.read_csv(path, sep=r"\s+", engine="python")
-        return frame, first[0]
-    frame = pd.read_csv(
-        path, sep=r"\s+", header=None, engine="python", usecols=[0, 1], names=["smiles", "name"]
-    )
-    if mapping.molecule_id is None:
-        frame = frame.rename(columns={"name": ID_COLUMN})
-    return frame, "smiles"
+# --------------------------------------------------------------------------- safe opening
+_LINE = "__line__"  # source line (or SDF record) of each raw row; dropped from the output
+_HEAD_BYTES = 8192
+_GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_FIX = "re-create or re-download the file, or decompress it and pass the plain file"
+_EMPTY_FIX = "give a file with a header line and at least one record"
+_BINARY_MAGIC = {
+    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx?); export the sheet as CSV",
+    b"%PDF": "a PDF document; export the table as CSV",
+    b"\x89HDF": "an HDF5 file; export the table as CSV",
+    b"SQLite format 3": "a SQLite database; export the table as CSV",
+}
 
 
-def _open_text(path: Path) -> TextIO:
-    if path.suffix.lower() == ".gz":
-        import gzip
+@dataclass(frozen=True)
+class FileLimits:
+    """Caps applied while reading a ligand file (from the Crucible settings)."""
 
-        return gzip.open(path, "rt")
-    return path.open()
+    max_bytes: int
+    max_rows: int
 
 
-def _open_binary(path: Path) -> BinaryIO:
-    if path.suffix.lower() == ".gz":
-        import gzip
+def _limits() -> FileLimits:
+    from crucible.settings import get_settings
 
+    settings = get_settings()
+    return FileLimits(int(settings.max_ligand_file_mb * 1_000_000), settings.max_ligand_rows)
+
+
+def check_file(path: Path, max_bytes: int) -> None:
+    """Refuse a file that is empty, too large, binary or wrongly named ``.gz``.
+
+    Only the first bytes are read (and, for ``.gz``, the first decompressed bytes).
+
+    Raises:
+        InvalidFileError: Naming the file, the problem and the fix.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidFileError(path, "the file is empty", _EMPTY_FIX)
+    if size > max_bytes:
+        raise InvalidFileError(
+            path,
+            f"the file is {size / 1e6:.1f} MB, above the {max_bytes / 1e6:g} MB limit",
+            "split it into smaller files, or raise CRUCIBLE_MAX_LIGAND_FILE_MB",
+        )
+    with path.open("rb") as handle:
+        head = handle.read(_HEAD_BYTES)
+    if _is_gzip_name(path):
+        if not head.startswith(_GZIP_MAGIC):
+            raise InvalidFileError(
+                path,
+                "the name ends in .gz but the content is not gzip-compressed",
+                f"rename it without .gz (e.g. {path.stem!r}) or compress it with gzip",
+            )
+        try:
+            with gzip.open(path, "rb") as stream:
+                head = stream.read(_HEAD_BYTES)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise InvalidFileError(
+                path, f"the gzip data is truncated or corrupt ({exc})", _GZIP_FIX
+            ) from None
+        if not head.strip():
+            raise InvalidFileError(path, "the file decompresses to nothing", _EMPTY_FIX)
+    elif head.startswith(_GZIP_MAGIC):
+        raise InvalidFileError(
+            path, "the content is gzip-compressed but the name lacks .gz", "name it *.gz"
+        )
+    _refuse_binary(path, head)
+    if not head.strip():
+        raise InvalidFileError(path, "the file holds only blank space", _EMPTY_FIX)
+
+
+def _refuse_binary(path: Path, head: bytes) -> None:
+    for magic, what in _BINARY_MAGIC.items():
+        if head.startswith(magic):
+            problem, _, fix = what.partition("; ")
+            raise InvalidFileError(path, f"this is {problem}, not a text file", fix)
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise InvalidFileError(
+            path,
+            f"binary content (a NUL byte at offset {nul}), not a text file",
+            "give a CSV, TSV, SMILES or SDF text file (optionally .gz)",
+        )
+
+
+def _is_gzip_name(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
+
+
+class _CappedReader(io.RawIOBase):
+    """A read-only byte stream that fails once more than ``limit`` bytes were read."""
+
+    def __init__(self, raw: BinaryIO, limit: int, path: Path) -> None:
+        super().__init__()
+        self._raw = raw
+        self._limit = limit
+        self._path = path
+        self._count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        self._count += len(data)
+        if self._count > self._limit:
+            raise InvalidFileError(
+                self._path,
+                f"the content is larger than the {self._limit / 1e6:g} MB limit",
+                "split it into smaller files, or raise CRUCIBLE_MAX_LIGAND_FILE_MB",
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@contextmanager
+def open_binary(path: Path, max_bytes: int) -> Iterator[BinaryIO]:
+    """The file's (decompressed) bytes, failing past ``max_bytes``."""
+    with _open_raw(path) as raw, io.BufferedReader(_CappedReader(raw, max_bytes, path)) as stream:
+        yield stream
+
+
+def _open_raw(path: Path) -> BinaryIO:
+    if _is_gzip_name(path):
         return gzip.open(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
 
 
-def _read_sdf(path: Path, mapping: ColumnMapping) -> pd.DataFrame:
+@contextmanager
+def open_text(path: Path, max_bytes: int) -> Iterator[TextIO]:
+    """The file's (decompressed) text as UTF-8, failing past ``max_bytes``."""
+    with open_binary(path, max_bytes) as stream:
+        yield io.TextIOWrapper(stream, encoding="utf-8", newline="")
+
+
+# --------------------------------------------------------------------------- formats
+def _read_delimited(path: Path, sep: str, limits: FileLimits) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        with open_text(path, limits.max_bytes) as handle:
+            frame = pd.read_csv(handle, sep=sep, skip_blank_lines=False, nrows=limits.max_rows + 1)
+    except pd.errors.EmptyDataError:
+        raise InvalidFileError(path, "the file has no header line", _EMPTY_FIX) from None
+    except pd.errors.ParserError as exc:
+        raise _parser_error(path, exc, sep) from None
+    frame[_LINE] = range(2, len(frame) + 2)  # line 1 is the header
+    frame = frame[frame.drop(columns=_LINE).notna().any(axis=1)].reset_index(drop=True)
+    _check_rows(path, len(frame), limits)
+    return frame
+
+
+def _parser_error(path: Path, exc: Exception, sep: str) -> InvalidFileError:
+    text = str(exc)
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    name = "tab" if sep == "\t" else repr(sep)
+    fix = (
+        f"fields are separated by {name}; quote values that contain it, or read the file "
+        "with the right format (fmt='csv' for commas, 'tsv' for tabs)"
+    )
+    if found:
+        expected, line, saw = found.groups()
+        problem = f"expected {expected} fields (as in the header) but found {saw}"
+        return InvalidFileError(path, problem, fix, line=int(line))
+    return InvalidFileError(path, f"cannot be parsed ({text.strip()})", fix)
+
+
+def _check_rows(path: Path, n_rows: int, limits: FileLimits) -> None:
+    if n_rows > limits.max_rows:
+        raise InvalidFileError(
+            path,
+            f"the file has more than {limits.max_rows:,} records (the limit)",
+            "split it into smaller files, or raise CRUCIBLE_MAX_LIGAND_ROWS",
+        )
+
+
+def _read_smi(path: Path, mapping: ColumnMapping, limits: FileLimits) -> tuple[pd.DataFrame, str]:
+    """``SMILES [id ...]`` per line, whitespace-separated, with an optional header line."""
+    import pandas as pd
+
+    header: list[str] | None = None
+    rows: list[list[str | None]] = []
+    lines: list[int] = []
+    with open_text(path, limits.max_bytes) as handle:
+        for number, text in enumerate(handle, start=1):
+            fields = text.split()
+            if not fields:
+                continue
+            if header is None and not rows and _is_smi_header(fields[0], mapping):
+                header = fields
+                continue
+            _refuse_delimited_smi(path, fields[0], number)
+            width = len(header) if header else 2
+            values: list[str | None] = list(text.strip().split(None, width - 1))
+            rows.append(values + [None] * (width - len(values)))
+            lines.append(number)
+            _check_rows(path, len(rows), limits)
+    if header is not None:
+        frame = pd.DataFrame(rows, columns=header, dtype=object)
+        smiles_column = header[0]
+    else:
+        id_column = ID_COLUMN if mapping.molecule_id is None else "name"
+        frame = pd.DataFrame(rows, columns=[SMILES_COLUMN, id_column], dtype=object)
+        smiles_column = SMILES_COLUMN
+    frame[_LINE] = lines
+    return frame, smiles_column
+
+
+def _is_smi_header(first: str, mapping: ColumnMapping) -> bool:
+    return first.lower() in {mapping.smiles.lower(), "smiles"}
+
+
+def _refuse_delimited_smi(path: Path, first: str, number: int) -> None:
+    for separator in (",", ";"):
+        if separator in first:  # never part of a SMILES
+            raise InvalidFileError(
+                path,
+                f"{first[:40]!r} holds {separator!r}: this looks like a delimited table, "
+                "not a SMILES file (SMILES, whitespace, optional id)",
+                "name the file .csv (or pass fmt='csv') or separate the columns with spaces",
+                line=number,
+            )
+
+
+def _read_sdf(path: Path, mapping: ColumnMapping, limits: FileLimits) -> pd.DataFrame:
     import pandas as pd
     from rdkit import Chem
 
     from crucible.data.standardise import quiet_rdkit
 
     rows: list[dict[str, object]] = []
-    with quiet_rdkit(), _open_binary(path) as stream:
+    with quiet_rdkit(), open_binary(path, limits.max_bytes) as stream:
         for number, mol in enumerate(Chem.ForwardSDMolSupplier(stream)):
             rows.append(_sdf_row(mol, number))
+            _check_rows(path, len(rows), limits)
+    if rows and all(row[SMILES_COLUMN] is None for row in rows):
+        raise InvalidFileError(
+            path,
+            f"none of its {len(rows)} records is a readable SDF molecule",
+            "give an SDF (V2000/V3000 molfiles separated by $$$$) or name the file by format",
+        )
     frame = pd.DataFrame(rows)
     if mapping.molecule_id is None and "_Name" in frame:
         names = frame["_Name"].where(frame["_Name"].astype(bool), None)
         frame[ID_COLUMN] = names
+    frame[_LINE] = range(1, len(frame) + 1)  # SDF: the record number
     return frame
 
 
@@ -202,17 +437,54 @@ def _sdf_row(mol: object, number: int) -> dict[str, object]:
     return row
 
 
-def _require_columns(frame: pd.DataFrame, mapping: ColumnMapping, smiles_column: str) -> None:
+def _require_columns(
+    frame: pd.DataFrame, mapping: ColumnMapping, smiles_column: str, path: Path
+) -> None:
     wanted = {"smiles": smiles_column, "molecule_id": mapping.molecule_id}
     wanted |= {"activity": mapping.activity, "year": mapping.year}
     wanted |= {f"keep[{i}]": name for i, name in enumerate(mapping.keep)}
+    columns = [str(c) for c in frame.columns if c != _LINE]
     for field, column in wanted.items():
         if column is not None and column not in frame.columns:
-            raise InvalidInputError(
-                f"mapping.{field}",
-                f"column {column!r} is not in the file (columns: {list(map(str, frame.columns))})",
+            hint = _delimiter_hint(columns)
+            raise InvalidFileError(
+                path,
+                f"column {column!r} is not in the file (columns: {columns}){hint}",
                 "map the field to one of the file's columns",
+                field=f"mapping.{field}",
             )
+
+
+def _delimiter_hint(columns: list[str]) -> str:
+    """A note when a lone header looks split by another delimiter than the one used."""
+    if len(columns) != 1:
+        return ""
+    for separator, name in ((",", "commas"), (";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        if separator in columns[0]:
+            return (
+                f"; the header looks separated by {name}: use fmt='csv' for commas, "
+                "fmt='tsv' for tabs, or convert the file to one of them"
+            )
+    return ""
+
+
+def _numeric(raw: pd.DataFrame, column: str, path: Path, unit: str = "line") -> list[Any]:
+    """The column's values; a non-empty value that is not a number is an error."""
+    import pandas as pd
+
+    values = raw[column]
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = values.notna() & numbers.isna()
+    if bad.any():
+        position = int(bad.to_numpy().nonzero()[0][0])
+        value = values.iloc[position]
+        where = int(raw[_LINE].iloc[position])
+        problem = f"{value!r} is not a number ({int(bad.sum())} such values in the column)"
+        fix = "give plain numbers; leave unknown values empty, put qualifiers (<, >) elsewhere"
+        if unit == "record":
+            raise InvalidFileError(path, f"record {where}: {problem}", fix, column=column)
+        raise InvalidFileError(path, problem, fix, line=where, column=column)
+    return values.tolist()
 
 
 def _to_canonical(
@@ -220,7 +492,9 @@ def _to_canonical(
 ) -> pd.DataFrame:
     import pandas as pd
 
-    _require_columns(raw, mapping, smiles_column)
+    _require_columns(raw, mapping, smiles_column, path)
+    raw = raw.reset_index(drop=True)
+    unit = "record" if "_Name" in raw.columns else "line"
     out = pd.DataFrame(index=range(len(raw)))
     if mapping.molecule_id is not None:
         ids = raw[mapping.molecule_id].astype("string")
@@ -229,15 +503,16 @@ def _to_canonical(
     else:
         ids = pd.Series([None] * len(raw), dtype="string")
     fallback = pd.Series([f"row-{i}" for i in range(len(raw))], dtype="string")
-    out[ID_COLUMN] = ids.reset_index(drop=True).fillna(fallback).astype(str)
-    smiles = raw[smiles_column].reset_index(drop=True)
-    cleaned = [s if isinstance(s, str) and s.strip() else None for s in smiles]
+    out[ID_COLUMN] = ids.fillna(fallback).astype(str)
+    cleaned = [s if isinstance(s, str) and s.strip() else None for s in raw[smiles_column]]
     out[SMILES_COLUMN] = pd.Series(cleaned, dtype=object)
     if mapping.activity is not None:
-        values = raw[mapping.activity].tolist()
+        values = _numeric(raw, mapping.activity, path, unit)
         out[ACTIVITY_COLUMN] = to_pchembl(values, mapping.activity_units)
     if mapping.year is not None:
-        out[YEAR_COLUMN] = pd.to_numeric(raw[mapping.year], errors="coerce").to_numpy()
+        out[YEAR_COLUMN] = pd.to_numeric(
+            pd.Series(_numeric(raw, mapping.year, path, unit)), errors="coerce"
+        ).to_numpy()
     for column in mapping.keep:
         out[column] = raw[column].to_numpy()
     out.attrs["source_path"] = str(path)

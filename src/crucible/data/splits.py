@@ -25,6 +25,7 @@ from pydantic import BaseModel, model_validator
 
 from crucible.data.io import ACTIVITY_COLUMN, SMILES_COLUMN, YEAR_COLUMN, write_table
 from crucible.exceptions import InvalidInputError
+from crucible.validation import strict_config
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,6 +37,8 @@ SCAFFOLD_COLUMN = "scaffold"
 
 class SplitFractions(BaseModel):
     """Fractions of molecules in each split; each in [0, 1], train > 0, summing to 1."""
+
+    model_config = strict_config()
 
     train: float = 0.8
     valid: float = 0.1

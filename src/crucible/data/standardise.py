@@ -20,9 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from crucible.data.io import ACTIVITY_COLUMN, ID_COLUMN, SMILES_COLUMN, YEAR_COLUMN
+from crucible.validation import strict_config
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,13 +47,15 @@ class StandardiseOptions(BaseModel):
         max_heavy_atoms: Drop larger molecules (peptides, macrocycles); None keeps all.
     """
 
+    model_config = strict_config()
+
     largest_fragment: bool = True
     neutralise: bool = True
     normalise: bool = True
     remove_stereo: bool = False
     deduplicate: bool = True
     require_activity: bool = True
-    max_heavy_atoms: int | None = None
+    max_heavy_atoms: int | None = Field(default=None, ge=1)
 
 
 @dataclass

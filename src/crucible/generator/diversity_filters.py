@@ -18,12 +18,13 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from rdkit import DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
 from crucible.exceptions import InvalidInputError
 from crucible.generator.chemistry import murcko_scaffold, to_mol, topological_scaffold
+from crucible.validation import strict_config
 
 DiversityFilterType = Literal[
     "IdenticalMurckoScaffold", "IdenticalTopologicalScaffold", "ScaffoldSimilarity",
@@ -34,7 +35,7 @@ DiversityFilterType = Literal[
 class DiversityFilterConfig(BaseModel):
     """REINVENT 4 ``[diversity_filter]`` section."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     type: DiversityFilterType = "IdenticalMurckoScaffold"
     bucket_size: int = Field(25, ge=1, description="Molecules allowed per scaffold.")

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, field_validator
 
 from crucible._imports import require
 from crucible.device import resolve_device
@@ -38,6 +38,7 @@ from crucible.generator.reinforcement import (
 from crucible.generator.training import EpochRecord, TrainingResult
 from crucible.generator.transfer_learning import TransferLearningConfig, transfer_learn
 from crucible.settings import get_settings
+from crucible.validation import strict_config
 
 logger = logging.getLogger(__name__)
 
@@ -289,13 +290,21 @@ def run_transfer_learning(
 class StageSpec(BaseModel):
     """A stage as data: its limits and its scoring configuration (``crucible.chem.scoring``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     stage: StageConfig = Field(default_factory=StageConfig)
     scoring: dict[str, Any] = Field(
         default_factory=lambda: {"components": [{"type": "qed"}]},
         description="A crucible.chem.scoring.ScoringConfig as a dict.",
     )
+
+    @field_validator("scoring")
+    @classmethod
+    def _valid_scoring(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from crucible.chem.scoring import ScoringConfig
+
+        ScoringConfig.model_validate(value)  # refuses unknown keys, bad weights, no terms
+        return value
 
 
 def build_scorer(scoring: Mapping[str, Any]) -> Scorer:

@@ -15,11 +15,12 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from crucible.generator.tokenizer import Vocabulary
+from crucible.validation import strict_config
 
 HiddenState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -30,7 +31,7 @@ class NetworkConfig(BaseModel):
     The defaults are REINVENT 4's default prior: 3×LSTM 512, embedding 256.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     cell_type: Literal["lstm", "gru"] = Field("lstm", description="Recurrent cell.")
     num_layers: int = Field(3, ge=1, le=8, description="Stacked recurrent layers.")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from crucible.device import resolve_device
 from crucible.exceptions import InvalidInputError
@@ -32,6 +32,7 @@ from crucible.generator.training import (
     seed_everything,
     train_one_epoch,
 )
+from crucible.validation import DeviceName, Seed, strict_config
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ CHEMBL_EXTRA_TOKENS = (
 class PretrainConfig(BaseModel):
     """Recipe for pre-training a prior."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     epochs: int = Field(10, ge=1, description="Passes over the training SMILES.")
@@ -65,8 +66,8 @@ class PretrainConfig(BaseModel):
     time_limit_s: float | None = Field(
         None, gt=0, description="Stop after the epoch that would overrun this wall time."
     )
-    seed: int = 0
-    device: str = Field("auto", description="'auto', 'cpu' or 'cuda[:N]'.")
+    seed: Seed = 0
+    device: DeviceName = Field("auto", description="'auto', 'cpu' or 'cuda[:N]'.")
     log_every: int = Field(0, ge=0, description="Log the running NLL every N steps (0 = off).")
 
 

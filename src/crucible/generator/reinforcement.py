@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, model_validator
 
 from crucible.exceptions import InvalidInputError
 from crucible.generator.chemistry import canonicalize
@@ -40,6 +40,7 @@ from crucible.generator.model import GenerativeModel
 from crucible.generator.model_io import save_model
 from crucible.generator.replay import InceptionConfig, ReplayMemory
 from crucible.generator.training import seed_everything
+from crucible.validation import Seed, check_order, strict_config
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class Scorer(Protocol):
 class LearningStrategyConfig(BaseModel):
     """REINVENT 4 ``[learning_strategy]``: DAP with σ and the Adam learning rate."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     type: Literal["dap"] = "dap"
     sigma: float = Field(128.0, gt=0, description="Score multiplier in the augmented LL.")
@@ -88,7 +89,7 @@ class LearningStrategyConfig(BaseModel):
 class StageConfig(BaseModel):
     """One ``[[stage]]``: step limits, the target score and the checkpoint file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     max_steps: int = Field(100, ge=1, description="Hard limit of steps in this stage.")
     min_steps: int = Field(50, ge=0, description="Steps before the target can end the stage.")
@@ -96,11 +97,16 @@ class StageConfig(BaseModel):
     termination: Literal["simple"] = "simple"
     chkpt_file: str = Field("", description="Agent checkpoint written at stage end.")
 
+    @model_validator(mode="after")
+    def _steps_in_order(self) -> StageConfig:
+        check_order("min_steps", self.min_steps, "max_steps", self.max_steps)
+        return self
+
 
 class ReinforcementConfig(BaseModel):
     """Run-wide RL settings (REINVENT 4 ``[parameters]`` and global sections)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     batch_size: int = Field(64, ge=2, description="SMILES sampled per step.")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature of the agent.")
@@ -120,7 +126,7 @@ class ReinforcementConfig(BaseModel):
     max_oracle_calls: int | None = Field(
         None, ge=1, description="Stop once this many unique SMILES were scored (PMO budget)."
     )
-    seed: int = 0
+    seed: Seed = 0
 
 
 @dataclass

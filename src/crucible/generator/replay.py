@@ -5,13 +5,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from crucible.validation import strict_config
 
 
 class InceptionConfig(BaseModel):
     """REINVENT 4 ``[inception]`` section."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     memory_size: int = Field(50, ge=1, description="SMILES kept (highest scores).")
     sample_size: int = Field(10, ge=1, description="SMILES replayed per step.")

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, model_validator
 from rdkit import Chem
 
 from crucible.exceptions import InvalidInputError
@@ -43,6 +43,7 @@ from crucible.generator.training import (
     seed_everything,
     train_one_epoch,
 )
+from crucible.validation import DeviceName, Seed, check_order, strict_config
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ logger = logging.getLogger(__name__)
 class TransferLearningConfig(BaseModel):
     """Fine-tuning recipe (REINVENT 4 TL ``[parameters]`` + ``[scheduler]``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     epochs: int = Field(20, ge=1, description="Maximum number of epochs.")
     batch_size: int = Field(64, ge=1, description="SMILES per optimisation step.")
@@ -66,8 +67,15 @@ class TransferLearningConfig(BaseModel):
     )
     sample_size: int = Field(200, ge=0, description="SMILES sampled per epoch for quality.")
     save_every_n_epochs: int = Field(1, ge=1, description="Checkpoint frequency.")
-    seed: int = 0
-    device: str = Field("auto", description="'auto', 'cpu' or 'cuda[:N]'.")
+    seed: Seed = 0
+    device: DeviceName = Field("auto", description="'auto', 'cpu' or 'cuda[:N]'.")
+
+    @model_validator(mode="after")
+    def _floor_below_rate(self) -> TransferLearningConfig:
+        check_order(
+            "min_learning_rate", self.min_learning_rate, "learning_rate", self.learning_rate
+        )
+        return self
 
 
 def prepare_smiles(

@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from crucible.exceptions import InvalidInputError
+from crucible.validation import DeviceName, Seed, check_order, strict_config
 
 OptimizerName = Literal["adam", "adamw", "sgd"]
 ScheduleName = Literal["none", "cosine", "step", "exponential"]
@@ -22,7 +23,7 @@ DatasetLayout = Literal["flat", "image", "sequence"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = strict_config(validate_assignment=True)
 
 
 class ModelConfig(_Strict):
@@ -125,7 +126,7 @@ class DataConfig(_Strict):
         default="flat", description="flat (N, F), image (N, 1, H, W) or sequence (N, T, F)."
     )
     valid_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
-    split_seed: int = 0
+    split_seed: Seed = 0
     limit: int | None = Field(
         default=None, ge=10, description="egfr: seeded random sample of this many molecules."
     )
@@ -150,10 +151,17 @@ class TrainConfig(_Strict):
         default="valid_loss", description="Metric that picks the best epoch and early stops."
     )
     monitor_mode: Literal["min", "max"] = "min"
-    seed: int = 0
-    device: str = Field(default="auto", description="auto (CUDA when present), cpu, cuda[:N].")
+    seed: Seed = 0
+    device: DeviceName = Field(
+        default="auto", description="auto (CUDA when present), cpu, cuda[:N]."
+    )
     amp: bool = Field(default=True, description="Mixed precision (bf16/fp16) on CUDA only.")
     num_threads: int = Field(default=0, ge=0, description="torch CPU threads; 0 = leave.")
+
+    @model_validator(mode="after")
+    def _warmup_within_epochs(self) -> TrainConfig:
+        check_order("schedule.warmup_epochs", self.schedule.warmup_epochs, "epochs", self.epochs)
+        return self
 
     def with_overrides(self, overrides: dict[str, Any]) -> TrainConfig:
         """Return a copy with dotted-name overrides applied and validated.

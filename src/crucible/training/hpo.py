@@ -38,7 +38,7 @@ from typing import Any, Literal
 import optuna
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, Trial, TrialState
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from crucible.exceptions import AlreadyExistsError, InvalidInputError, NotFoundError, StateError
 from crucible.settings import get_settings
@@ -47,6 +47,7 @@ from crucible.training.callbacks import Callback, TimeLimit
 from crucible.training.config import DataConfig, TrainConfig
 from crucible.training.datasets import DatasetSplit, load_dataset
 from crucible.training.tracking import Tracker, TrackingCallback, make_tracker
+from crucible.validation import Seed, strict_config
 
 SamplerName = Literal["tpe", "random", "grid", "cmaes", "gp", "nsga2", "qmc", "botorch"]
 PrunerName = Literal["none", "median", "percentile", "hyperband", "successive_halving"]
@@ -66,10 +67,10 @@ class SamplerConfig(BaseModel):
     ``grid_points`` evenly spread ones) and ``grid_points`` values per continuous parameter.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     name: SamplerName = "tpe"
-    seed: int | None = Field(default=None, description="Sampler seed (None: random).")
+    seed: Seed | None = Field(default=None, description="Sampler seed (None: random).")
     n_startup_trials: int = Field(default=10, ge=0, description="Random trials before modelling.")
     grid_points: int = Field(default=5, ge=2, description="Grid: values per numeric parameter.")
     population_size: int = Field(default=20, ge=2, description="NSGA-II population size.")
@@ -78,7 +79,7 @@ class SamplerConfig(BaseModel):
 class PrunerConfig(BaseModel):
     """Which Optuna pruner stops unpromising trials (single-objective studies only)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     name: PrunerName = "median"
     n_startup_trials: int = Field(default=5, ge=0, description="Median/percentile: trials first.")
@@ -91,7 +92,7 @@ class PrunerConfig(BaseModel):
 class StudySpec(BaseModel):
     """Everything that defines a study; stored with the study so workers can load it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = strict_config()
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$", description="Study name.")
     space: Space = Field(description="Search space; names are dotted TrainConfig fields.")

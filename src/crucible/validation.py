@@ -1,0 +1,89 @@
+"""Shared pieces that validate user-supplied configs where they enter.
+
+Every pydantic config a user or a flow parameter supplies uses :func:`strict_config` (unknown
+keys and ``inf``/``nan`` floats are refused), :data:`DeviceName` for torch devices,
+:data:`PChembl` for activity thresholds, :data:`Seed` for random seeds and
+:func:`check_order` for ``low <= high`` pairs. Pydantic's ``ValidationError`` names the field;
+the messages here add the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, ConfigDict, Field
+
+#: The pChEMBL scale (-log10 molar): 15 is femtomolar, far beyond any real measurement.
+PCHEMBL_MIN = 0.0
+PCHEMBL_MAX = 15.0
+#: Seeds feed NumPy and scikit-learn, which take 0 .. 2**32 - 1.
+SEED_MAX = 2**32 - 1
+
+_DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+DEVICE_FIX = "use 'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'"
+
+
+def strict_config(
+    *, frozen: bool = False, validate_assignment: bool = False, str_strip_whitespace: bool = False
+) -> ConfigDict:
+    """A model config refusing unknown keys and non-finite floats (``inf``, ``nan``).
+
+    Args:
+        frozen: Instances are immutable.
+        validate_assignment: Re-validate on attribute assignment.
+        str_strip_whitespace: Strip blanks around strings.
+    """
+    return ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        frozen=frozen,
+        validate_assignment=validate_assignment,
+        str_strip_whitespace=str_strip_whitespace,
+    )
+
+
+def check_device(value: str) -> str:
+    """Return ``value`` if it names a torch device Crucible supports.
+
+    Raises:
+        ValueError: Naming the value and the accepted forms (pydantic adds the field).
+    """
+    if not isinstance(value, str) or not _DEVICE_PATTERN.match(value):
+        raise ValueError(f"{value!r} is not a device; {DEVICE_FIX}")
+    return value
+
+
+def _check_pchembl(value: float) -> float:
+    if not PCHEMBL_MIN <= value <= PCHEMBL_MAX:
+        raise ValueError(
+            f"{value:g} is outside the pChEMBL scale [{PCHEMBL_MIN:g}, {PCHEMBL_MAX:g}] "
+            "(-log10 molar; 6 is 1 uM, 9 is 1 nM); give a pChEMBL value such as 6.5"
+        )
+    return value
+
+
+#: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+DeviceName = Annotated[str, AfterValidator(check_device)]
+#: An activity threshold on the pChEMBL scale, in [0, 15].
+PChembl = Annotated[float, AfterValidator(_check_pchembl)]
+#: A random seed in [0, 2**32 - 1].
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
+
+
+def check_order(
+    low_name: str, low: float | None, high_name: str, high: float | None, *, strict: bool = False
+) -> None:
+    """Refuse ``low > high`` (or ``low >= high`` when ``strict``); None skips the check.
+
+    Raises:
+        ValueError: Naming both fields, their values and the fix.
+    """
+    if low is None or high is None:
+        return
+    if low > high or (strict and low == high):
+        relation = "<" if strict else "<="
+        raise ValueError(
+            f"{low_name}={low:g} must be {relation} {high_name}={high:g}; "
+            f"lower {low_name} or raise {high_name}"
+        )
