@@ -23,10 +23,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from crucible.exceptions import InvalidInputError
-from crucible.space import CategoricalParameter, ContinuousParameter, IntegerParameter, Space
+from crucible.space import (
+    MAX_LEVELS,
+    CategoricalParameter,
+    ContinuousParameter,
+    IntegerParameter,
+    Space,
+)
 
 __all__ = [
     "DESIGNS",
+    "MAX_DESIGN_POINTS",
+    "MAX_GRID_POINTS",
     "Design",
     "GridDesign",
     "LatinHypercubeDesign",
@@ -34,10 +42,47 @@ __all__ = [
     "SobolDesign",
     "from_unit_per_parameter",
     "make_design",
+    "point_key",
     "validate_design",
 ]
 
 _MAX_OVERSAMPLING_ROUNDS = 8
+#: Most points one design may have.
+MAX_DESIGN_POINTS = 100_000
+#: Most points a full-factorial grid may enumerate (before the constraint filter).
+MAX_GRID_POINTS = 1_000_000
+#: Seeds are non-negative integers below 2**63 (what NumPy's generators accept).
+_MAX_SEED = 2**63 - 1
+
+
+def check_count(value: Any, field: str, limit: int, what: str = "points") -> int:
+    """Return ``value`` as an int in ``1 .. limit``, else raise :class:`InvalidInputError`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidInputError(
+            field,
+            f"{value!r} ({type(value).__name__}) is not a whole number",
+            f"give the number of {what} as an int, e.g. 4",
+        )
+    if not 1 <= value <= limit:
+        raise InvalidInputError(
+            field, f"must be between 1 and {limit}, got {value}", f"ask for 1 to {limit} {what}"
+        )
+    return int(value)
+
+
+def check_seed(value: Any, field: str = "seed") -> int | None:
+    """Return ``value`` if it is None or an int in ``0 .. 2**63 - 1``, else raise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidInputError(
+            field, f"{value!r} ({type(value).__name__}) is not an integer", "give an int >= 0"
+        )
+    if not 0 <= value <= _MAX_SEED:
+        raise InvalidInputError(
+            field, f"must be between 0 and 2**63 - 1, got {value}", "give an int >= 0"
+        )
+    return int(value)
 
 
 def from_unit_per_parameter(space: Space, U: np.ndarray) -> list[dict[str, Any]]:
@@ -54,8 +99,7 @@ def from_unit_per_parameter(space: Space, U: np.ndarray) -> list[dict[str, Any]]
             if isinstance(p, ContinuousParameter):
                 point[p.name] = p.from_unit(u)
             elif isinstance(p, IntegerParameter):
-                levels = p.levels
-                point[p.name] = levels[min(int(u * len(levels)), len(levels) - 1)]
+                point[p.name] = int(p.level_at(np.asarray(u)))
             else:
                 point[p.name] = p.choices[min(int(u * len(p.choices)), len(p.choices) - 1)]
         points.append({name: point[name] for name in space.names})
@@ -83,11 +127,11 @@ class Design(abc.ABC):
             ``n`` parameter dicts in space order.
 
         Raises:
-            InvalidInputError: ``n`` < 1, or no feasible point found under the constraints.
+            InvalidInputError: ``n`` is not an int in ``1 ..`` :data:`MAX_DESIGN_POINTS`,
+                ``seed`` is negative, or no feasible point found under the constraints.
         """
-        if n < 1:
-            raise InvalidInputError("n", f"must be >= 1, got {n}", "ask for at least one point")
-        rng = np.random.default_rng(seed)
+        n = check_count(n, "n", MAX_DESIGN_POINTS)
+        rng = np.random.default_rng(check_seed(seed))
         points: list[dict[str, Any]] = []
         factor = 1
         for _ in range(_MAX_OVERSAMPLING_ROUNDS):
@@ -159,16 +203,33 @@ class GridDesign(Design):
     name = "grid"
 
     def __init__(self, levels: int | Mapping[str, int] = 3) -> None:
-        self.levels = levels
+        if isinstance(levels, Mapping):
+            self.levels: int | dict[str, int] = {
+                str(k): check_count(v, f"levels.{k}", MAX_LEVELS, "levels")
+                for k, v in levels.items()
+            }
+        else:
+            self.levels = check_count(levels, "levels", MAX_LEVELS, "levels")
 
     def _levels_for(self, name: str) -> int:
-        levels = self.levels.get(name, 3) if isinstance(self.levels, Mapping) else self.levels
-        if levels < 1:
-            raise InvalidInputError(f"levels.{name}", f"must be >= 1, got {levels}", "use >= 1")
-        return int(levels)
+        return self.levels.get(name, 3) if isinstance(self.levels, dict) else self.levels
 
     def values(self, space: Space) -> dict[str, list[Any]]:
-        """Name -> the grid values of each tunable parameter."""
+        """Name -> the grid values of each tunable parameter.
+
+        Raises:
+            InvalidInputError: ``levels`` names a parameter that is not a numeric tunable
+                parameter of ``space``.
+        """
+        if isinstance(self.levels, dict):
+            numeric = [p.name for p in space.tunable if not isinstance(p, CategoricalParameter)]
+            unknown = sorted(set(self.levels) - set(numeric))
+            if unknown:
+                raise InvalidInputError(
+                    f"levels.{unknown[0]}",
+                    "is not a numeric tunable parameter of the space",
+                    f"give levels for {numeric}",
+                )
         out: dict[str, list[Any]] = {}
         for p in space.tunable:
             if isinstance(p, CategoricalParameter):
@@ -183,8 +244,24 @@ class GridDesign(Design):
     def generate(
         self, space: Space, n: int | None = None, seed: int | None = None
     ) -> list[dict[str, Any]]:
-        """The feasible grid points (all of them, or ``n`` drawn without replacement)."""
+        """The feasible grid points (all of them, or ``n`` drawn without replacement).
+
+        Raises:
+            InvalidInputError: Invalid ``n`` or ``seed``, or the grid has more than
+                :data:`MAX_GRID_POINTS` points (the message names each parameter's count).
+        """
+        if n is not None:
+            n = check_count(n, "n", MAX_DESIGN_POINTS)
+        seed = check_seed(seed)
         values = self.values(space)
+        size = math.prod(len(v) for v in values.values())
+        if size > MAX_GRID_POINTS:
+            counts = ", ".join(f"{name}: {len(v)}" for name, v in values.items())
+            raise InvalidInputError(
+                "levels",
+                f"the grid would have {size} points ({counts}), more than {MAX_GRID_POINTS}",
+                "use fewer levels per parameter, or a sampling design (sobol, lhs, random)",
+            )
         points = []
         for combo in itertools.product(*values.values()):
             point = dict(space.fixed_values) | dict(zip(values, combo, strict=True))
@@ -220,10 +297,26 @@ def make_design(
 
     Returns:
         Parameter dicts, in space order.
+
+    Raises:
+        InvalidInputError: Unknown design or option, ``n`` not an int in ``1 ..``
+            :data:`MAX_DESIGN_POINTS`, a negative seed, or a grid too large.
     """
-    if name not in DESIGNS:
+    if not isinstance(name, str) or name not in DESIGNS:
         raise InvalidInputError(
             "design", f"unknown design {name!r}", f"use one of {list(DESIGNS)}"
+        )
+    if not isinstance(space, Space):
+        raise InvalidInputError(
+            "space", f"expected a Space, got {type(space).__name__}", "pass Space.from_dict(...)"
+        )
+    allowed = {"levels"} if name == "grid" else set()
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise InvalidInputError(
+            unknown[0],
+            f"is not an option of the {name!r} design",
+            f"use only {sorted(allowed)}" if allowed else "pass no options",
         )
     design = DESIGNS[name](**options)
     if isinstance(design, GridDesign):
@@ -253,18 +346,19 @@ def validate_design(
     Raises:
         InvalidInputError: The first invalid point, naming its index and field.
     """
-    seen = {_key(space, space.validate_point(p, "existing")) for p in existing}
+    seen = {point_key(space, space.validate_point(p, "existing")) for p in existing}
     out = []
     for i, point in enumerate(points):
         valid = space.validate_point(point, f"{field}[{i}]")
-        key = _key(space, valid)
+        key = point_key(space, valid)
         if key not in seen:
             seen.add(key)
             out.append(valid)
     return out
 
 
-def _key(space: Space, point: Mapping[str, Any]) -> tuple[Any, ...]:
+def point_key(space: Space, point: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A hashable key of a valid point; equal keys mean the same point (floats to 12 digits)."""
     out = []
     for name in space.names:
         value = point[name]

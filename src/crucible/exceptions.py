@@ -106,3 +106,42 @@ class DataSourceError(CrucibleError):
 
 class StateError(CrucibleError):
     """An operation is not allowed in the object's current state (e.g. observing twice)."""
+
+
+def input_error_from_validation(
+    exc: Exception,
+    prefix: str,
+    skip: frozenset[str] = frozenset(),
+    rename: dict[tuple[object, ...], str] | None = None,
+    fix: str = "correct this value",
+) -> InvalidInputError:
+    """Turn a pydantic ``ValidationError`` into an :class:`InvalidInputError`.
+
+    The first error's location becomes the field (``prefix.parameters[2].low``); a
+    ``". Fix: ..."`` in the validator's message becomes the fix.
+
+    Args:
+        exc: The ``pydantic.ValidationError``.
+        prefix: Name of the whole input, e.g. ``"space"``.
+        skip: Location parts to leave out (tags of discriminated unions, union member types).
+        rename: Location prefix -> display name, e.g. ``{("parameters", 0): "x"}``.
+        fix: The fix when the message has none.
+    """
+    first = exc.errors()[0]  # type: ignore[attr-defined]
+    loc = tuple(first["loc"])
+    field = prefix
+    start = 0
+    for key, name in (rename or {}).items():
+        if loc[: len(key)] == key:
+            field, start = f"{prefix}.{name}", len(key)
+            break
+    for part in loc[start:]:
+        if isinstance(part, int):
+            field += f"[{part}]"
+        elif part not in skip:
+            field = f"{field}.{part}" if field else str(part)
+    message = str(first["msg"]).removeprefix("Value error, ")
+    problem, _, given_fix = message.partition(". Fix: ")
+    if "input" in first and first["type"] not in ("value_error", "assertion_error"):
+        problem += f" (got {first['input']!r:.80})"
+    return InvalidInputError(field, problem, given_fix or fix)

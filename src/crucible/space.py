@@ -40,11 +40,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from crucible.exceptions import InvalidInputError
+from crucible.exceptions import InvalidInputError, input_error_from_validation
 
 __all__ = [
+    "MAX_CHOICES",
+    "MAX_LEVELS",
+    "MAX_PARAMETERS",
     "CategoricalParameter",
     "ContinuousParameter",
     "Encoding",
@@ -60,15 +70,32 @@ ChoiceValue = str | int | float | bool
 _NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 _INT_TOL = 1e-9
 
+#: Most levels of an integer parameter that are ever listed (:attr:`IntegerParameter.levels`);
+#: designs and optimisers index levels arithmetically and never list them.
+MAX_LEVELS = 100_000
+#: Most choices of a categorical parameter (each is a one-hot column of the model).
+MAX_CHOICES = 1_000
+#: Most parameters of a space.
+MAX_PARAMETERS = 1_000
+#: Integer bounds must lie within +-2**53, where every integer is exact as a float.
+_INT_LIMIT = 2**53
+#: Location parts pydantic adds for union members; left out of error field names.
+_UNION_TAGS = frozenset(
+    {"continuous", "integer", "categorical", "fixed", "str", "int", "float", "bool"}
+)
+
 
 class _ParameterBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(
         pattern=_NAME_PATTERN,
+        max_length=100,
         description="Unique parameter name: letters, digits, '_', '.', '-'; not a digit first.",
     )
-    description: str = Field(default="", description="Free text shown in reports.")
+    description: str = Field(
+        default="", max_length=10_000, description="Free text shown in reports."
+    )
 
     @property
     def is_tunable(self) -> bool:
@@ -80,9 +107,13 @@ class ContinuousParameter(_ParameterBase):
     """A real-valued parameter in ``[low, high]``, optionally searched on a log scale."""
 
     type: Literal["continuous"] = "continuous"
-    low: float = Field(description="Lower bound (inclusive).")
-    high: float = Field(description="Upper bound (inclusive); must be greater than low.")
-    log: bool = Field(default=False, description="Search log(x) uniformly; needs low > 0.")
+    low: float = Field(strict=True, description="Lower bound (inclusive).")
+    high: float = Field(
+        strict=True, description="Upper bound (inclusive); must be greater than low."
+    )
+    log: bool = Field(
+        default=False, strict=True, description="Search log(x) uniformly; needs low > 0."
+    )
 
     @model_validator(mode="after")
     def _check_bounds(self) -> ContinuousParameter:
@@ -133,13 +164,23 @@ class IntegerParameter(_ParameterBase):
     """An integer parameter ``low, low + step, ..., high``, optionally on a log scale."""
 
     type: Literal["integer"] = "integer"
-    low: int = Field(description="Smallest value (inclusive).")
-    high: int = Field(description="Largest value (inclusive); must be greater than low.")
-    step: int = Field(default=1, ge=1, description="Spacing between allowed values.")
-    log: bool = Field(default=False, description="Search log(x) uniformly; needs low >= 1.")
+    low: int = Field(strict=True, description="Smallest value (inclusive).")
+    high: int = Field(
+        strict=True, description="Largest value (inclusive); must be greater than low."
+    )
+    step: int = Field(default=1, ge=1, strict=True, description="Spacing between allowed values.")
+    log: bool = Field(
+        default=False, strict=True, description="Search log(x) uniformly; needs low >= 1."
+    )
 
     @model_validator(mode="after")
     def _check_bounds(self) -> IntegerParameter:
+        for key, value in (("low", self.low), ("high", self.high)):
+            if abs(value) > _INT_LIMIT:
+                raise ValueError(
+                    f"parameter '{self.name}': {key} = {value} is beyond +-2**53. Fix: keep "
+                    "integer bounds within +-9007199254740992, or use a continuous parameter"
+                )
         if self.low >= self.high:
             raise ValueError(
                 f"parameter '{self.name}': low ({self.low}) must be less than high "
@@ -165,9 +206,34 @@ class IntegerParameter(_ParameterBase):
         return self
 
     @property
+    def n_levels(self) -> int:
+        """Number of allowed values (computed, never listed)."""
+        return (self.high - self.low) // self.step + 1
+
+    @property
     def levels(self) -> list[int]:
-        """Every allowed value, ascending."""
+        """Every allowed value, ascending.
+
+        Raises:
+            InvalidInputError: More than :data:`MAX_LEVELS` values (use :attr:`n_levels`
+                and :meth:`level_at` instead of listing them).
+        """
+        if self.n_levels > MAX_LEVELS:
+            raise InvalidInputError(
+                f"space.{self.name}",
+                f"integer parameter '{self.name}' has {self.n_levels} levels, more than the "
+                f"{MAX_LEVELS} that are ever listed",
+                "use a larger step, narrower bounds or a continuous parameter, or a design "
+                "that samples levels (sobol, lhs, random) instead of enumerating them",
+            )
         return list(range(self.low, self.high + 1, self.step))
+
+    def level_at(self, u: np.ndarray) -> np.ndarray:
+        """The level of each ``u`` in ``[0, 1]`` by equal-width bins (int64 array)."""
+        index = np.minimum(
+            (np.clip(u, 0.0, 1.0) * self.n_levels).astype(np.int64), self.n_levels - 1
+        )
+        return self.low + index * self.step
 
     def to_unit(self, value: float) -> float:
         """Map a raw value to ``[0, 1]``."""
@@ -222,8 +288,14 @@ class CategoricalParameter(_ParameterBase):
                 f"needs at least two choices, got {choices!r}. Fix: add choices, or use a "
                 "'fixed' parameter for a single value"
             )
+        if len(choices) > MAX_CHOICES:
+            raise ValueError(
+                f"has {len(choices)} choices, more than {MAX_CHOICES}. Fix: group the "
+                "choices, or describe them with numeric parameters"
+            )
         seen: set[str] = set()
         for choice in choices:
+            _check_choice_value(choice)
             key = repr(choice)
             if key in seen:
                 raise ValueError(
@@ -251,6 +323,12 @@ class FixedParameter(_ParameterBase):
 
     type: Literal["fixed"] = "fixed"
     value: ChoiceValue = Field(description="The value every trial uses.")
+
+    @field_validator("value")
+    @classmethod
+    def _check_value(cls, value: ChoiceValue) -> ChoiceValue:
+        _check_choice_value(value)
+        return value
 
     @property
     def is_tunable(self) -> bool:
@@ -284,7 +362,17 @@ class LinearConstraint(BaseModel):
         min_length=1, description="Parameter name -> coefficient."
     )
     operator: Literal["<=", ">="] = Field(default="<=", description="Direction.")
-    bound: float = Field(description="Right-hand side.")
+    bound: float = Field(strict=True, allow_inf_nan=False, description="Right-hand side.")
+
+    @field_validator("coefficients")
+    @classmethod
+    def _check_coefficients(cls, coefficients: dict[str, float]) -> dict[str, float]:
+        for name, value in coefficients.items():
+            if not math.isfinite(value):
+                raise ValueError(
+                    f"coefficient of '{name}' is {value}. Fix: give a finite coefficient"
+                )
+        return coefficients
 
     def lhs(self, point: Mapping[str, Any]) -> float:
         """The left-hand side ``sum_i c_i x_i`` at ``point``."""
@@ -312,7 +400,9 @@ class Space(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    parameters: list[Parameter] = Field(min_length=1, description="The parameters.")
+    parameters: list[Parameter] = Field(
+        min_length=1, max_length=MAX_PARAMETERS, description="The parameters."
+    )
     constraints: list[LinearConstraint] = Field(
         default_factory=list, description="Linear inequality constraints."
     )
@@ -354,11 +444,32 @@ class Space(BaseModel):
 
         Returns:
             The validated space.
+
+        Raises:
+            InvalidInputError: The space is invalid; the message names the parameter and
+                field (``space.temperature.low``) and the fix.
         """
+        if not isinstance(data, Mapping):
+            raise InvalidInputError(
+                "space",
+                f"expected a mapping, got {type(data).__name__}",
+                "give {name: {type: ..., ...}} or {parameters: [...]}",
+            )
         if "parameters" in data:
-            return cls.model_validate(dict(data))
-        parameters = [{"name": name, **dict(spec)} for name, spec in data.items()]
-        return cls.model_validate({"parameters": parameters})
+            payload = dict(data)
+        else:
+            for name, spec in data.items():
+                if not isinstance(spec, Mapping):
+                    raise InvalidInputError(
+                        f"space.{name}",
+                        f"expected a mapping, got {type(spec).__name__}",
+                        "describe the parameter as {type: continuous, low: ..., high: ...}",
+                    )
+            payload = {"parameters": [{"name": n, **dict(spec)} for n, spec in data.items()]}
+        try:
+            return cls.model_validate(payload)
+        except ValidationError as exc:
+            raise _space_error(exc, payload) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-friendly form accepted by :meth:`from_dict`."""
@@ -626,6 +737,29 @@ class Space(BaseModel):
         if isinstance(p, CategoricalParameter) and encoding == "onehot":
             return len(p.choices)
         return 1
+
+
+def _space_error(exc: ValidationError, payload: Mapping[str, Any]) -> InvalidInputError:
+    """The first error of a space, named by parameter: ``space.temperature.low``."""
+    rename: dict[tuple[object, ...], str] = {}
+    parameters = payload.get("parameters")
+    if isinstance(parameters, list):
+        for i, spec in enumerate(parameters):
+            name = spec.get("name") if isinstance(spec, Mapping) else None
+            if isinstance(name, str) and name:
+                rename[("parameters", i)] = name[:100]
+    return input_error_from_validation(
+        exc, "space", skip=_UNION_TAGS, rename=rename, fix="correct this value of the space"
+    )
+
+
+def _check_choice_value(value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value} is not a usable value. Fix: give a finite number or a string")
+    if isinstance(value, str) and len(value) > 1_000:
+        raise ValueError(
+            f"a string of {len(value)} characters is too long. Fix: use at most 1000 characters"
+        )
 
 
 def _check_finite(name: str, **values: float) -> None:

@@ -85,5 +85,5 @@ def test_validate_design_deduplicates_and_names_bad_rows() -> None:
 def test_unknown_design_and_bad_n() -> None:
     with pytest.raises(InvalidInputError, match="unknown design"):
         make_design("halton", SPACE, n=3)
-    with pytest.raises(InvalidInputError, match=">= 1"):
+    with pytest.raises(InvalidInputError, match="between 1 and"):
         make_design("sobol", SPACE, n=0)

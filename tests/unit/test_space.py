@@ -88,10 +88,11 @@ def test_json_roundtrip_is_a_flow_parameter() -> None:
     ],
 )
 def test_invalid_parameters_name_the_problem_and_fix(spec: dict, needle: str) -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidInputError) as info:
         Space.from_dict({"x": spec})
     message = str(info.value)
     assert needle in message and "Fix:" in message
+    assert info.value.field.startswith("space.x")
 
 
 def test_duplicate_names_and_bad_constraints_rejected() -> None:

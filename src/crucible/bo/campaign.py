@@ -31,27 +31,51 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 
 from crucible.bo.objectives import Objective, OutcomeConstraint, check_values, metric_names
-from crucible.bo.store import campaigns_table, transaction, trials_table
+from crucible.bo.store import campaigns_table, check_store_url, transaction, trials_table
 from crucible.bo.strategy import Strategy, propose
-from crucible.design import make_design, validate_design
+from crucible.design import check_count, make_design, point_key, validate_design
 from crucible.exceptions import (
     AlreadyExistsError,
     InvalidInputError,
     NotFoundError,
     StateError,
+    input_error_from_validation,
 )
+from crucible.naming import check_slug
 from crucible.space import Space
 
-__all__ = ["Campaign", "CampaignConfig", "Trial", "TrialStatus"]
+__all__ = [
+    "MAX_ENQUEUE",
+    "MAX_REASON",
+    "MAX_SUGGEST",
+    "Campaign",
+    "CampaignConfig",
+    "Trial",
+    "TrialStatus",
+    "build_config",
+    "check_trial_id",
+]
 
 TrialStatus = Literal["pending", "completed", "failed"]
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+#: Most trials one :meth:`Campaign.suggest` call may ask for.
+MAX_SUGGEST = 1_000
+#: Most points one :meth:`Campaign.enqueue` call may add.
+MAX_ENQUEUE = 100_000
+#: Longest failure reason kept by :meth:`Campaign.mark_failed`.
+MAX_REASON = 10_000
+_NAME_COLUMN = 200
+#: Copies of tried points are replaced from up to this many rounds of random points.
+_SPARE_ROUNDS = 4
+_SPARE_POINTS = 256
 
 
 class CampaignConfig(BaseModel):
@@ -102,18 +126,81 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _coerce_objectives(
-    objectives: Sequence[Objective | str | Mapping[str, Any]],
-) -> list[Objective]:
+def _as_list(value: object, field: str, example: str) -> list[Any]:
+    """``value`` as a list, refusing a bare string or mapping (a common slip)."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
+        raise InvalidInputError(
+            field, f"expected a list, got {type(value).__name__} {value!r:.60}", f"pass {example}"
+        )
+    return list(value)
+
+
+def _validated(model: type[ModelT], value: object, field: str) -> ModelT:
+    """``value`` as ``model`` (kept when it already is one); errors name ``field``."""
+    if isinstance(value, model):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(
+            field, f"expected a mapping, got {type(value).__name__}", "pass a dict of settings"
+        )
+    try:
+        return model.model_validate(dict(value))
+    except ValidationError as exc:
+        raise input_error_from_validation(exc, field) from None
+
+
+def _coerce_objectives(objectives: object) -> list[Objective]:
     out = []
-    for o in objectives:
-        if isinstance(o, Objective):
-            out.append(o)
-        elif isinstance(o, str):
-            out.append(Objective(name=o))
-        else:
-            out.append(Objective.model_validate(dict(o)))
+    for i, o in enumerate(_as_list(objectives, "objectives", "['y'] or [{'name': 'y'}]")):
+        field = f"objectives[{i}]"
+        out.append(_validated(Objective, {"name": o} if isinstance(o, str) else o, field))
     return out
+
+
+def build_config(
+    space: object, objectives: object, constraints: object = (), strategy: object = None
+) -> CampaignConfig:
+    """Validate a campaign's definition; every error names its field and the fix.
+
+    Raises:
+        InvalidInputError: Any invalid part (``space.x.low``, ``objectives[0].direction``,
+            ``constraints[1].bound``, ``strategy.n_init``), duplicate objective names, or
+            metric names that are also parameter names.
+    """
+    if isinstance(space, Space):
+        valid_space = space
+    elif isinstance(space, Mapping):
+        valid_space = Space.from_dict(space)
+    else:
+        raise InvalidInputError(
+            "space",
+            f"expected a Space or a mapping, got {type(space).__name__}",
+            "pass Space.from_dict({...}) or its dict form",
+        )
+    items = _as_list(constraints, "constraints", "[{'metric': 'cost', 'bound': 10}]")
+    objective_list = _coerce_objectives(objectives)
+    if not objective_list:
+        raise InvalidInputError("objectives", "is empty", "name at least one objective")
+    config = CampaignConfig(
+        space=valid_space,
+        objectives=objective_list,
+        constraints=[
+            _validated(OutcomeConstraint, c, f"constraints[{i}]") for i, c in enumerate(items)
+        ],
+        strategy=_validated(Strategy, {} if strategy is None else strategy, "strategy"),
+    )
+    names = [o.name for o in config.objectives]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InvalidInputError(
+            "objectives", f"{duplicates} appear more than once", "list each objective once"
+        )
+    clash = sorted(set(config.metrics) & set(valid_space.names))
+    if clash:
+        raise InvalidInputError(
+            "objectives", f"metric names {clash} are also parameter names", "rename one"
+        )
+    return config
 
 
 class Campaign:
@@ -151,25 +238,13 @@ class Campaign:
         Raises:
             AlreadyExistsError: The name is taken (and ``exist_ok`` is false, or the stored
                 definition differs).
-            InvalidInputError: Metric names clash with parameter names.
+            InvalidInputError: The name is not a slug (:func:`crucible.naming.check_slug`),
+                the store URL is not a database URL, or the definition is invalid (see
+                :func:`build_config`); nothing is written.
         """
-        config = CampaignConfig(
-            space=space if isinstance(space, Space) else Space.from_dict(space),
-            objectives=_coerce_objectives(objectives),
-            constraints=[
-                c if isinstance(c, OutcomeConstraint) else OutcomeConstraint.model_validate(c)
-                for c in constraints
-            ],
-            strategy=strategy
-            if isinstance(strategy, Strategy)
-            else Strategy.model_validate(dict(strategy or {})),
-        )
-        clash = sorted(set(config.metrics) & set(config.space.names))
-        if clash:
-            raise InvalidInputError(
-                "objectives", f"metric names {clash} are also parameter names", "rename one"
-            )
-        url = store_url or _default_url()
+        check_slug(name, "name")
+        config = build_config(space, objectives, constraints, strategy)
+        url = _store_url(store_url)
         with transaction(url) as conn:
             row = conn.execute(
                 select(campaigns_table).where(campaigns_table.c.name == name)
@@ -196,10 +271,17 @@ class Campaign:
         """Open an existing campaign.
 
         Raises:
+            InvalidInputError: ``name`` is not a non-empty string, or the store URL is not
+                a database URL.
             NotFoundError: No campaign of that name in the store.
         """
-        url = store_url or _default_url()
-        with transaction(url) as conn:
+        if not isinstance(name, str) or not name or len(name) > _NAME_COLUMN:
+            shown = f"{len(name)} characters" if isinstance(name, str) else repr(name)
+            raise InvalidInputError(
+                "name", f"{shown} is not a campaign name", "give the name used in create()"
+            )
+        url = _store_url(store_url)
+        with transaction(url, write=False) as conn:
             row = conn.execute(
                 select(campaigns_table).where(campaigns_table.c.name == name)
             ).first()
@@ -214,7 +296,7 @@ class Campaign:
     @classmethod
     def list_names(cls, store_url: str | None = None) -> list[str]:
         """Names of every campaign in the store."""
-        with transaction(store_url or _default_url()) as conn:
+        with transaction(_store_url(store_url), write=False) as conn:
             return list(conn.execute(select(campaigns_table.c.name)).scalars())
 
     # ---------------------------------------------------------------- properties
@@ -238,14 +320,41 @@ class Campaign:
         """Suggest ``n`` new trials (committed as ``pending`` before returning).
 
         The first ``n_init`` trials come from the initial design; later ones from the
-        model, which sees completed trials and treats pending ones as already taken.
+        model, which sees completed trials and treats pending ones (including those other
+        processes are running) as already taken.
+
+        The whole step (read the trials, fit, propose, insert) runs in one transaction
+        that holds the campaign lock, so concurrent callers, in this process or others,
+        queue and each sees every trial suggested before it: no two suggestions are the
+        same point. A process killed mid-step writes nothing. The step's seed is derived
+        from the number of its first trial, so every suggestion has its own.
 
         Raises:
-            InvalidInputError: ``n`` < 1.
+            InvalidInputError: ``n`` is not an int in ``1 ..`` :data:`MAX_SUGGEST`.
+            StateError: The space has no untried point left.
         """
-        if n < 1:
-            raise InvalidInputError("n", f"must be >= 1, got {n}", "ask for at least one trial")
-        trials, model_state, n_batches = self._snapshot()
+        n = check_count(n, "n", MAX_SUGGEST, "trials")
+        with transaction(self.store_url) as conn:
+            locked = self._lock_campaign(conn)
+            trials = self._read_trials(conn)
+            seed = self.step_seed(locked.next_number)
+            new, hyperparameters = self._plan(trials, n, locked.model_state, seed)
+            out = self._insert_pending(conn, locked, new)
+            conn.execute(
+                campaigns_table.update()
+                .where(campaigns_table.c.id == self._id)
+                .values(n_batches=locked.n_batches + 1, model_state=hyperparameters)
+            )
+        return out
+
+    def step_seed(self, first_trial: int) -> int:
+        """Seed of the suggestion whose first trial is ``first_trial``."""
+        return (self.strategy.seed * 100_003 + first_trial) % 2**63
+
+    def _plan(
+        self, trials: Sequence[Trial], n: int, model_state: bytes | None, seed: int
+    ) -> tuple[list[tuple[dict[str, Any], str]], bytes | None]:
+        """The ``n`` new ``(params, source)`` pairs and the model state to store."""
         completed = [t for t in trials if t.status == "completed"]
         n_design_issued = sum(t.source == "design" for t in trials)
         n_manual = sum(t.source == "manual" for t in trials)  # attached data counts too
@@ -253,11 +362,10 @@ class Campaign:
         if len(completed) < 2:
             n_design_left = max(n_design_left, n)
         n_design = min(n, n_design_left)
+        design_points = self._design_points(n_design_issued, n_design)
         model_points: list[dict[str, Any]] = []
         hyperparameters = model_state
         if n > n_design:
-            provisional = self._design_points(n_design_issued, n_design)
-            pending = [t.params for t in trials if t.status == "pending"] + provisional
             proposal = propose(
                 self.space,
                 self.objectives,
@@ -266,32 +374,78 @@ class Campaign:
                 [t.params for t in completed],
                 [t.values for t in completed],
                 n - n_design,
-                pending=pending,
+                pending=[t.params for t in trials if t.status == "pending"] + design_points,
                 warm_start=model_state,
-                seed=self.strategy.seed * 100_003 + n_batches,
+                seed=seed,
             )
             model_points = proposal.points
             hyperparameters = proposal.hyperparameters
-        return self._insert(n_design, model_points, hyperparameters)
+        new = [(p, "design") for p in design_points] + [(p, "model") for p in model_points]
+        return self._without_copies(trials, new, seed), hyperparameters
 
-    def _lock_campaign(self, conn: Any) -> tuple[int, int]:
-        """Lock the campaign row for this transaction.
+    def _without_copies(
+        self,
+        trials: Sequence[Trial],
+        new: list[tuple[dict[str, Any], str]],
+        seed: int,
+    ) -> list[tuple[dict[str, Any], str]]:
+        """Replace any new point equal to an existing trial or to an earlier new point.
+
+        Model proposals already avoid observed and pending points; copies can still come
+        from a discrete space's initial design or an exhausted neighbourhood. A copy is
+        replaced by an untried random point of the space (seeded).
+
+        Raises:
+            StateError: No untried point is left.
+        """
+        taken = {point_key(self.space, t.params) for t in trials}
+        out: list[tuple[dict[str, Any], str]] = []
+        spare: list[dict[str, Any]] = []
+        rounds = 0
+        for params, source in new:
+            key = point_key(self.space, params)
+            while key in taken:
+                if not spare:
+                    if rounds == _SPARE_ROUNDS:
+                        raise StateError(
+                            f"campaign {self.name!r} has tried {len(taken)} distinct points "
+                            "and no untried point of the space was found. Fix: widen the "
+                            "space, or record a repeat measurement with add(params, values)"
+                        )
+                    rounds += 1
+                    spare = make_design("random", self.space, _SPARE_POINTS, seed=seed + rounds)
+                params = spare.pop()
+                key = point_key(self.space, params)
+            taken.add(key)
+            out.append((params, source))
+        return out
+
+    class _Locked(NamedTuple):
+        n_batches: int
+        next_number: int
+        model_state: bytes | None
+
+    def _lock_campaign(self, conn: Any) -> Campaign._Locked:
+        """Lock the campaign row for the rest of this transaction.
+
+        On PostgreSQL the row lock (``SELECT ... FOR UPDATE``) makes other writers of this
+        campaign wait; on SQLite the transaction already holds the database write lock.
 
         Returns:
-            ``(n_batches, next_trial_number)``: the batch index new trials get and the
-            first free trial number.
+            The batch index new trials get, the first free trial number and the stored
+            model state, all as of the lock.
         """
-        n_batches = conn.execute(
-            select(campaigns_table.c.n_batches)
+        camp = conn.execute(
+            select(campaigns_table.c.n_batches, campaigns_table.c.model_state)
             .where(campaigns_table.c.id == self._id)
             .with_for_update()
-        ).scalar_one()
+        ).one()
         last = conn.execute(
             select(func.coalesce(func.max(trials_table.c.number), -1)).where(
                 trials_table.c.campaign_id == self._id
             )
         ).scalar_one()
-        return int(n_batches), int(last) + 1
+        return Campaign._Locked(int(camp.n_batches), int(last) + 1, camp.model_state)
 
     def _design_points(self, start: int, count: int) -> list[dict[str, Any]]:
         """Points ``start .. start + count - 1`` of the campaign's seeded initial design."""
@@ -301,42 +455,26 @@ class Campaign:
         design = make_design(self.strategy.init_design, self.space, total, seed=self.strategy.seed)
         return design[start : start + count]
 
-    def _insert(
-        self, n_design: int, model_points: Sequence[dict[str, Any]], model_state: bytes | None
+    def _insert_pending(
+        self, conn: Any, locked: Campaign._Locked, new: Sequence[tuple[dict[str, Any], str]]
     ) -> list[Trial]:
-        """Insert new pending trials under the campaign lock.
-
-        Design points are chosen inside the transaction (from the number of design trials
-        already issued), so two processes never receive the same design point.
-        """
+        """Insert ``(params, source)`` pairs as pending trials of batch ``locked.n_batches``."""
         now = _now()
         out = []
-        with transaction(self.store_url) as conn:
-            batch, first = self._lock_campaign(conn)
-            issued = conn.execute(
-                select(func.count()).where(
-                    trials_table.c.campaign_id == self._id, trials_table.c.source == "design"
-                )
-            ).scalar_one()
-            new = [(p, "design") for p in self._design_points(int(issued), n_design)]
-            new += [(p, "model") for p in model_points]
-            for number, (params, source) in enumerate(new, start=first):
-                conn.execute(
-                    trials_table.insert().values(
-                        campaign_id=self._id,
-                        number=number,
-                        status="pending",
-                        source=source,
-                        batch=batch,
-                        params=json.dumps(params),
-                        created_at=now,
-                    )
-                )
-                out.append(Trial(number, dict(params), "pending", {}, source, batch, None, now))
+        for number, (params, source) in enumerate(new, start=locked.next_number):
             conn.execute(
-                campaigns_table.update()
-                .where(campaigns_table.c.id == self._id)
-                .values(n_batches=batch + 1, model_state=model_state)
+                trials_table.insert().values(
+                    campaign_id=self._id,
+                    number=number,
+                    status="pending",
+                    source=source,
+                    batch=locked.n_batches,
+                    params=json.dumps(params),
+                    created_at=now,
+                )
+            )
+            out.append(
+                Trial(number, dict(params), "pending", {}, source, locked.n_batches, None, now)
             )
         return out
 
@@ -344,37 +482,31 @@ class Campaign:
         """Add given points as pending trials (e.g. a user or cached initial design).
 
         Points are validated (errors name ``points[i].field``); copies of existing trials
-        and of each other are dropped. Points enqueued with ``source="design"`` count
-        towards the strategy's ``n_init``.
+        and of each other are dropped (checked under the campaign lock). Points enqueued
+        with ``source="design"`` count towards the strategy's ``n_init``.
 
         Returns:
             The new pending trials (possibly fewer than ``points``).
         """
         if source not in ("design", "manual"):
             raise InvalidInputError("source", f"{source!r} is not allowed", "use design or manual")
-        existing = [t.params for t in self.all_trials()]
-        unique = validate_design(self.space, points, existing=existing, field="points")
-        now = _now()
-        out = []
+        if isinstance(points, str | bytes | Mapping) or not isinstance(points, Sequence):
+            raise InvalidInputError(
+                "points",
+                f"expected a list of parameter dicts, got {type(points).__name__}",
+                "pass [{name: value, ...}, ...]",
+            )
+        check_count(len(points), "len(points)", MAX_ENQUEUE, "points")
+        valid = validate_design(self.space, points, field="points")
         with transaction(self.store_url) as conn:
-            batch, first = self._lock_campaign(conn)
-            for number, params in enumerate(unique, start=first):
-                conn.execute(
-                    trials_table.insert().values(
-                        campaign_id=self._id,
-                        number=number,
-                        status="pending",
-                        source=source,
-                        batch=batch,
-                        params=json.dumps(params),
-                        created_at=now,
-                    )
-                )
-                out.append(Trial(number, params, "pending", {}, source, batch, None, now))
+            locked = self._lock_campaign(conn)
+            existing = [t.params for t in self._read_trials(conn)]
+            unique = validate_design(self.space, valid, existing=existing, field="points")
+            out = self._insert_pending(conn, locked, [(p, source) for p in unique])
             conn.execute(
                 campaigns_table.update()
                 .where(campaigns_table.c.id == self._id)
-                .values(n_batches=batch + 1)
+                .values(n_batches=locked.n_batches + 1)
             )
         return out
 
@@ -393,11 +525,31 @@ class Campaign:
             NotFoundError: No such trial.
             StateError: The trial is already completed or failed.
         """
+        trial_id = check_trial_id(trial_id)
+        if not isinstance(values, Mapping):
+            raise InvalidInputError(
+                "values",
+                f"expected a mapping of metric name -> value, got {type(values).__name__}",
+                f"pass e.g. {{{self.config.metrics[0]!r}: 1.0}}",
+            )
         metrics = check_values(values, self.config.metrics, field=f"trial {trial_id} values")
         return self._finish(trial_id, "completed", metrics=metrics)
 
     def mark_failed(self, trial_id: int, reason: str = "") -> Trial:
-        """Mark a pending trial as failed (it is excluded from the model, never retried)."""
+        """Mark a pending trial as failed (it is excluded from the model, never retried).
+
+        Raises:
+            InvalidInputError: ``trial_id`` is not a trial number, or ``reason`` is not a
+                string of at most :data:`MAX_REASON` characters.
+            NotFoundError: No such trial.
+            StateError: The trial is already completed or failed.
+        """
+        trial_id = check_trial_id(trial_id)
+        if not isinstance(reason, str) or len(reason) > MAX_REASON:
+            shown = f"{len(reason)} characters" if isinstance(reason, str) else repr(reason)
+            raise InvalidInputError(
+                "reason", f"{shown} is not a short text", f"give at most {MAX_REASON} characters"
+            )
         return self._finish(trial_id, "failed", reason=reason or "failed")
 
     def _finish(
@@ -449,6 +601,11 @@ class Campaign:
         Raises:
             InvalidInputError: Invalid parameters (named per field) or values.
         """
+        for arg, given in (("params", params), ("values", values)):
+            if not isinstance(given, Mapping):
+                raise InvalidInputError(
+                    arg, f"expected a mapping, got {type(given).__name__}", "pass a dict"
+                )
         point = self.space.validate_point(params, field="params")
         metrics = check_values(values, self.config.metrics, field="values")
         (trial,) = self._insert_completed([(point, metrics)])
@@ -460,7 +617,7 @@ class Campaign:
         now = _now()
         out = []
         with transaction(self.store_url) as conn:
-            _, first = self._lock_campaign(conn)
+            first = self._lock_campaign(conn).next_number
             for number, (params, metrics) in enumerate(rows, start=first):
                 conn.execute(
                     trials_table.insert().values(
@@ -481,26 +638,27 @@ class Campaign:
         return out
 
     # ---------------------------------------------------------------- read
-    def _snapshot(self) -> tuple[list[Trial], bytes | None, int]:
-        with transaction(self.store_url) as conn:
-            camp = conn.execute(
-                select(campaigns_table.c.model_state, campaigns_table.c.n_batches).where(
-                    campaigns_table.c.id == self._id
-                )
-            ).one()
-            rows = conn.execute(
-                select(trials_table)
-                .where(trials_table.c.campaign_id == self._id)
-                .order_by(trials_table.c.number)
-            ).all()
-        return [_row_to_trial(r) for r in rows], camp.model_state, int(camp.n_batches)
+    def _read_trials(self, conn: Any) -> list[Trial]:
+        rows = conn.execute(
+            select(trials_table)
+            .where(trials_table.c.campaign_id == self._id)
+            .order_by(trials_table.c.number)
+        ).all()
+        return [_row_to_trial(r) for r in rows]
 
     def all_trials(self) -> list[Trial]:
-        """Every trial, by number."""
-        return self._snapshot()[0]
+        """Every trial, by number (one consistent read; never waits for a writer on SQLite)."""
+        with transaction(self.store_url, write=False) as conn:
+            return self._read_trials(conn)
 
     def get_trial(self, trial_id: int) -> Trial:
-        """One trial by number."""
+        """One trial by number.
+
+        Raises:
+            InvalidInputError: ``trial_id`` is not a trial number.
+            NotFoundError: No such trial.
+        """
+        trial_id = check_trial_id(trial_id)
         for trial in self.all_trials():
             if trial.number == trial_id:
                 return trial
@@ -620,6 +778,28 @@ def _default_url() -> str:
     from crucible.settings import get_settings
 
     return get_settings().campaign_store_url
+
+
+def _store_url(store_url: object) -> str:
+    """``store_url``, or the settings' URL when None or empty; refused when not a URL."""
+    return check_store_url(_default_url() if store_url in (None, "") else store_url)
+
+
+def check_trial_id(trial_id: object) -> int:
+    """Return ``trial_id`` if it is a trial number (an int >= 0), else raise.
+
+    Raises:
+        InvalidInputError: A string, float, bool or negative number.
+    """
+    if isinstance(trial_id, bool) or not isinstance(trial_id, int | np.integer):
+        raise InvalidInputError(
+            "trial_id",
+            f"{trial_id!r} ({type(trial_id).__name__}) is not a trial number",
+            "pass the trial's number as an int, e.g. trial.number from suggest()",
+        )
+    if trial_id < 0:
+        raise InvalidInputError("trial_id", f"{trial_id} is negative", "trial numbers are >= 0")
+    return int(trial_id)
 
 
 def _row_to_trial(row: Any) -> Trial:

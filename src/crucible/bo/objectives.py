@@ -18,7 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crucible.exceptions import InvalidInputError
 
+#: Most metrics one observation may report.
+MAX_METRICS = 1_000
+
 __all__ = [
+    "MAX_METRICS",
     "Objective",
     "OutcomeConstraint",
     "check_values",
@@ -39,9 +43,11 @@ class Objective(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, description="Metric name.")
+    name: str = Field(min_length=1, max_length=100, description="Metric name.")
     direction: Literal["minimize", "maximize"] = Field(default="minimize")
-    threshold: float | None = Field(default=None, description="Worst acceptable value.")
+    threshold: float | None = Field(
+        default=None, strict=True, allow_inf_nan=False, description="Worst acceptable value."
+    )
 
     @property
     def sign(self) -> float:
@@ -58,9 +64,9 @@ class OutcomeConstraint(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    metric: str = Field(min_length=1, description="Metric name.")
+    metric: str = Field(min_length=1, max_length=100, description="Metric name.")
     operator: Literal["<=", ">="] = Field(default="<=")
-    bound: float = Field(description="The limit.")
+    bound: float = Field(strict=True, allow_inf_nan=False, description="The limit.")
 
     def slack(self, value: float) -> float:
         """Signed distance to the bound; ``<= 0`` means feasible."""
@@ -86,11 +92,16 @@ def check_values(
 ) -> dict[str, float]:
     """Validate an observation: every required metric present, finite and numeric.
 
-    Extra metrics are kept (recorded but not modelled).
+    Extra metrics are kept (recorded but not modelled), at most :data:`MAX_METRICS` in all.
 
     Raises:
-        InvalidInputError: A missing, non-numeric, NaN or infinite value.
+        InvalidInputError: A missing, non-numeric, NaN or infinite value, a metric name
+            that is not a short string, or too many metrics.
     """
+    if len(values) > MAX_METRICS:
+        raise InvalidInputError(
+            field, f"has {len(values)} metrics", f"report at most {MAX_METRICS} metrics"
+        )
     out: dict[str, float] = {}
     for name in required:
         if name not in values:
@@ -98,6 +109,10 @@ def check_values(
                 f"{field}.{name}", "is missing", f"report every metric: {list(required)}"
             )
     for name, value in values.items():
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            raise InvalidInputError(
+                f"{field} key {name!r:.60}", "is not a metric name", "use 1 to 100 characters"
+            )
         if isinstance(value, bool) or not isinstance(value, int | float | np.number):
             raise InvalidInputError(
                 f"{field}.{name}", f"{value!r} is not a number", "give a number"

@@ -190,8 +190,7 @@ def encode_unit_samples(space: Space, U: np.ndarray, encoding: Encoding) -> np.n
                 out[:, start] = k
             continue
         if isinstance(p, IntegerParameter):
-            levels = np.asarray(p.levels, dtype=float)
-            value = levels[np.minimum((u * len(levels)).astype(int), len(levels) - 1)]
+            value = p.level_at(u).astype(float)
         elif p.log:
             lo, hi = math.log(p.low), math.log(p.high)
             value = np.clip(np.exp(lo + u * (hi - lo)), p.low, p.high)

@@ -1,10 +1,19 @@
 """SQLAlchemy storage of BO campaigns (SQLite by default, any SQLAlchemy URL works).
 
-Two tables, ``crucible_campaigns`` and ``crucible_trials``. Every write is one short
-transaction. On SQLite, transactions start with ``BEGIN IMMEDIATE`` (the database write
-lock is taken up front, so two processes cannot interleave a read-modify-write) and the
-file is in WAL mode with a busy timeout, so concurrent writers wait instead of failing.
-On PostgreSQL the campaign row is locked with ``SELECT ... FOR UPDATE``.
+Two tables, ``crucible_campaigns`` and ``crucible_trials``. Every change is one
+transaction that takes the campaign lock first and holds it until it commits:
+
+* SQLite: write transactions start with ``BEGIN IMMEDIATE`` (the database write lock is
+  taken up front, so two processes cannot interleave a read-modify-write); the file is in
+  WAL mode with a busy timeout, so concurrent writers wait instead of failing, and
+  read-only transactions (:func:`transaction` with ``write=False``) use a plain ``BEGIN``
+  and never wait for a writer.
+* PostgreSQL: the campaign row is locked with ``SELECT ... FOR UPDATE``
+  (``Campaign._lock_campaign``); under READ COMMITTED every later read of the same
+  transaction sees what the previous lock holder committed.
+
+A process killed inside a transaction leaves nothing behind: SQLite rolls the journal
+back, PostgreSQL aborts the transaction when the connection drops.
 """
 
 from __future__ import annotations
@@ -31,11 +40,20 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from crucible.exceptions import StorageError
+from crucible.exceptions import InvalidInputError, MissingDependencyError, StorageError
 
-__all__ = ["campaigns_table", "metadata", "transaction", "trials_table"]
+__all__ = ["campaigns_table", "check_store_url", "metadata", "transaction", "trials_table"]
+
+#: What the error messages call the store URL (the argument, or the setting behind it).
+STORE_URL_FIELD = "store_url (setting campaign_store_url, env CRUCIBLE_CAMPAIGN_STORE_URL)"
+_URL_FIX = (
+    "give a SQLAlchemy database URL such as sqlite:////abs/path/campaigns.db or "
+    "postgresql+psycopg2://user@host:5432/dbname"
+)
+_READ_ONLY = "crucible_read_only"
+
 
 metadata = MetaData()
 
@@ -70,17 +88,51 @@ trials_table = Table(
 _LOCK = threading.Lock()
 
 
+def check_store_url(url: object) -> str:
+    """Return ``url`` if it is a SQLAlchemy database URL, else raise.
+
+    Raises:
+        InvalidInputError: Not a string, empty, or not of the form ``dialect[+driver]://...``
+            (the message names the setting and gives examples).
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidInputError(STORE_URL_FIELD, f"{url!r} is not a database URL", _URL_FIX)
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise InvalidInputError(
+            STORE_URL_FIELD, f"{url[:200]!r} is not a database URL", _URL_FIX
+        ) from None
+    return url
+
+
 @functools.lru_cache(maxsize=32)
 def engine_for(url: str) -> Engine:
-    """A cached engine for ``url`` with the tables created (idempotent)."""
-    parsed = make_url(url)
+    """A cached engine for ``url`` with the tables created (idempotent).
+
+    Raises:
+        InvalidInputError: ``url`` is not a database URL, or names an unknown dialect.
+        MissingDependencyError: The database driver is not installed.
+        StorageError: The database cannot be opened.
+    """
+    parsed = make_url(check_store_url(url))
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if is_sqlite and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the folder of {url!r}: {exc}") from exc
     kwargs: dict[str, Any] = {"future": True}
     if is_sqlite:
         kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
-    engine = create_engine(url, **kwargs)
+    try:
+        engine = create_engine(url, **kwargs)
+    except NoSuchModuleError:
+        raise InvalidInputError(
+            STORE_URL_FIELD, f"{url[:200]!r} names an unknown database dialect", _URL_FIX
+        ) from None
+    except ImportError as exc:
+        raise MissingDependencyError(exc.name or parsed.drivername, "postgres") from exc
     if is_sqlite:
         _make_sqlite_transactions_immediate(engine)
     with _LOCK:
@@ -105,15 +157,26 @@ def _make_sqlite_transactions_immediate(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 @contextmanager
-def transaction(url: str) -> Iterator[Connection]:
-    """One committed transaction; database errors become :class:`StorageError`."""
+def transaction(url: str, write: bool = True) -> Iterator[Connection]:
+    """One committed transaction; database errors become :class:`StorageError`.
+
+    Args:
+        url: The store's SQLAlchemy URL.
+        write: Whether the transaction may write. On SQLite a writing transaction takes
+            the database write lock when it begins (``BEGIN IMMEDIATE``); a read-only one
+            reads a consistent snapshot without waiting for writers.
+    """
     engine = engine_for(url)
     try:
-        with engine.begin() as connection:
-            yield connection
+        with engine.connect() as connection:
+            if not write:
+                connection.execution_options(**{_READ_ONLY: True})
+            with connection.begin():
+                yield connection
     except SQLAlchemyError as exc:
         raise StorageError(f"campaign store {url!r} failed; nothing was written: {exc}") from exc

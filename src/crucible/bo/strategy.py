@@ -101,28 +101,28 @@ class Strategy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    n_init: int | None = Field(default=None, ge=1)
+    n_init: int | None = Field(default=None, ge=1, le=100_000, strict=True)
     init_design: Literal["sobol", "lhs", "random"] = "sobol"
     surrogate: Literal["gp", "rf"] = "gp"
     acquisition: Literal["auto", "logei", "lognei", "ucb", "pi", "kg", "lognehvi"] = "auto"
-    num_restarts: int = Field(default=3, ge=1)
-    raw_samples: int = Field(default=256, ge=8)
-    acq_maxiter: int = Field(default=200, ge=1)
-    fit_maxiter: int = Field(default=200, ge=1)
-    min_noise: float = Field(default=1e-6, gt=0, le=1)
+    num_restarts: int = Field(default=3, ge=1, le=1_000, strict=True)
+    raw_samples: int = Field(default=256, ge=8, le=100_000, strict=True)
+    acq_maxiter: int = Field(default=200, ge=1, le=100_000, strict=True)
+    fit_maxiter: int = Field(default=200, ge=1, le=100_000, strict=True)
+    min_noise: float = Field(default=1e-6, gt=0, le=1, strict=True)
     noise_prior: NoisePrior = "gamma"
     kernel: Literal["rbf", "matern"] = "matern"
-    refit_maxiter: int = Field(default=15, ge=1)
-    mc_samples: int = Field(default=128, ge=8)
-    warm_start: bool = True
-    start_at_incumbent: bool = True
-    ucb_beta: float = Field(default=2.0, gt=0)
-    fast_posterior: bool = True
+    refit_maxiter: int = Field(default=15, ge=1, le=100_000, strict=True)
+    mc_samples: int = Field(default=128, ge=8, le=100_000, strict=True)
+    warm_start: bool = Field(default=True, strict=True)
+    start_at_incumbent: bool = Field(default=True, strict=True)
+    ucb_beta: float = Field(default=2.0, gt=0, allow_inf_nan=False, strict=True)
+    fast_posterior: bool = Field(default=True, strict=True)
     outcome_warp: OutcomeWarp = "auto"
     categorical_kernel: Literal["onehot", "mixed"] = "onehot"
     incumbent: Literal["observed", "posterior_mean"] = "posterior_mean"
     prior_mean: Literal["worst", "fitted"] = "worst"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, strict=True)
 
     def initial_size(self, space: Space) -> int:
         """Number of initial-design points for ``space``."""

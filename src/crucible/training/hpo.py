@@ -271,7 +271,7 @@ def _grid(space: Space, points: int) -> dict[str, list[Any]]:
     for p in space.tunable:
         if isinstance(p, CategoricalParameter):
             grid[p.name] = list(p.choices)
-        elif isinstance(p, IntegerParameter) and len(p.levels) <= points:
+        elif isinstance(p, IntegerParameter) and p.n_levels <= points:
             grid[p.name] = p.levels
         else:
             values = sorted({p.from_unit(u) for u in np.linspace(0.0, 1.0, points)})

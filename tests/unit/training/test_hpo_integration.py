@@ -1,21 +1,20 @@
 """Integration: a real PostgreSQL server shared by two worker processes, a real MLflow server.
 
 Both servers are started by the tests on free 127.0.0.1 ports and stopped afterwards.
-PostgreSQL comes from Debian's package (``apt-get install -y postgresql``); the MLflow
+PostgreSQL (the ``postgres_url`` fixture of ``tests/conftest.py``) comes from Debian's
+package (``apt-get install -y postgresql``); the MLflow
 server from the ``mlflow`` console script in this environment. Each test skips with the
 reason when its binaries are missing. Run with ``pytest -m integration``.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -36,58 +35,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
-
-
-def _as_postgres_user(cmd: list[str]) -> list[str]:
-    """initdb/pg_ctl refuse to run as root: run them as the 'postgres' user then."""
-    if os.geteuid() != 0:
-        return cmd
-    runuser = shutil.which("runuser")
-    if runuser is None:
-        pytest.skip("running as root without 'runuser' to switch to the postgres user")
-    return [runuser, "-u", "postgres", "--", *cmd]
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        pytest.skip(
-            "PostgreSQL binaries not found; install them with: apt-get install -y postgresql"
-        )
-    root = Path(tempfile.mkdtemp(prefix="crucible-pg-"))  # pytest's tmp is root-only (0700)
-    root.chmod(0o755)
-    data = root / "pgdata"
-    data.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres")
-    port = _free_port()
-    initialise = subprocess.run(
-        _as_postgres_user([initdb, "-D", str(data), "-A", "trust", "-U", "postgres"]),
-        capture_output=True,
-        text=True,
-    )
-    assert initialise.returncode == 0, initialise.stderr[-3000:]
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data}"
-    start = [pg_ctl, "-D", str(data), "-o", options, "-l", str(data / "server.log"), "-w"]
-    started = subprocess.run(_as_postgres_user([*start, "start"]), capture_output=True, text=True)
-    assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            _as_postgres_user([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_two_processes_share_one_postgresql_study(postgres_url: str, monkeypatch) -> None:
