@@ -132,7 +132,7 @@ class CrucibleSettings(BaseSettings):
     @field_validator("mlflow_tracking_uri", "mlflow_registry_uri")
     @classmethod
     def _mlflow_uri(cls, value: str) -> str:
-        if value and not _URI.match(value):
+        if value and not (_URI.match(value) or value == "databricks"):
             raise ValueError(
                 f"{value!r} is not a URI; give e.g. 'sqlite:////data/mlflow.db' or "
                 "'http://mlflow:5000', or leave it empty for the embedded SQLite file"

@@ -408,8 +408,10 @@ def _read_sdf(path: Path, mapping: ColumnMapping, limits: FileLimits) -> pd.Data
     from crucible.data.standardise import quiet_rdkit
 
     rows: list[dict[str, object]] = []
-    with quiet_rdkit(), open_binary(path, limits.max_bytes) as stream:
-        for number, mol in enumerate(Chem.ForwardSDMolSupplier(stream)):
+    with open_binary(path, limits.max_bytes) as stream:
+        content = io.BytesIO(stream.read())  # RDKit would swallow a read error mid-stream
+    with quiet_rdkit():
+        for number, mol in enumerate(Chem.ForwardSDMolSupplier(content)):
             rows.append(_sdf_row(mol, number))
             _check_rows(path, len(rows), limits)
     if rows and all(row[SMILES_COLUMN] is None for row in rows):
