@@ -85,6 +85,14 @@ class MissingDependencyError(CrucibleError, ImportError):
         )
 
 
+class DependencyVersionError(ConfigurationError):
+    """An installed dependency changed in a way Crucible was not checked against.
+
+    Raised, for example, when a BoTorch/GPyTorch internal that :mod:`crucible.bo.fast`
+    relies on has a new signature; the message names what changed and the fix.
+    """
+
+
 class NotFoundError(CrucibleError, KeyError):
     """A named object (campaign, study, trial, model) does not exist in the store."""
 

@@ -25,6 +25,7 @@ def _modules_after(statement: str) -> set[str]:
     [
         "import crucible",
         "import crucible.settings, crucible.exceptions, crucible.device",
+        "import crucible.bo.fast",
     ],
 )
 def test_import_crucible_loads_no_heavy_dependency(statement: str) -> None:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from crucible._imports import require
-from crucible.bo.fastgp import accelerate
+from crucible.bo.fast import accelerate
 from crucible.exceptions import ConfigurationError, InvalidInputError
 
 __all__ = [
@@ -55,7 +55,7 @@ class AcquisitionContext:
         seed: Seed of the quasi-MC sampler.
         ucb_beta: Exploration weight of UCB.
         fast_posterior: Evaluate analytic (q=1) acquisitions with
-            :class:`~crucible.bo.fastgp.FastPosterior` where it is exact.
+            :class:`~crucible.bo.fast.FastPosterior` where it is exact.
         incumbent: What EI and PI improve on: ``observed`` (the best feasible observed
             value) or ``posterior_mean`` (the best posterior mean at the feasible
             observed points, the "plug-in" incumbent of noisy EI).

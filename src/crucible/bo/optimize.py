@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from crucible._imports import require
+from crucible.bo.fast import maximize_batched, numpy_logei_of
 from crucible.space import CategoricalParameter, Encoding, IntegerParameter, Space
 
 __all__ = ["AcqfOptions", "encode_unit_samples", "optimize_acquisition"]
@@ -126,7 +127,7 @@ def _as_tensor(rows: list[np.ndarray]) -> Any:
 
 def _evaluate(acqf: Any, candidates: np.ndarray, chunk: int = 1024) -> np.ndarray:
     """Acquisition values of ``n x d`` candidates (each a q=1 batch), shape ``n``."""
-    evaluator = getattr(acqf, "numpy_logei", None)
+    evaluator = numpy_logei_of(acqf)
     if evaluator is not None:
         return np.concatenate(
             [
@@ -242,10 +243,11 @@ def _local_search(
         (torch.tensor(idx), torch.tensor(coef, dtype=torch.float64), rhs)
         for idx, coef, rhs in space.inequality_constraints(encoding)
     ] or None
-    evaluator = getattr(acqf, "numpy_logei", None)
+    evaluator = numpy_logei_of(acqf)
     if evaluator is not None and inequality is None:
-        Xg, vg = _numpy_lbfgsb(
-            evaluator, starts[:, 0, :].numpy(), space, encoding, cat_cols, options
+        lower_np, upper_np = space.bounds(encoding)
+        Xg, vg = maximize_batched(
+            evaluator, starts[:, 0, :].numpy(), lower_np, upper_np, cat_cols, options.maxiter
         )
         return np.vstack([Xg, candidates]), np.concatenate([vg, values])
     lower, upper = (torch.as_tensor(b, dtype=torch.float64) for b in space.bounds(encoding))
@@ -282,52 +284,6 @@ def _local_search(
         out_X.append(Xg.detach().reshape(len(idx), -1).numpy())
         out_v.append(vg.detach().reshape(-1).numpy())
     return np.vstack([*out_X, candidates]), np.concatenate([*out_v, values])
-
-
-def _numpy_lbfgsb(
-    evaluator: Callable[..., tuple[np.ndarray, Any]],
-    starts: np.ndarray,
-    space: Space,
-    encoding: Encoding,
-    fixed_columns: list[int],
-    options: AcqfOptions,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Batched L-BFGS-B (BoTorch's driver) on a NumPy acquisition with its own gradient.
-
-    What ``gen_candidates_scipy`` does for a torch acquisition, without the per-call
-    torch round trip: each start is its own L-BFGS-B problem, ``fixed_columns``
-    (categoricals) get a zero gradient and keep their start values.
-
-    Args:
-        evaluator: ``x (b x d) -> (values b, gradients b x d)`` to maximise.
-        starts: Starting points, ``s x d``.
-        space: The parameter space (bounds).
-        encoding: The model's encoding.
-        fixed_columns: Columns held at the start values.
-        options: Effort settings (``maxiter``).
-
-    Returns:
-        The optima ``s x d`` and their acquisition values ``s``.
-    """
-    lbfgsb = require("botorch.optim.batched_lbfgs_b")
-    lower, upper = space.bounds(encoding)
-    x0 = np.clip(starts, lower, upper)
-
-    def negated(x: np.ndarray, batch_indices: list[int] | None = None) -> tuple[Any, Any]:
-        value, grad = evaluator(x.reshape(-1, x0.shape[1]))
-        grad = -grad
-        grad[:, fixed_columns] = 0.0
-        return -value, grad.reshape(x.shape)
-
-    xs, _, _ = lbfgsb.fmin_l_bfgs_b_batched(
-        func=negated,
-        x0=x0,
-        bounds=list(zip(lower, upper, strict=True)),
-        maxiter=options.maxiter,
-        pass_batch_indices=True,
-    )
-    xs = np.clip(np.asarray(xs).reshape(x0.shape), lower, upper)
-    return xs, evaluator(xs, grad=False)[0]
 
 
 def _best_new(

@@ -91,10 +91,10 @@ class Strategy(BaseModel):
             with the other hyperparameters. Constraint slacks, predictions and
             cross-validation always use a fitted mean. Far from the data the model then
             expects the worst, so EI stops choosing box corners for distance alone.
-        fast_posterior: Use :mod:`crucible.bo.fastgp`, an exact re-implementation of
+        fast_posterior: Use :mod:`crucible.bo.fast`, an exact re-implementation of
             the GP prediction and marginal likelihood without GPyTorch's per-call
             overhead, for analytic acquisitions (q=1, no pending points) and for the
-            GP fits (single-output fits with :mod:`crucible.bo.fastmll`'s NumPy loss
+            GP fits (single-output fits with :mod:`crucible.bo.fast.mll`'s NumPy loss
             and closed-form gradient).
         seed: Seed of the design, samplers and optimiser.
     """

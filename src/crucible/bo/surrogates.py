@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from crucible._imports import require
-from crucible.bo import fastgp, fastmll
+from crucible.bo.fast import mll_loss, numpy_closure
 from crucible.exceptions import InvalidInputError
 
 __all__ = [
@@ -136,7 +136,7 @@ class GPSurrogate(Surrogate):
         kernel: ``rbf`` (BoTorch's default) or ``matern`` (Matern-5/2), both ARD with
             BoTorch's dimension-scaled lengthscale prior (continuous columns).
         refit_maxiter: Iterations when warm-started (the previous optimum is close).
-        fast: Fit with :func:`crucible.bo.fastgp.mll_loss` (same loss and gradients as
+        fast: Fit with :func:`crucible.bo.fast.mll_loss` (same loss and gradients as
             BoTorch's default closure, without GPyTorch's overhead).
         noise_prior: Prior of the noise variance, ``gamma`` or ``lognormal``.
         pessimistic_outputs: How many leading outputs get a pessimistic prior mean: their
@@ -222,10 +222,10 @@ class GPSurrogate(Surrogate):
                 maxiter = min(maxiter, self.refit_maxiter)
         pin_pessimistic_mean(model, self.pessimistic_outputs)
         mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
-        loss = fastgp.mll_loss(mll) if self.fast else None
+        loss = mll_loss(mll) if self.fast else None
         if loss is not None:
             mll.compute_custom_loss = loss  # used by BoTorch's get_loss_closure
-        closure = fastmll.numpy_closure(mll) if self.fast else None
+        closure = numpy_closure(mll) if self.fast else None
         try:
             botorch.fit.fit_gpytorch_mll(
                 mll, closure=closure, optimizer_kwargs={"options": {"maxiter": maxiter}}
@@ -374,7 +374,7 @@ def pin_pessimistic_mean(model: Any, n_outputs: int) -> None:
         model.mean_module.constant = constant.reshape(raw.shape)
     free = (~pinned).to(raw.dtype).reshape(raw.shape)
     raw.register_hook(lambda grad: grad * free)
-    model.crucible_pinned_outputs = n_outputs  # read by crucible.bo.fastmll
+    model.crucible_pinned_outputs = n_outputs  # read by crucible.bo.fast.mll
 
 
 def _load_compatible(model: Any, state: dict[str, Any]) -> bool:

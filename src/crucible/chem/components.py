@@ -32,14 +32,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from crucible._imports import require
 from crucible.chem.alerts import CatalogName, ScreenedCatalog, compile_smarts, count_alerts
-from crucible.chem.properties import descriptor, parse_smiles
-from crucible.chem.scoring import (
+from crucible.chem.base import (
     ActivityPredictor,
     MolBatch,
     Role,
     ScoringComponent,
     register_component,
 )
+from crucible.chem.properties import descriptor, parse_smiles
 from crucible.chem.transforms import (
     DoubleSigmoid,
     ReverseSigmoid,

@@ -26,16 +26,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO
 
 from pydantic import BaseModel, Field
 
+from crucible.data.columns import ACTIVITY_COLUMN, ID_COLUMN, SMILES_COLUMN, YEAR_COLUMN
 from crucible.exceptions import InvalidFileError, InvalidInputError
 from crucible.validation import strict_config
 
 if TYPE_CHECKING:
     import pandas as pd
-
-ID_COLUMN = "molecule_id"
-SMILES_COLUMN = "smiles"
-ACTIVITY_COLUMN = "pchembl_value"
-YEAR_COLUMN = "year"
 
 FileFormat = Literal["auto", "csv", "tsv", "smi", "sdf"]
 ActivityUnits = Literal["p", "M", "mM", "uM", "nM", "pM"]

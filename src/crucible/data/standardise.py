@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from crucible.data.io import ACTIVITY_COLUMN, ID_COLUMN, SMILES_COLUMN, YEAR_COLUMN
+from crucible.data.columns import ACTIVITY_COLUMN, ID_COLUMN, SMILES_COLUMN, YEAR_COLUMN
 from crucible.validation import strict_config
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from crucible.exceptions import CrucibleError
 
 if TYPE_CHECKING:
     from crucible.training.config import TrainConfig
-    from crucible.training.engine import FitResult
+    from crucible.training.results import FitResult
 
 
 class TrainingTimeoutError(CrucibleError, TimeoutError):

@@ -14,7 +14,6 @@ import math
 import random
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,50 +28,11 @@ from crucible.training.callbacks import Callback
 from crucible.training.config import ScheduleConfig, TrainConfig
 from crucible.training.datasets import DatasetSplit, Task, load_dataset
 from crucible.training.nets import build_model
+from crucible.training.results import FitResult
 
 
 class TrainingDivergedError(CrucibleError, FloatingPointError):
     """The training loss became NaN or infinite (lower the learning rate or clip grads)."""
-
-
-@dataclass
-class FitResult:
-    """What ``fit`` returns.
-
-    Attributes:
-        history: One dict of metrics per finished epoch (``epoch`` is 1-based).
-        best_epoch: Epoch whose weights are in :attr:`model` and :attr:`best_state`.
-        best_value: Monitored metric at :attr:`best_epoch`.
-        monitor: Name of the monitored metric.
-        best_state: ``state_dict`` of the best epoch, on the CPU.
-        model: The network with the best weights loaded, in eval mode.
-        best_checkpoint_path: ``best.pt`` when a checkpoint folder was configured.
-        checkpoint_paths: Periodic checkpoints written, oldest first.
-        stopped_early: Whether early stopping (or a callback) ended training.
-        task: ``classification`` or ``regression``.
-        n_parameters: Trainable parameters of the network.
-        seconds: Wall time of the whole fit.
-        device: Device the model trained on.
-    """
-
-    history: list[dict[str, float]]
-    best_epoch: int
-    best_value: float
-    monitor: str
-    best_state: dict[str, torch.Tensor]
-    model: nn.Module
-    best_checkpoint_path: Path | None = None
-    checkpoint_paths: list[Path] = field(default_factory=list)
-    stopped_early: bool = False
-    task: Task = "classification"
-    n_parameters: int = 0
-    seconds: float = 0.0
-    device: str = "cpu"
-
-    @property
-    def best_metrics(self) -> dict[str, float]:
-        """Metrics of the best epoch."""
-        return self.history[self.best_epoch - 1]
 
 
 def fit(

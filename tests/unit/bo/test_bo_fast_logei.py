@@ -1,4 +1,4 @@
-"""Tests for crucible.bo.fastei: NumPy LogEI and gradient equal BoTorch's autograd."""
+"""Tests for crucible.bo.fast.logei: NumPy LogEI and gradient equal BoTorch's autograd."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from crucible.bo.fastei import log_ei_helper, numpy_logei
-from crucible.bo.fastgp import accelerate
-from crucible.bo.optimize import AcqfOptions, _numpy_lbfgsb
+from crucible.bo.fast import accelerate, maximize_batched, numpy_logei
+from crucible.bo.fast.logei import log_ei_helper
 from crucible.bo.surrogates import GPSurrogate
 from crucible.space import Space
 
@@ -105,7 +104,8 @@ def test_numpy_local_search_matches_botorch_and_keeps_fixed_columns() -> None:
     gp.fit(X, Y)
     acqf = accelerate(analytic.LogExpectedImprovement(gp.model, best_f=float(Y.max())))
     starts = np.column_stack([rng.random((4, 2)), np.eye(2)[[0, 1, 0, 1]]])
-    ours, values = _numpy_lbfgsb(acqf.numpy_logei, starts, space, "onehot", [2, 3], AcqfOptions())
+    lower, upper = space.bounds("onehot")
+    ours, values = maximize_batched(acqf.numpy_logei, starts, lower, upper, [2, 3], maxiter=200)
     np.testing.assert_array_equal(ours[:, 2:], starts[:, 2:])
     st = torch.as_tensor(starts).unsqueeze(-2)
     theirs, their_values = gen_candidates_scipy(

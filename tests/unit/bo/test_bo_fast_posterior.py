@@ -1,4 +1,4 @@
-"""Tests for crucible.bo.fastgp: the fast posterior equals BoTorch's, where it is used."""
+"""Tests for crucible.bo.fast.posterior: the fast posterior equals BoTorch's, where it is used."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from crucible.bo.acquisition import AcquisitionContext, make_acquisition
-from crucible.bo.fastgp import FastPosterior, accelerate
+from crucible.bo.fast import FastPosterior, accelerate
 from crucible.bo.surrogates import GPSurrogate
 
 analytic = pytest.importorskip("botorch.acquisition.analytic")
@@ -159,7 +159,7 @@ def test_mll_loss_equals_botorch_loss_and_gradients(
     gpytorch = pytest.importorskip("gpytorch")
     closures = pytest.importorskip("botorch.optim.closures")
     optim_utils = pytest.importorskip("botorch.optim.utils")
-    from crucible.bo.fastgp import mll_loss
+    from crucible.bo.fast import mll_loss
 
     X, Y = _data()
     cat_dims: list[int] = []

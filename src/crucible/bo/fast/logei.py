@@ -1,10 +1,10 @@
 """Analytic LogEI and its input gradient in NumPy, for the acquisition optimiser.
 
 The acquisition optimiser calls LogEI and its gradient about 40 times per suggestion on a
-batch of 4 starts; through torch (even with :class:`~crucible.bo.fastgp.FastPosterior`)
-each call costs ~1.3 ms, almost all of it op dispatch and autograd bookkeeping for tiny
-tensors. :class:`NumpyLogEI` evaluates the same quantities with a handful of NumPy/SciPy
-calls and the gradient in closed form:
+batch of 4 starts; through torch (even with
+:class:`~crucible.bo.fast.posterior.FastPosterior`) each call pays op dispatch and
+autograd bookkeeping for tiny tensors. :class:`NumpyLogEI` evaluates the same quantities
+with a handful of NumPy/SciPy calls and the gradient in closed form:
 
 * posterior of the standardised latent ``f`` at ``x`` (``b x d``): ``k = k(x, X)``,
   ``μ = c + k α``, ``σ² = s - kᵀ K⁻¹ k`` (``s`` the output scale), then the
@@ -17,9 +17,8 @@ calls and the gradient in closed form:
   ``dσ²/dx = -2 Σᵢ (K⁻¹k)ᵢ ∂kᵢ/∂x``, with ``∂k/∂x = -(5/3)(1 + √5 r) e^(-√5 r) (x - Xᵢ)/ℓ²``
   (Matern-5/2) or ``-k (x - Xᵢ)/ℓ²`` (RBF), ``r = |(x - Xᵢ)/ℓ|``.
 
-Only BoTorch's analytic ``LogExpectedImprovement`` (``maximize=True``) on a single-output
-``SingleTaskGP`` that :class:`~crucible.bo.fastgp.FastPosterior` supports, with an ARD
-Matern-5/2 or RBF kernel (optionally scaled, no ``active_dims``), gets this path;
+Only BoTorch's analytic ``LogExpectedImprovement`` (``maximize=True``) on a model whose
+:func:`~crucible.bo.fast.support.model_support` has a ``numpy_kernel`` gets this path;
 :func:`numpy_logei` returns ``None`` for anything else and the optimiser keeps BoTorch's.
 Unit tests compare values (to 1e-9) and gradients (to 1e-7 relative) with BoTorch's autograd.
 """
@@ -27,13 +26,20 @@ Unit tests compare values (to 1e-9) and gradients (to 1e-7 relative) with BoTorc
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from crucible._imports import require
+from crucible.bo.fast.posterior import fast_posterior_of
+from crucible.bo.fast.support import model_support
 
-__all__ = ["NumpyLogEI", "numpy_logei"]
+if TYPE_CHECKING:
+    from botorch.acquisition import AcquisitionFunction
+
+    from crucible.bo.fast.posterior import FastPosterior
+
+__all__ = ["NumpyLogEI", "log_ei_helper", "numpy_logei", "numpy_logei_of"]
 
 _SQRT5 = math.sqrt(5.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -62,7 +68,7 @@ class NumpyLogEI:
     """LogEI value and input gradient of a fitted single-output GP (see module docstring).
 
     Args:
-        fast: The acquisition's :class:`~crucible.bo.fastgp.FastPosterior`.
+        fast: The acquisition's :class:`~crucible.bo.fast.posterior.FastPosterior`.
         best_f: The incumbent (maximisation, original outcome units).
         lengthscale: ARD lengthscales, ``d``.
         outputscale: Kernel output scale (1 without a ``ScaleKernel``).
@@ -70,7 +76,12 @@ class NumpyLogEI:
     """
 
     def __init__(
-        self, fast: Any, best_f: float, lengthscale: np.ndarray, outputscale: float, matern: bool
+        self,
+        fast: FastPosterior,
+        best_f: float,
+        lengthscale: np.ndarray,
+        outputscale: float,
+        matern: bool,
     ) -> None:
         self.X = fast.train_X[0].numpy()  # n x d
         self.L = fast.L[0].numpy()  # n x n, lower
@@ -125,24 +136,30 @@ class NumpyLogEI:
         return value, dh_du[:, None] * du + dsigma / sigma[:, None]
 
 
-def numpy_logei(acqf: Any) -> NumpyLogEI | None:
-    """A :class:`NumpyLogEI` for BoTorch's analytic ``acqf``, or ``None`` if not exact."""
-    analytic = require("botorch.acquisition.analytic")
-    gpytorch = require("gpytorch")
-    kernels = gpytorch.kernels
-    fast = getattr(acqf, "fast_posterior", None)
-    if type(acqf) is not analytic.LogExpectedImprovement or fast is None:
+def numpy_logei(acqf: AcquisitionFunction) -> NumpyLogEI | None:
+    """A :class:`NumpyLogEI` for BoTorch's analytic ``acqf``, or ``None`` if not exact.
+
+    ``acqf`` must already carry its ``fast_posterior``
+    (:func:`~crucible.bo.fast.acquisition.accelerate` sets it).
+    """
+    LogExpectedImprovement = require("botorch.acquisition.analytic").LogExpectedImprovement
+    fast = fast_posterior_of(acqf)
+    if type(acqf) is not LogExpectedImprovement or fast is None or not acqf.maximize:
         return None
-    if not acqf.maximize or fast.n_outputs != 1 or fast.L.shape[0] != 1:
+    found = model_support(acqf.model)
+    if found.numpy_kernel is None:
         return None
     kernel, outputscale = fast.kernel, 1.0
-    if type(kernel) is kernels.ScaleKernel:
+    if found.scaled:
         outputscale = float(kernel.outputscale.detach().reshape(-1)[0])
         kernel = kernel.base_kernel
-    matern = type(kernel) is kernels.MaternKernel and kernel.nu == 2.5
-    if not (matern or type(kernel) is kernels.RBFKernel) or kernel.active_dims is not None:
-        return None
     lengthscale = kernel.lengthscale.detach().reshape(-1).numpy().astype(float)
-    if lengthscale.shape[0] != fast.train_X.shape[-1]:
-        return None
-    return NumpyLogEI(fast, float(acqf.best_f.reshape(-1)[0]), lengthscale, outputscale, matern)
+    best_f = float(acqf.get_buffer("best_f").reshape(-1)[0])
+    matern = found.numpy_kernel == "matern52"
+    return NumpyLogEI(fast, best_f, lengthscale, outputscale, matern)
+
+
+def numpy_logei_of(acqf: object) -> NumpyLogEI | None:
+    """The :class:`NumpyLogEI` that :func:`~crucible.bo.fast.acquisition.accelerate` attached."""
+    evaluator = getattr(acqf, "numpy_logei", None)
+    return evaluator if isinstance(evaluator, NumpyLogEI) else None

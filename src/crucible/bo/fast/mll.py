@@ -2,7 +2,7 @@
 
 A campaign refits its GP at every suggestion. BoTorch's L-BFGS-B fit calls a closure
 that evaluates the negative marginal log likelihood and back-propagates through it; even
-with :func:`crucible.bo.fastgp.mll_loss` (a lean torch loss) one call costs ~8 ms on one
+with :func:`crucible.bo.fast.posterior.mll_loss` (a lean torch loss) one call costs ~8 ms on one
 core for 60 points, almost all of it per-operation overhead of the forward and backward
 passes, so a 15-iteration refit costs ~0.2 s. :func:`numpy_closure` returns a closure
 with the same loss and its closed-form gradient (Rasmussen and Williams 2006, eq. 5.9),
@@ -15,24 +15,32 @@ computed from one Cholesky factorisation, with the pairwise squared differences 
 and fallbacks; only the closure differs. The unit tests check values and gradients
 against BoTorch's closure.
 
-Supported, else :func:`numpy_closure` returns ``None`` and the caller keeps the torch
-path: a single-output ``SingleTaskGP`` with a ``Standardize`` (or no) outcome transform,
-no input transform, a Gaussian likelihood whose noise has an untransformed lower bound,
-a constant (or zero) mean, and an ARD RBF or Matern-5/2 kernel without a scale kernel
-(BoTorch's default since 0.12); lengthscale and noise under ``GreaterThan`` constraints
-(untransformed, as BoTorch builds them, or softplus); priors: LogNormal or Gamma on the
-lengthscale and on the noise.
+Supported where :func:`crucible.bo.fast.support.model_support` says ``numpy_loss`` (else
+:func:`numpy_closure` returns ``None`` and the caller keeps the torch path): a
+single-output ``SingleTaskGP`` with a ``Standardize`` (or no) outcome transform, no input
+transform, a Gaussian likelihood, a constant (or zero) mean, and an ARD RBF or
+Matern-5/2 kernel without a scale kernel (BoTorch's default since 0.12); lengthscale and
+noise under ``GreaterThan`` constraints (untransformed, as BoTorch builds them, or
+softplus); priors: LogNormal or Gamma on the lengthscale and on the noise.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from crucible._imports import require
+from crucible.bo.fast.support import constraint_transform, model_support
+
+if TYPE_CHECKING:
+    from botorch.models import SingleTaskGP
+    from gpytorch.mlls import MarginalLogLikelihood
+    from gpytorch.priors import Prior
+    from torch import Tensor
 
 __all__ = ["numpy_closure"]
 
@@ -40,7 +48,9 @@ _SQRT5 = math.sqrt(5.0)
 _LENGTHSCALE, _NOISE, _CONSTANT = "lengthscale", "noise", "constant"
 
 
-def numpy_closure(mll: Any) -> Callable[[], tuple[Any, tuple[Any, ...]]] | None:
+def numpy_closure(
+    mll: MarginalLogLikelihood,
+) -> Callable[[], tuple[Tensor, tuple[Tensor, ...]]] | None:
     """A forward-backward closure for BoTorch's ``fit_gpytorch_mll``, or ``None``.
 
     Args:
@@ -72,7 +82,7 @@ def numpy_closure(mll: Any) -> Callable[[], tuple[Any, tuple[Any, ...]]] | None:
     fallback = closures.get_loss_closure_with_grads(mll, parameters=parameters)
     mean_free = _mean_is_free(model)
 
-    def closure() -> tuple[Any, tuple[Any, ...]]:
+    def closure() -> tuple[Tensor, tuple[Tensor, ...]]:
         values = {roles[name]: p.detach().numpy() for name, p in parameters.items()}
         out = _loss_and_grads(spec, D2, y, values, mean_free)
         if out is None:  # not positive definite: BoTorch's closure adds jitter and retries
@@ -86,7 +96,7 @@ def numpy_closure(mll: Any) -> Callable[[], tuple[Any, tuple[Any, ...]]] | None:
     return closure
 
 
-def _roles(model: Any, parameters: dict[str, Any]) -> dict[str, str] | None:
+def _roles(model: SingleTaskGP, parameters: dict[str, Tensor]) -> dict[str, str] | None:
     """Role (lengthscale, noise, constant) of each named parameter; None if any is other."""
     known = {
         id(model.covar_module.raw_lengthscale): _LENGTHSCALE,
@@ -97,84 +107,67 @@ def _roles(model: Any, parameters: dict[str, Any]) -> dict[str, str] | None:
     roles = {name: known.get(id(p)) for name, p in parameters.items()}
     if None in roles.values() or _LENGTHSCALE not in roles.values():
         return None
-    return roles  # type: ignore[return-value]
+    return {name: role for name, role in roles.items() if role is not None}
 
 
-def _spec(mll: Any) -> dict[str, Any] | None:
+_PriorTerms = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What the NumPy loss needs to know about a supported model.
+
+    Attributes:
+        kind: The ARD kernel.
+        lengthscale: Constraint transform and lower bound of the lengthscales.
+        noise: Constraint transform and lower bound of the noise.
+        lengthscale_prior: ``value -> (log density, derivative)``, or None (no prior).
+        noise_prior: The same for the noise.
+    """
+
+    kind: Literal["matern52", "rbf"]
+    lengthscale: tuple[str, float]
+    noise: tuple[str, float]
+    lengthscale_prior: _PriorTerms | None
+    noise_prior: _PriorTerms | None
+
+
+def _spec(mll: MarginalLogLikelihood) -> _Spec | None:
     """Kernel kind, bounds and priors of a supported model (None when unsupported)."""
     gpytorch = require("gpytorch")
-    models = require("botorch.models")
-    transforms = require("botorch.models.transforms.outcome")
-    kernels = gpytorch.kernels
     if type(mll) is not gpytorch.mlls.ExactMarginalLogLikelihood:
         return None
     model = mll.model
-    if type(model) is not models.SingleTaskGP or model.num_outputs != 1:
+    found = model_support(model)
+    if not found.numpy_loss or found.numpy_kernel is None:
         return None
-    if getattr(model, "input_transform", None) is not None:
-        return None
-    transform = getattr(model, "outcome_transform", None)
-    if transform is not None and type(transform) is not transforms.Standardize:
-        return None
-    if type(model.likelihood) is not gpytorch.likelihoods.GaussianLikelihood:
-        return None
-    if type(model.mean_module) not in (gpytorch.means.ConstantMean, gpytorch.means.ZeroMean):
-        return None
-    kernel = model.covar_module
-    if type(kernel) is kernels.MaternKernel and kernel.nu == 2.5:
-        kind = "matern52"
-    elif type(kernel) is kernels.RBFKernel:
-        kind = "rbf"
-    else:
-        return None
-    if kernel.active_dims is not None or any(True for _ in model.added_loss_terms()):
-        return None
-    lengthscale_c = kernel.raw_lengthscale_constraint
+    lengthscale_c = model.covar_module.raw_lengthscale_constraint
     noise_c = model.likelihood.noise_covar.raw_noise_constraint
-    if _transform(lengthscale_c) is None or _transform(noise_c) is None:
-        return None
-    priors = {name: prior for name, _, prior, _, _ in model.named_priors()}
-    known = {"covar_module.lengthscale_prior", "likelihood.noise_covar.noise_prior"}
-    if not set(priors) <= known:
-        return None
-    if not all(_prior_terms(p) is not None for p in priors.values()):
-        return None
-    return {
-        "kind": kind,
-        "lengthscale": (_transform(lengthscale_c), float(lengthscale_c.lower_bound)),
-        "noise": (_transform(noise_c), float(noise_c.lower_bound)),
-        "lengthscale_prior": priors.get("covar_module.lengthscale_prior"),
-        "noise_prior": priors.get("likelihood.noise_covar.noise_prior"),
-    }
+    priors = {name: _prior_terms(prior) for name, _, prior, _, _ in model.named_priors()}
+    return _Spec(
+        kind=found.numpy_kernel,
+        lengthscale=(str(constraint_transform(lengthscale_c)), float(lengthscale_c.lower_bound)),
+        noise=(str(constraint_transform(noise_c)), float(noise_c.lower_bound)),
+        lengthscale_prior=priors.get("covar_module.lengthscale_prior"),
+        noise_prior=priors.get("likelihood.noise_covar.noise_prior"),
+    )
 
 
-def _mean_is_free(model: Any) -> bool:
+def _mean_is_free(model: SingleTaskGP) -> bool:
     """False when the constant is pinned (:func:`~crucible.bo.surrogates.pin_pessimistic_mean`)."""
     return not getattr(model, "crucible_pinned_outputs", 0)
 
 
-def _transform(constraint: Any) -> str | None:
-    """``identity`` or ``softplus`` for a ``GreaterThan`` constraint, else ``None``."""
-    gpytorch = require("gpytorch")
-    torch = require("torch")
-    if type(constraint) is not gpytorch.constraints.GreaterThan:
-        return None
-    transform = getattr(constraint, "_transform", None)
-    if transform is None:
-        return "identity"  # raw value = value; BoTorch's L-BFGS-B bounds enforce the bound
-    if isinstance(transform, torch.nn.Softplus) and transform.beta == 1.0:
-        return "softplus"
-    return None
-
-
-def _value_and_slope(raw: np.ndarray, transform: str, lower: float) -> tuple[Any, Any]:
+def _value_and_slope(
+    raw: np.ndarray, transform: str, lower: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Constrained value of ``raw`` and ``d value / d raw``."""
     if transform == "identity":
         return raw, np.ones_like(raw)
     return np.logaddexp(0.0, raw) + lower, 1.0 / (1.0 + np.exp(-raw))
 
 
-def _prior_terms(prior: Any) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
+def _prior_terms(prior: Prior) -> _PriorTerms | None:
     """``value -> (log density, its derivative)`` for a LogNormal or Gamma prior."""
     gpytorch = require("gpytorch")
     if type(prior) is gpytorch.priors.LogNormalPrior:
@@ -197,7 +190,9 @@ def _prior_terms(prior: Any) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndar
     return None
 
 
-def _kernel(kind: str, D2: np.ndarray, lengthscale: np.ndarray, n: int) -> tuple[Any, Any]:
+def _kernel(
+    kind: str, D2: np.ndarray, lengthscale: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """``K`` (``n x n``) and ``A`` with ``∂K/∂ℓ_j = A ∘ D2_j / ℓ_j³``."""
     r2 = (D2 @ (1.0 / lengthscale**2)).reshape(n, n)
     if kind == "rbf":
@@ -209,7 +204,7 @@ def _kernel(kind: str, D2: np.ndarray, lengthscale: np.ndarray, n: int) -> tuple
 
 
 def _loss_and_grads(
-    spec: dict[str, Any],
+    spec: _Spec,
     D2: np.ndarray,
     y: np.ndarray,
     values: dict[str, np.ndarray],
@@ -228,10 +223,10 @@ def _loss_and_grads(
 
     n = len(y)
     raw_ls, raw_noise = values[_LENGTHSCALE].reshape(-1), values[_NOISE].reshape(-1)[:1]
-    lengthscale, ls_slope = _value_and_slope(raw_ls, *spec["lengthscale"])
-    noise, noise_slope = _value_and_slope(raw_noise, *spec["noise"])
+    lengthscale, ls_slope = _value_and_slope(raw_ls, *spec.lengthscale)
+    noise, noise_slope = _value_and_slope(raw_noise, *spec.noise)
     constant = float(values[_CONSTANT].reshape(-1)[0]) if _CONSTANT in values else 0.0
-    K, A = _kernel(spec["kind"], D2, lengthscale, n)
+    K, A = _kernel(spec.kind, D2, lengthscale, n)
     K[np.diag_indices(n)] += noise[0]
     try:
         L = cholesky(K, lower=True, check_finite=False)
@@ -243,12 +238,12 @@ def _loss_and_grads(
     log_p = -0.5 * residual @ alpha - np.log(np.diag(L)).sum() - 0.5 * n * math.log(2 * math.pi)
     d_ls = 0.5 * (D2.T @ (W * A).reshape(-1)) / lengthscale**3  # of -log p(y), per ℓ_j
     d_noise = 0.5 * np.trace(W) * np.ones(1)
-    for key, value, grad in (
-        ("lengthscale_prior", lengthscale, d_ls),
-        ("noise_prior", noise, d_noise),
+    for prior, value, grad in (
+        (spec.lengthscale_prior, lengthscale, d_ls),
+        (spec.noise_prior, noise, d_noise),
     ):
-        if spec[key] is not None:
-            log_prior, d_log_prior = _prior_terms(spec[key])(value)  # type: ignore[misc]
+        if prior is not None:
+            log_prior, d_log_prior = prior(value)
             log_p += float(log_prior.sum())
             grad -= d_log_prior
     grads = {_LENGTHSCALE: d_ls * ls_slope / n, _NOISE: d_noise * noise_slope / n}

@@ -1,4 +1,4 @@
-"""Exact GP predictions with a few torch operations, for acquisition optimisation.
+"""Exact GP predictions and marginal likelihood with a few torch operations.
 
 BoTorch evaluates ``model.posterior(X)`` through GPyTorch's lazy kernel tensors, prediction
 strategy and memoised caches; for the small training sets of a BO campaign (tens to a few
@@ -14,8 +14,9 @@ optimiser calls it (and its backward pass) hundreds of times per suggestion.
 
 which is exactly what ``model.posterior(X)`` computes (the unit tests check agreement to
 1e-8 for the kernels used here). Only the GP prediction is re-implemented:
-:func:`accelerate` swaps it into a BoTorch *analytic* acquisition function (LogEI,
-constrained LogEI, UCB, LogPI), whose own formulas then run unchanged.
+:func:`crucible.bo.fast.acquisition.accelerate` swaps it into a BoTorch *analytic*
+acquisition function (LogEI, constrained LogEI, UCB, LogPI), whose own formulas then run
+unchanged.
 
 :func:`mll_loss` does the same for the hyperparameter fit: the negative marginal log
 likelihood ``(½ rᵀ(K + σ²I)⁻¹r + log|L| + n/2 log 2π - log priors) / n`` (GPyTorch's
@@ -24,38 +25,30 @@ GPyTorch's own objects), per output for batched multi-output models, installed a
 MLL's ``compute_custom_loss`` so that BoTorch's fitting routines (including the
 independent per-output fit of multi-output models) run unchanged.
 
-Supported: homoskedastic Gaussian likelihood, constant (or zero) mean, no input
-transform, ``Standardize`` (or no) outcome transform, independent outputs as a model
-batch, kernels built from RBF, Matern, BoTorch's categorical kernel, ``ScaleKernel``,
-sums and products. Anything else (and any Cholesky failure) returns ``None`` and the
-caller keeps BoTorch's path.
+What is supported is decided by :func:`crucible.bo.fast.support.model_support`; anything else
+(and any Cholesky failure) returns ``None`` and the caller keeps BoTorch's path.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from crucible._imports import require
+from crucible.bo.fast.support import model_support
 
-__all__ = ["FastPosterior", "accelerate", "mll_loss"]
+if TYPE_CHECKING:
+    from botorch.models import SingleTaskGP
+    from gpytorch.kernels import Kernel
+    from gpytorch.mlls import MarginalLogLikelihood
+    from gpytorch.priors import Prior
+    from torch import Tensor
 
-
-def _kernel_supported(kernel: Any) -> bool:
-    gpytorch = require("gpytorch")
-    categorical = require("botorch.models.kernels.categorical")
-    kernels = gpytorch.kernels
-    if type(kernel) in (kernels.ScaleKernel,):
-        return _kernel_supported(kernel.base_kernel)
-    if type(kernel) in (kernels.AdditiveKernel, kernels.ProductKernel):
-        return all(_kernel_supported(k) for k in kernel.kernels)
-    if type(kernel) is kernels.MaternKernel:
-        return kernel.nu in (0.5, 1.5, 2.5)
-    return type(kernel) in (kernels.RBFKernel, categorical.CategoricalKernel)
+__all__ = ["FastPosterior", "fast_posterior_of", "mll_loss"]
 
 
-def _call(kernel: Any, x1: Any, x2: Any, same: bool = False) -> Any:
+def _call(kernel: Kernel, x1: Tensor, x2: Tensor, same: bool = False) -> Tensor:
     """GPyTorch's ``Kernel.__call__``: restrict to ``active_dims``, then the forward pass.
 
     ``same``: ``x2`` is ``x1`` (the training kernel matrix).
@@ -66,7 +59,7 @@ def _call(kernel: Any, x1: Any, x2: Any, same: bool = False) -> Any:
     return _forward(kernel, x1, x2, same)
 
 
-def _sq_dist(x1: Any, x2: Any, same: bool) -> Any:
+def _sq_dist(x1: Tensor, x2: Tensor, same: bool) -> Tensor:
     """GPyTorch's ``sq_dist``: centred quadratic expansion (one matmul), clamped at 0."""
     adjustment = x1.mean(-2, keepdim=True)
     a = x1 - adjustment
@@ -80,7 +73,7 @@ def _sq_dist(x1: Any, x2: Any, same: bool) -> Any:
     return res.clamp_min(0)
 
 
-def _forward(kernel: Any, x1: Any, x2: Any, same: bool = False) -> Any:
+def _forward(kernel: Kernel, x1: Tensor, x2: Tensor, same: bool = False) -> Tensor:
     """Kernel matrix ``(M, n1, n2)`` of ``x1`` ``(M|1, n1, d)`` and ``x2`` ``(M|1, n2, d)``.
 
     ``M`` is the model's output batch (1 for a single output); hyperparameters with a
@@ -91,12 +84,11 @@ def _forward(kernel: Any, x1: Any, x2: Any, same: bool = False) -> Any:
     kind = type(kernel)
     if kind is kernels.ScaleKernel:  # GPyTorch calls base_kernel.forward (no active_dims)
         return kernel.outputscale.reshape(-1, 1, 1) * _forward(kernel.base_kernel, x1, x2, same)
-    if kind is kernels.AdditiveKernel:
-        return sum(_call(k, x1, x2, same) for k in kernel.kernels)
-    if kind is kernels.ProductKernel:
+    if kind in (kernels.AdditiveKernel, kernels.ProductKernel):
         out = _call(kernel.kernels[0], x1, x2, same)
         for k in kernel.kernels[1:]:
-            out = out * _call(k, x1, x2, same)
+            part = _call(k, x1, x2, same)
+            out = out + part if kind is kernels.AdditiveKernel else out * part
         return out
     lengthscale = kernel.lengthscale  # batch x 1 x d
     lengthscale = lengthscale.reshape(-1, 1, lengthscale.shape[-1])
@@ -123,47 +115,23 @@ def _forward(kernel: Any, x1: Any, x2: Any, same: bool = False) -> Any:
     return torch.exp(-(delta / lengthscale.unsqueeze(-2)).mean(-1))
 
 
-def _prior_variance(kernel: Any) -> Any:
+def _prior_variance(kernel: Kernel) -> Tensor:
     """``k(x, x)`` of a stationary kernel tree, shape ``(M|1, 1)``."""
     torch = require("torch")
     kernels = require("gpytorch").kernels
     kind = type(kernel)
     if kind is kernels.ScaleKernel:
         return kernel.outputscale.reshape(-1, 1) * _prior_variance(kernel.base_kernel)
-    if kind is kernels.AdditiveKernel:
-        return sum(_prior_variance(k) for k in kernel.kernels)
-    if kind is kernels.ProductKernel:
+    if kind in (kernels.AdditiveKernel, kernels.ProductKernel):
         out = _prior_variance(kernel.kernels[0])
         for k in kernel.kernels[1:]:
-            out = out * _prior_variance(k)
+            part = _prior_variance(k)
+            out = out + part if kind is kernels.AdditiveKernel else out * part
         return out
     return torch.ones(1, 1, dtype=torch.float64)
 
 
-def _supported(model: Any) -> bool:
-    """Whether ``model`` is an exact GP whose predictions this module reproduces."""
-    models = require("botorch.models")
-    gpytorch = require("gpytorch")
-    transforms = require("botorch.models.transforms.outcome")
-    if not isinstance(model, models.SingleTaskGP):
-        return False
-    if getattr(model, "input_transform", None) is not None:
-        return False
-    transform = getattr(model, "outcome_transform", None)
-    if transform is not None and type(transform) is not transforms.Standardize:
-        return False
-    if type(model.likelihood) is not gpytorch.likelihoods.GaussianLikelihood:
-        return False
-    if type(model.mean_module) not in (gpytorch.means.ConstantMean, gpytorch.means.ZeroMean):
-        return False
-    if not _kernel_supported(model.covar_module):
-        return False
-    train_X = model.train_inputs[0]
-    expected = 2 if model.num_outputs == 1 else 3
-    return bool(train_X.dim() == expected and train_X.dtype == require("torch").float64)
-
-
-def _constant(model: Any, like: Any) -> Any:
+def _constant(model: SingleTaskGP, like: Tensor) -> Tensor:
     """The constant prior mean, shape ``(M|1, 1)``."""
     torch = require("torch")
     if hasattr(model.mean_module, "constant"):
@@ -171,7 +139,7 @@ def _constant(model: Any, like: Any) -> Any:
     return torch.zeros(1, 1, dtype=like.dtype)
 
 
-def _log_prior(prior: Any, value: Any) -> Any:
+def _log_prior(prior: Prior, value: Tensor) -> Tensor:
     """``prior.log_prob(value)`` (elementwise); closed form for ``LogNormalPrior``."""
     gpytorch = require("gpytorch")
     if type(prior) is not gpytorch.priors.LogNormalPrior:
@@ -183,7 +151,7 @@ def _log_prior(prior: Any, value: Any) -> Any:
     return normal - log_value
 
 
-def mll_loss(mll: Any) -> Callable[[], Any] | None:
+def mll_loss(mll: MarginalLogLikelihood) -> Callable[[], Tensor] | None:
     """A fast negative-MLL loss for ``mll``, or ``None`` when not applicable.
 
     For an ``ExactMarginalLogLikelihood`` of a supported GP: returns the loss of BoTorch's
@@ -197,10 +165,10 @@ def mll_loss(mll: Any) -> Callable[[], Any] | None:
     torch = require("torch")
     gpytorch = require("gpytorch")
     closures = require("botorch.optim.closures")
-    model = mll.model
     if type(mll) is not gpytorch.mlls.ExactMarginalLogLikelihood:
         return None
-    if not _supported(model) or any(True for _ in model.added_loss_terms()):
+    model = mll.model
+    if not model_support(model).loss:
         return None
     if hasattr(mll, "compute_custom_loss") or hasattr(model, "compute_custom_loss"):
         return None
@@ -213,7 +181,7 @@ def mll_loss(mll: Any) -> Callable[[], Any] | None:
     fallback = closures.get_loss_closure(mll)
     log_2pi = math.log(2 * math.pi)
 
-    def loss() -> Any:
+    def loss() -> Tensor:
         K = _call(model.covar_module, X, X, same=True)  # (M, n, n)
         K = K + torch.diag_embed(model.likelihood.noise.reshape(-1, 1).expand(M, n))
         L, info = torch.linalg.cholesky_ex(K)
@@ -242,15 +210,26 @@ class FastPosterior:
     Build it with :meth:`from_model`, which returns ``None`` for unsupported models.
     All tensors are detached copies of the fitted hyperparameters: rebuild it after the
     model changes.
+
+    Attributes:
+        kernel: The model's covariance module.
+        n_outputs: Number of outputs ``m``.
+        train_X: Training inputs, ``(M|1) x n x d`` (``M = m`` for a batched model).
+        constant: Constant prior mean, ``(M|1) x 1`` (standardised units).
+        L: Cholesky factor of ``K + σ²I``, ``M x n x n``.
+        alpha: ``(K + σ²I)⁻¹ (y - μ)``, ``M x n x 1``.
+        prior_var: ``k(x, x)``, ``(M|1) x 1``.
+        y_mean: Outcome-transform means, ``1 x m``.
+        y_std: Outcome-transform standard deviations, ``1 x m``.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: SingleTaskGP) -> None:
         torch = require("torch")
-        self.kernel = model.covar_module
+        self.kernel: Kernel = model.covar_module
         train_X = model.train_inputs[0].detach()
         train_y = model.train_targets.detach()
         self.n_outputs = int(model.num_outputs)
-        self.train_X = train_X.reshape(-1, *train_X.shape[-2:])  # (M|1, n, d)
+        self.train_X: Tensor = train_X.reshape(-1, *train_X.shape[-2:])  # (M|1, n, d)
         y = train_y.reshape(-1, train_y.shape[-1])  # (M, n)
         M, n = y.shape
         with torch.no_grad():
@@ -260,29 +239,34 @@ class FastPosterior:
             L, info = torch.linalg.cholesky_ex(K)
             if bool((info != 0).any()):
                 raise ValueError("K + noise is not positive definite")
-            self.constant = _constant(model, y).detach()  # (M|1, 1)
-            self.L = L  # (M, n, n)
-            self.alpha = torch.cholesky_solve((y - self.constant).unsqueeze(-1), L)  # (M, n, 1)
-            self.prior_var = _prior_variance(self.kernel).to(y)  # (M|1, 1)
+            self.constant: Tensor = _constant(model, y).detach()  # (M|1, 1)
+            self.L: Tensor = L  # (M, n, n)
+            self.alpha: Tensor = torch.cholesky_solve((y - self.constant).unsqueeze(-1), L)
+            self.prior_var: Tensor = _prior_variance(self.kernel).to(y)  # (M|1, 1)
         transform = getattr(model, "outcome_transform", None)
         if transform is None:
-            self.y_mean = torch.zeros(1, self.n_outputs, dtype=y.dtype)
-            self.y_std = torch.ones(1, self.n_outputs, dtype=y.dtype)
+            self.y_mean: Tensor = torch.zeros(1, self.n_outputs, dtype=y.dtype)
+            self.y_std: Tensor = torch.ones(1, self.n_outputs, dtype=y.dtype)
         else:
             self.y_mean = transform.means.detach().reshape(1, -1)
             self.y_std = transform.stdvs.detach().reshape(1, -1)
 
     @classmethod
-    def from_model(cls, model: Any) -> FastPosterior | None:
+    def from_model(cls, model: object) -> FastPosterior | None:
         """The fast posterior of ``model``, or ``None`` where it would not be exact."""
-        if not _supported(model) or model.training:
+        from botorch.models import SingleTaskGP
+
+        if not model_support(model).posterior:
+            return None
+        assert isinstance(model, SingleTaskGP)  # what model_support() checked
+        if model.training:
             return None
         try:
             return cls(model)
         except (ValueError, RuntimeError):
             return None
 
-    def mean_variance(self, X: Any) -> tuple[Any, Any]:
+    def mean_variance(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """Mean and variance of ``f`` at ``X`` (``... x d``), each ``... x m`` (original units).
 
         Differentiable with respect to ``X``; the variance is clamped at 1e-10 like
@@ -301,8 +285,8 @@ class FastPosterior:
         return mean.reshape(*batch, m), var.reshape(*batch, m)
 
     def mean_and_sigma(
-        self, X: Any, compute_sigma: bool = True, min_var: float = 1e-12
-    ) -> tuple[Any, Any]:
+        self, X: Tensor, compute_sigma: bool = True, min_var: float = 1e-12
+    ) -> tuple[Tensor, Tensor | None]:
         """Drop-in for ``AnalyticAcquisitionFunction._mean_and_sigma`` (``X``: ``... x 1 x d``)."""
         mean, var = self.mean_variance(X.squeeze(-2))
         if not compute_sigma:
@@ -310,23 +294,10 @@ class FastPosterior:
         return mean, var.clamp_min(min_var).sqrt()
 
 
-def accelerate(acqf: Any) -> Any:
-    """Make a BoTorch analytic acquisition use :class:`FastPosterior` (when exact).
+def fast_posterior_of(acqf: object) -> FastPosterior | None:
+    """The :class:`FastPosterior` attached to ``acqf``, or None.
 
-    Returns the same acquisition object; unchanged when the model is not supported or the
-    acquisition has a posterior transform.
+    :func:`~crucible.bo.fast.acquisition.accelerate` attaches it.
     """
-    if getattr(acqf, "posterior_transform", None) is not None:
-        return acqf
-    fast = FastPosterior.from_model(acqf.model)
-    if fast is not None:
-        # BoTorch's _mean_and_sigma moves the acquisition's buffers (best_f, beta, ...;
-        # float32 when built from Python floats) to the inputs' dtype on every call: once
-        # here instead.
-        acqf.to(dtype=fast.L.dtype)
-        acqf._mean_and_sigma = fast.mean_and_sigma
-        acqf.fast_posterior = fast
-        from crucible.bo.fastei import numpy_logei
-
-        acqf.numpy_logei = numpy_logei(acqf)  # None unless LogEI on a supported GP
-    return acqf
+    fast = getattr(acqf, "fast_posterior", None)
+    return fast if isinstance(fast, FastPosterior) else None

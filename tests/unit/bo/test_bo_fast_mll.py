@@ -1,4 +1,4 @@
-"""Tests for crucible.bo.fastmll: the NumPy MLL closure equals BoTorch's default closure."""
+"""Tests for crucible.bo.fast.mll: the NumPy MLL closure equals BoTorch's default closure."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from crucible.bo import fastmll
+from crucible.bo.fast import mll as fastmll
 from crucible.bo.surrogates import GPSurrogate, pin_pessimistic_mean
 
 gpytorch = pytest.importorskip("gpytorch")
