@@ -30,15 +30,19 @@ import importlib
 import importlib.metadata
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crucible.exceptions import AlreadyExistsError, InvalidInputError
+
+if TYPE_CHECKING:
+    from crucible.training.callbacks import Callback
 
 __all__ = [
     "CALLBACKS",
     "EVALUATORS",
     "SCORING_COMPONENTS",
     "PluginRegistry",
+    "build_callbacks",
     "import_paths_allowed",
     "looks_like_import_path",
 ]
@@ -219,3 +223,48 @@ SCORING_COMPONENTS = PluginRegistry("scoring plug-in", "crucible.scoring_compone
 
 #: Training callbacks: factories ``f(**params) -> Callback``. Built-in: ``time_limit``.
 CALLBACKS = PluginRegistry("training callback", "crucible.callbacks", _builtin_callbacks)
+
+
+def build_callbacks(specs: list[dict[str, Any]], field: str = "callbacks") -> list[Callback]:
+    """Callbacks named in a parameter, built from :data:`CALLBACKS`.
+
+    Args:
+        specs: ``[{"name": "time_limit", "params": {"seconds": 600}}, ...]``; ``name`` must
+            be a registered callback (built-in or an installed ``crucible.callbacks`` entry
+            point).
+        field: Dotted name of the parameter, used in error messages.
+
+    Returns:
+        One callback per spec, in order.
+
+    Raises:
+        InvalidInputError: Unknown name, bad parameters, or a factory that does not return
+            a :class:`Callback`.
+    """
+    from crucible.training.callbacks import Callback
+
+    callbacks = []
+    for i, spec in enumerate(specs):
+        where = f"{field}[{i}]"
+        if not isinstance(spec, dict) or set(spec) - {"name", "params"}:
+            raise InvalidInputError(
+                where, f"expected {{'name', 'params'}}, got {spec!r:.200}", "give name and params"
+            )
+        factory = CALLBACKS.get(spec.get("name"), f"{where}.name")  # type: ignore[arg-type]
+        params = spec.get("params") or {}
+        if not isinstance(params, dict):
+            raise InvalidInputError(f"{where}.params", "expected a mapping", "give a dict")
+        try:
+            callback = factory(**params)
+        except TypeError as exc:
+            raise InvalidInputError(
+                f"{where}.params", f"{spec['name']!r} does not accept {params}: {exc}", "fix them"
+            ) from exc
+        if not isinstance(callback, Callback):
+            raise InvalidInputError(
+                f"{where}.name",
+                f"{spec['name']!r} built a {type(callback).__name__}, not a Callback",
+                "register a factory that returns a crucible.training.callbacks.Callback",
+            )
+        callbacks.append(callback)
+    return callbacks

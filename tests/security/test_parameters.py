@@ -94,7 +94,7 @@ def test_component_type_naming_code_is_refused(marker: Path) -> None:
 
 
 def test_callback_naming_code_is_refused(marker: Path) -> None:
-    from crucible.training.callbacks import build_callbacks
+    from crucible.plugins import build_callbacks
 
     with pytest.raises(InvalidInputError, match=r"^callbacks\[0\]\.name: .*import path"):
         build_callbacks([{"name": "os:system", "params": {"command": f"touch {marker}"}}])

@@ -72,7 +72,8 @@ def test_a_function_plugin_is_not_a_component_type(lab_plugins: Path) -> None:
 
 
 def test_callbacks_are_built_from_names(lab_plugins: Path) -> None:
-    from crucible.training.callbacks import TimeLimit, build_callbacks
+    from crucible.plugins import build_callbacks
+    from crucible.training.callbacks import TimeLimit
 
     built = build_callbacks(
         [{"name": "time_limit", "params": {"seconds": 5}}, {"name": "lab-stop", "params": {}}]
