@@ -5,20 +5,32 @@ get there) is per-environment and lives here. A flow loads the block by name and
 it as ``CRUCIBLE_*`` variables for the domain code, so switching from the embedded SQLite
 stores to PostgreSQL and an MLflow server is a block edit in the UI, not a code change.
 
-Register and save once per environment::
+Register and save once per environment (from the project root)::
 
-    prefect block register -m blocks
+    crucible blocks register
     python -c "from blocks import CrucibleEnvironment as E; E(home='/data/crucible').save('prod')"
+
+Every flow is wrapped in :func:`uses_environment_block`: when ``CRUCIBLE_ENVIRONMENT_BLOCK``
+names a saved block (set it on the worker, or per deployment in ``job_variables.env``),
+the run loads it and works with its stores.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
+
+from crucible.exceptions import ConfigurationError
+
+ENVIRONMENT_BLOCK_VARIABLE = "CRUCIBLE_ENVIRONMENT_BLOCK"
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 _FIELDS_TO_ENV = {
     "home": "CRUCIBLE_HOME",
@@ -73,3 +85,51 @@ class CrucibleEnvironment(Block):
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+def load_environment(name: str) -> CrucibleEnvironment:
+    """The saved ``crucible-environment`` block ``name``.
+
+    Raises:
+        ConfigurationError: No such block on the Prefect server.
+    """
+    try:
+        block = CrucibleEnvironment.load(name)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{ENVIRONMENT_BLOCK_VARIABLE}={name!r}: no crucible-environment block of that name "
+            f"({exc}). Fix: save one (see blocks/environment.py) or unset the variable"
+        ) from None
+    assert isinstance(block, CrucibleEnvironment)
+    return block
+
+
+@contextmanager
+def environment_block_applied(name: str | None = None) -> Iterator[CrucibleEnvironment | None]:
+    """Apply the named block (default: ``$CRUCIBLE_ENVIRONMENT_BLOCK``) for the duration.
+
+    Yields:
+        The applied block, or None when no block is named (the environment is unchanged).
+    """
+    name = name or os.environ.get(ENVIRONMENT_BLOCK_VARIABLE, "")
+    if not name:
+        yield None
+        return
+    block = load_environment(name)
+    with block.applied():
+        yield block
+
+
+def uses_environment_block(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` (a flow function) inside :func:`environment_block_applied`.
+
+    Put it under ``@flow``; the signature (and so the flow's parameter form) is unchanged.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with environment_block_applied():
+            return fn(*args, **kwargs)
+
+    wrapper.uses_environment_block = True  # type: ignore[attr-defined]
+    return wrapper

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from prefect import flow
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from blocks.environment import uses_environment_block
 from crucible.chem.activity import get_activity_model
 from crucible.validation import strict_config
 from flows.ligand_data_flow import LigandDataConfig, ligand_data
@@ -56,6 +57,7 @@ class ActivityModelConfig(BaseModel):
 
 
 @flow(name="activity-model", log_prints=True)
+@uses_environment_block
 def activity_model(
     config: ActivityModelConfig = ActivityModelConfig(),  # noqa: B008
 ) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from prefect import flow, get_run_logger
 from prefect.events import emit_event
 from pydantic import BaseModel, Field, create_model, model_validator
 
+from blocks.environment import uses_environment_block
 from crucible.bo.objectives import Objective, OutcomeConstraint
 from crucible.bo.stopping import StoppingRules
 from crucible.bo.strategy import Strategy
@@ -190,6 +191,7 @@ def _emit(event: str, name: str, payload: dict[str, Any]) -> None:
 
 
 @flow(name="bo-campaign", log_prints=True)
+@uses_environment_block
 def bo_campaign(config: BOCampaignConfig = BOCampaignConfig()) -> dict[str, Any]:  # noqa: B008
     """Run (or resume) a BO campaign until a stopping rule fires.
 

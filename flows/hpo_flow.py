@@ -21,6 +21,7 @@ from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture, as_completed
 from pydantic import BaseModel, Field
 
+from blocks.environment import uses_environment_block
 from crucible.settings import get_settings
 from crucible.training.config import TrainConfig
 from crucible.training.hpo import StudySpec, default_space
@@ -68,6 +69,7 @@ class HpoFlowConfig(BaseModel):
 
 
 @flow(name="hpo", log_prints=True)
+@uses_environment_block
 def hpo(config: HpoFlowConfig = HpoFlowConfig()) -> dict[str, Any]:  # noqa: B008
     """Run (or resume) an HPO study and return its summary.
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from prefect import flow
 from pydantic import BaseModel, Field
 
+from blocks.environment import uses_environment_block
 from crucible.data.chembl import ChemblQuery
 from crucible.data.io import ColumnMapping
 from crucible.data.splits import SplitFractions
@@ -87,6 +88,7 @@ class LigandDataConfig(BaseModel):
 
 
 @flow(name="ligand-data", log_prints=True)
+@uses_environment_block
 def ligand_data(config: LigandDataConfig = LigandDataConfig()) -> dict[str, Any]:  # noqa: B008
     """Fetch or load ligands, standardise, split and publish a data card.
 

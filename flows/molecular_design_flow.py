@@ -25,6 +25,7 @@ from typing import Any, Literal
 from prefect import flow
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from blocks.environment import uses_environment_block
 from crucible.chem.activity import get_activity_model
 from crucible.chem.filters import FilterConfig
 from crucible.generator import DEFAULT_PRIOR_PATH
@@ -129,6 +130,7 @@ class MolecularDesignConfig(BaseModel):
 
 
 @flow(name="molecular-design", log_prints=True)
+@uses_environment_block
 def molecular_design(
     config: MolecularDesignConfig = MolecularDesignConfig(),  # noqa: B008
 ) -> dict[str, Any]:

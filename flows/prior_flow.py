@@ -19,6 +19,7 @@ from typing import Any
 from prefect import flow
 from pydantic import BaseModel, Field
 
+from blocks.environment import uses_environment_block
 from crucible.generator import DEFAULT_CORPUS_PATH, DEFAULT_PRIOR_PATH
 from crucible.generator.pretraining import PretrainConfig
 from crucible.settings import get_settings
@@ -64,6 +65,7 @@ class PriorFlowConfig(BaseModel):
 
 
 @flow(name="prior", log_prints=True)
+@uses_environment_block
 def prior(config: PriorFlowConfig = PriorFlowConfig()) -> dict[str, Any]:  # noqa: B008
     """Pre-train a prior and sample from it.
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from prefect import flow
 from pydantic import BaseModel, Field
 
+from blocks.environment import uses_environment_block
 from crucible.generator.jobs import StageSpec
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.settings import get_settings
@@ -70,6 +71,7 @@ class ReinforcementFlowConfig(BaseModel):
 
 
 @flow(name="reinforcement", log_prints=True)
+@uses_environment_block
 def reinforcement(
     config: ReinforcementFlowConfig = ReinforcementFlowConfig(),  # noqa: B008
 ) -> dict[str, Any]:

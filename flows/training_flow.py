@@ -19,6 +19,7 @@ from typing import Any
 from prefect import flow
 from pydantic import BaseModel, Field, model_validator
 
+from blocks.environment import uses_environment_block
 from crucible.settings import get_settings
 from crucible.training.config import TrainConfig
 from crucible.training.hpo import params_to_config
@@ -54,6 +55,7 @@ class TrainFlowConfig(BaseModel):
 
 
 @flow(name="train", log_prints=True, persist_result=True)
+@uses_environment_block
 def train(
     params: dict[str, Any] | None = None,
     config: TrainFlowConfig = TrainFlowConfig(),  # noqa: B008

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from prefect import flow
 from pydantic import BaseModel, Field
 
+from blocks.environment import uses_environment_block
 from crucible.generator import DEFAULT_PRIOR_PATH
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.settings import get_settings
@@ -68,6 +69,7 @@ class TransferLearningFlowConfig(BaseModel):
 
 
 @flow(name="transfer-learning", log_prints=True)
+@uses_environment_block
 def transfer_learning(
     config: TransferLearningFlowConfig = TransferLearningFlowConfig(),  # noqa: B008
 ) -> dict[str, Any]:

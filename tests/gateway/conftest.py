@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway.servers import child_env, gateway, prefect_server
+from tests.servers import child_env, gateway, prefect_server
 
 CAMPAIGN = "crucible.campaign.requested"
 LIGANDS = "crucible.ligands.ready"

@@ -1,4 +1,4 @@
-"""Real servers for gateway tests: a Prefect server, the gateway, a process worker.
+"""Real servers for tests: a Prefect server, the gateway, a process worker.
 
 Each runs as a subprocess on a free loopback port with its own temp folders and is
 stopped by pid (SIGTERM, then SIGKILL of its process group).
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
