@@ -122,8 +122,8 @@ class CampaignRequested(WebhookPayload):
     Attributes:
         name: Campaign name; a known name resumes that campaign.
         problem: A built-in problem (``branin``, ``hartmann6``, ...).
-        evaluator: ``module:function`` evaluating the problem's parameters; the problem's
-            own evaluator when empty.
+        evaluator: A registered evaluator (:data:`crucible.plugins.EVALUATORS`); the
+            problem's own evaluator when empty.
         budget: Total number of trials.
         batch_size: Trials per iteration.
     """
@@ -132,7 +132,9 @@ class CampaignRequested(WebhookPayload):
 
     name: str = Field(description="Campaign name.")
     problem: str = Field(default="branin", description="Built-in problem name.")
-    evaluator: str = Field(default="", max_length=200, description="module:function or empty.")
+    evaluator: str = Field(
+        default="", max_length=200, description="Registered evaluator or empty."
+    )
     budget: int = Field(default=12, ge=2, le=500, description="Total number of trials.")
     batch_size: int = Field(default=2, ge=1, le=64, description="Trials per iteration.")
 
@@ -151,10 +153,16 @@ class CampaignRequested(WebhookPayload):
 
     @field_validator("evaluator")
     @classmethod
-    def _evaluator_is_dotted(cls, value: str) -> str:
-        module, _, function = value.partition(":")
-        if value and not (module and function.isidentifier()):
-            raise ValueError(f"{value!r} is not 'module:function'")
+    def _evaluator_is_registered(cls, value: str) -> str:
+        if not value:
+            return value
+        from crucible.plugins import EVALUATORS, looks_like_import_path
+
+        if looks_like_import_path(value) or value not in EVALUATORS:
+            raise ValueError(
+                f"{value[:100]!r} is not a registered evaluator (webhooks never name import "
+                f"paths); use one of {EVALUATORS.names()} or leave it empty"
+            )
         return value
 
     def resource_id(self) -> str:

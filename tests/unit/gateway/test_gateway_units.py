@@ -82,3 +82,11 @@ def test_gateway_app_does_not_import_prefect() -> None:
     loaded = {name.split(".")[0] for name in json.loads(out.stdout)}
     assert "prefect" not in loaded
     assert "torch" not in loaded
+
+
+def test_campaign_request_names_only_registered_evaluators() -> None:
+    assert CampaignRequested(name="a", evaluator="branin").evaluator == "branin"
+    for bad in ("os:system", "no-such-evaluator"):
+        with pytest.raises(ValidationError) as info:
+            CampaignRequested(name="a", evaluator=bad)
+        assert info.value.errors()[0]["loc"] == ("evaluator",)
