@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +53,37 @@ def test_deployment_entrypoint_loads_a_flow(deployment: dict[str, Any]) -> None:
     assert deployment["work_pool"]["name"] in KNOWN_POOLS
 
 
-def _fill_templates(value: Any) -> Any:
-    """Replace Jinja placeholders (``{{ event.payload.name }}``) by a plain sample value."""
+# A payload per event the gateway sends (crucible.gateway.payloads), to render triggers with.
+_SAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
+    "crucible.ligands.ready": {
+        "name": "sample",
+        "path": str(ROOT / "src/crucible/resources/data/egfr_chembl27_teachopencadd.csv"),
+        "smiles_column": "smiles",
+        "activity_column": "pIC50",
+        "activity_units": "p",
+    },
+    "crucible.campaign.requested": {
+        "name": "sample",
+        "problem": "branin",
+        "evaluator": "",
+        "budget": 10,
+        "batch_size": 2,
+    },
+}
+_TEMPLATE = re.compile(r"^\{\{\s*event\.payload\.(\w+)\s*\}\}$")
+
+
+def _fill_templates(value: Any, payload: dict[str, Any]) -> Any:
+    """Render ``{{ event.payload.x }}`` placeholders with the sample payload (native types,
+    as Prefect renders a value that is a single placeholder)."""
     if isinstance(value, dict):
-        return {key: _fill_templates(item) for key, item in value.items()}
+        return {key: _fill_templates(item, payload) for key, item in value.items()}
     if isinstance(value, list):
-        return [_fill_templates(item) for item in value]
+        return [_fill_templates(item, payload) for item in value]
     if isinstance(value, str) and "{{" in value:
-        return "sample"
+        match = _TEMPLATE.match(value)
+        assert match, f"unsupported template {value!r}"
+        return payload[match.group(1)]
     return value
 
 
@@ -69,7 +93,8 @@ def _parameter_sets() -> list[tuple[str, str, dict[str, Any]]]:
         entry, name = deployment["entrypoint"], deployment["name"]
         sets.append((f"{name}:parameters", entry, deployment.get("parameters") or {}))
         for number, trigger in enumerate(deployment.get("triggers") or []):
-            params = _fill_templates(trigger.get("parameters") or {})
+            (event,) = trigger["expect"]
+            params = _fill_templates(trigger.get("parameters") or {}, _SAMPLE_PAYLOADS[event])
             sets.append((f"{name}:trigger{number}", entry, params))
     return sets
 
