@@ -153,3 +153,11 @@ def input_error_from_validation(
     if "input" in first and first["type"] not in ("value_error", "assertion_error"):
         problem += f" (got {first['input']!r:.80})"
     return InvalidInputError(field, problem, given_fix or fix)
+
+
+class UnsafeFileError(InvalidFileError):
+    """A file holds objects outside the safe format's allow-list, so it was not loaded.
+
+    Loading such a file could run code (pickle). Nothing from it was executed: the loader
+    stopped at the first object it does not admit.
+    """

@@ -20,7 +20,6 @@ from __future__ import annotations
 import abc
 import io
 import math
-import pickle
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -28,6 +27,9 @@ import numpy as np
 from crucible._imports import require
 from crucible.bo.fast import mll_loss, numpy_closure
 from crucible.exceptions import InvalidInputError
+
+#: Format tag of :meth:`RandomForestSurrogate.to_bytes` blobs.
+RF_FORMAT = "crucible-rf-surrogate-1"
 
 __all__ = [
     "SURROGATES",
@@ -211,13 +213,12 @@ class GPSurrogate(Surrogate):
     def fit(self, X: np.ndarray, Y: np.ndarray, warm_start: bytes | None = None) -> None:
         """Fit the GP hyperparameters by maximising the marginal likelihood."""
         X, Y = _check_xy(X, Y)
-        torch = require("torch")
         botorch = require("botorch")
         gpytorch = require("gpytorch")
         model = self._build(X, Y)
         maxiter = self.fit_maxiter
         if warm_start is not None:
-            state = torch.load(io.BytesIO(warm_start), weights_only=True)
+            state = _load_state(warm_start, "warm_start")
             if _load_compatible(model, state):
                 maxiter = min(maxiter, self.refit_maxiter)
         pin_pessimistic_mean(model, self.pessimistic_outputs)
@@ -298,8 +299,7 @@ class GPSurrogate(Surrogate):
     @staticmethod
     def read_tag(hyperparameters: bytes, key: str) -> int | None:
         """A tag saved in a :meth:`hyperparameters` blob (``None`` when absent)."""
-        torch = require("torch")
-        state = torch.load(io.BytesIO(hyperparameters), weights_only=True)
+        state = _load_state(hyperparameters, "model_state")
         return int(state[key]) if key in state else None
 
     def to_bytes(self) -> bytes:
@@ -326,8 +326,7 @@ class GPSurrogate(Surrogate):
     @classmethod
     def from_bytes(cls, data: bytes) -> GPSurrogate:
         """Rebuild a fitted GP (no refit): identical predictions."""
-        torch = require("torch")
-        blob = torch.load(io.BytesIO(data), weights_only=True)
+        blob = _load_state(data, "surrogate_state")
         surrogate = cls(
             blob["cat_dims"],
             blob["fit_maxiter"],
@@ -342,6 +341,18 @@ class GPSurrogate(Surrogate):
         surrogate._model = model
         surrogate._data = (blob["X"].numpy(), blob["Y"].numpy())
         return surrogate
+
+
+def _load_state(data: bytes, field: str) -> dict[str, Any]:
+    """A GP blob written by ``torch.save`` (tensors and plain types only)."""
+    from crucible.exceptions import InvalidFileError
+    from crucible.serialization import load_torch
+
+    fix = "refit the surrogate (drop the stored state) and save it again"
+    state = load_torch(data, field=field, kind="gp-state", fix=fix)
+    if not isinstance(state, dict):
+        raise InvalidFileError("<bytes>", "is not a GP state dict", fix, field=field)
+    return state
 
 
 def pin_pessimistic_mean(model: Any, n_outputs: int) -> None:
@@ -447,22 +458,44 @@ class RandomForestSurrogate(Surrogate):
         return _forest_ensemble_model(self)
 
     def to_bytes(self) -> bytes:
-        """Pickled forests and settings."""
-        return pickle.dumps(
+        """Forests and settings in skops format (no pickle)."""
+        from crucible.serialization import dump_skops
+
+        return dump_skops(
             {
+                "format": RF_FORMAT,
                 "n_estimators": self.n_estimators,
                 "min_samples_leaf": self.min_samples_leaf,
                 "seed": self.seed,
-                "forests": self._forests,
+                "forests": list(self._forests),
             }
         )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RandomForestSurrogate:
-        """Rebuild the fitted forests (only load bytes you wrote yourself: pickle)."""
-        blob = pickle.loads(data)
-        surrogate = cls(blob["n_estimators"], blob["min_samples_leaf"], blob["seed"])
-        surrogate._forests = blob["forests"]
+        """Rebuild the fitted forests from :meth:`to_bytes` output (skops, trusted types only).
+
+        Raises:
+            InvalidFileError: The blob is unreadable or not a random-forest surrogate.
+            UnsafeFileError: The blob holds types outside the allow-list (e.g. a pickle).
+        """
+        from crucible.exceptions import InvalidFileError
+        from crucible.serialization import check_forest, load_skops
+
+        field, fix = "surrogate_state", "refit the surrogate and save it again"
+        blob = load_skops(data, field=field, kind="rf-surrogate", fix=fix)
+        keys = {"n_estimators", "min_samples_leaf", "seed", "forests"}
+        if not isinstance(blob, dict) or blob.get("format") != RF_FORMAT or keys - set(blob):
+            raise InvalidFileError("<bytes>", f"is not a {RF_FORMAT} blob", fix, field=field)
+        forests = blob["forests"]
+        if not isinstance(forests, list) or not forests:
+            raise InvalidFileError("<bytes>", "holds no fitted forest", fix, field=field)
+        for forest in forests:
+            check_forest(forest, None, field=field, label="<bytes>")
+        surrogate = cls(
+            int(blob["n_estimators"]), int(blob["min_samples_leaf"]), int(blob["seed"])
+        )
+        surrogate._forests = forests
         return surrogate
 
 

@@ -36,7 +36,12 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from crucible._imports import require
-from crucible.exceptions import InvalidInputError, NotFoundError
+from crucible.exceptions import (
+    InvalidFileError,
+    InvalidInputError,
+    NotFoundError,
+    UnsafeFileError,
+)
 from crucible.settings import get_settings
 from crucible.validation import DeviceName, Seed, check_order, strict_config
 
@@ -48,6 +53,12 @@ if TYPE_CHECKING:
     Values = Sequence[float] | np.ndarray
 
 MANIFEST = "model.json"
+FOREST_FILE = "forest.skops"
+LEGACY_FOREST_FILE = "forest.joblib"
+CHEMPROP_FILE = "chemprop_state.pt"
+LEGACY_CHEMPROP_FILE = "chemprop.pt"
+CHEMPROP_FORMAT = "crucible-chemprop-state-1"
+_RETRAIN = "retrain the model with train_activity_model, or pass the folder it saved"
 SMILES_COLUMN = "smiles"
 ACTIVITY_COLUMN = "pchembl_value"
 EpochCallback = Callable[[int, int, Mapping[str, float]], None]
@@ -207,12 +218,28 @@ def get_activity_model(
 
 
 def load_activity_model(folder: str | Path) -> ActivityModel:
-    """Load a model saved by :meth:`ActivityModel.save` (any registered family)."""
+    """Load a model saved by :meth:`ActivityModel.save` (any registered family).
+
+    Raises:
+        NotFoundError: The folder has no ``model.json``.
+        InvalidFileError: The manifest or the weights are unreadable or do not fit together.
+        UnsafeFileError: The weights are in an old pickle-based format or hold types outside
+            the allow-list (convert old files with ``crucible convert-legacy activity-model``).
+    """
+    from pydantic import ValidationError
+
     folder = Path(folder)
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
         raise NotFoundError(f"no activity model at {folder} (missing {MANIFEST}); train one first")
-    manifest = json.loads(manifest_path.read_text())
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidFileError(
+            manifest_path, f"is not JSON ({exc})", _RETRAIN, field="model_dir"
+        ) from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("kind"), str):
+        raise InvalidFileError(manifest_path, "has no 'kind' string", _RETRAIN, field="model_dir")
     cls = _MODELS.get(manifest["kind"])
     if cls is None:
         raise InvalidInputError(
@@ -220,8 +247,16 @@ def load_activity_model(folder: str | Path) -> ActivityModel:
             f"{folder} holds a {manifest['kind']!r} model, which is not registered",
             f"register it or use one of {sorted(_MODELS)}",
         )
-    model = cls._load_weights(folder, cls.Params.model_validate(manifest["params"]))
-    model.info = manifest.get("info", {})
+    try:
+        params = cls.Params.model_validate(manifest.get("params", {}))
+    except ValidationError as exc:
+        from crucible.serialization import describe_error
+
+        problem = f"has invalid 'params' ({describe_error(exc)})"
+        raise InvalidFileError(manifest_path, problem, _RETRAIN, field="model_dir") from exc
+    model = cls._load_weights(folder, params)
+    info = manifest.get("info", {})
+    model.info = info if isinstance(info, dict) else {}
     return model
 
 
@@ -318,15 +353,38 @@ class RandomForestActivityModel(ActivityModel):
         return out
 
     def _save_weights(self, folder: Path) -> None:
-        joblib = require("joblib", extra="chem")
-        joblib.dump(self.forest, folder / "forest.joblib", compress=3)
+        from crucible.serialization import dump_skops
+
+        (folder / FOREST_FILE).write_bytes(dump_skops(self.forest))
 
     @classmethod
     def _load_weights(cls, folder: Path, params: BaseModel) -> RandomForestActivityModel:
-        joblib = require("joblib", extra="chem")
+        from crucible.serialization import check_forest, load_skops
+
+        path = _weights_file(folder, FOREST_FILE, LEGACY_FOREST_FILE)
+        forest = load_skops(path, field="model_dir", kind="activity-model", fix=_RETRAIN)
+        assert isinstance(params, RandomForestParams)
+        check_forest(forest, params.n_bits, field="model_dir", label=str(path))
         model = cls(params)
-        model.forest = joblib.load(folder / "forest.joblib")
+        model.forest = forest
         return model
+
+
+def _weights_file(folder: Path, name: str, legacy_name: str) -> Path:
+    """``folder / name``; refuses a folder that only holds the old pickle-based file."""
+    from crucible.serialization import convert_hint
+
+    path = folder / name
+    if not path.is_file() and (folder / legacy_name).is_file():
+        raise UnsafeFileError(
+            folder / legacy_name,
+            "is an old-format pickle, which Crucible no longer loads (unpickling can run code)",
+            convert_hint("activity-model"),
+            field="model_dir",
+        )
+    if not path.is_file():
+        raise InvalidFileError(folder, f"has no {name}", _RETRAIN, field="model_dir")
+    return path
 
 
 def _reject_invalid(smiles: Sequence[str], valid: np.ndarray) -> None:
@@ -508,19 +566,42 @@ class ChempropActivityModel(ActivityModel):
         return out
 
     def _save_weights(self, folder: Path) -> None:
-        from chemprop import models
+        import torch
 
-        models.save_model(folder / "chemprop.pt", self.model.cpu())
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        torch.save({"format": CHEMPROP_FORMAT, "state_dict": state}, folder / CHEMPROP_FILE)
 
     @classmethod
     def _load_weights(cls, folder: Path, params: BaseModel) -> ChempropActivityModel:
-        _chemprop_runtime("cpu")
-        from chemprop import models
+        from crucible.serialization import load_torch
 
+        _chemprop_runtime("cpu")
+        path = _weights_file(folder, CHEMPROP_FILE, LEGACY_CHEMPROP_FILE)
+        blob = load_torch(path, field="model_dir", kind="activity-model", fix=_RETRAIN)
+        if not isinstance(blob, dict) or blob.get("format") != CHEMPROP_FORMAT:
+            raise InvalidFileError(
+                path, f"is not a {CHEMPROP_FORMAT} weights file", _RETRAIN, field="model_dir"
+            )
         model = cls(params)
-        model.model = models.MPNN.load_from_file(folder / "chemprop.pt", map_location="cpu")
+        model.model = model._build(_UnitScaler())  # the scaler's values are in the state
+        try:
+            model.model.load_state_dict(blob["state_dict"])
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            raise InvalidFileError(
+                path,
+                f"the weights do not fit the parameters in {MANIFEST}: {str(exc)[:200]}",
+                _RETRAIN,
+                field="model_dir",
+            ) from exc
         model.model.eval()
         return model
+
+
+class _UnitScaler:
+    """Placeholder target scaler (mean 0, scale 1) until the saved state overwrites it."""
+
+    mean_ = (0.0,)
+    scale_ = (1.0,)
 
 
 @contextmanager
@@ -757,7 +838,7 @@ def log_to_mlflow(
 def _pip_requirements(kind: str) -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    packages = ["rdkit", "scikit-learn", "pandas", "numpy"]
+    packages = ["rdkit", "scikit-learn", "skops", "pandas", "numpy"]
     if kind == "chemprop":
         packages += ["chemprop", "torch", "lightning"]
     pins = []

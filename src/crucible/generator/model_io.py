@@ -5,17 +5,20 @@ Files are written in REINVENT 4's plain-types layout (a ``torch.save`` of one di
 ``network``, ``network_params`` and no ``tokenizer``), so they load with
 ``torch.load(weights_only=True)`` and are accepted by the ``reinvent`` CLI.
 
-Files that REINVENT wrote itself pickle REINVENT classes (``SMILESTokenizer``,
-``ModelMetaData``). They are read without importing REINVENT: a restricted unpickler maps every
-``reinvent.*`` global to an inert stand-in and refuses globals outside a short allow-list.
+Files that REINVENT 4 wrote itself also pickle a ``SMILESTokenizer`` (no state), sometimes a
+``ModelMetaData`` dataclass and a ``uuid.UUID``. Every file is read with
+``torch.load(weights_only=True)`` (:func:`crucible.serialization.load_torch`), which admits
+only tensors and plain types plus exactly those three classes, the REINVENT ones mapped to
+inert stand-ins (REINVENT is never imported). A file that refers to anything else is refused
+with an :class:`~crucible.exceptions.UnsafeFileError` naming the file; REINVENT files with more
+REINVENT objects (e.g. an RL checkpoint's diversity filter) are converted once with
+``crucible convert-legacy prior IN OUT --trusted``.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 import time
-import types
 import uuid
 from collections import OrderedDict
 from pathlib import Path
@@ -23,7 +26,7 @@ from typing import Any
 
 import torch
 
-from crucible.exceptions import InvalidInputError, NotFoundError
+from crucible.exceptions import InvalidFileError, InvalidInputError, NotFoundError
 from crucible.generator.model import GenerativeModel, NetworkConfig, SmilesRNN
 from crucible.generator.tokenizer import Vocabulary
 
@@ -40,43 +43,26 @@ _METADATA_KEYS = (
     "updates",
     "comments",
 )
-_ALLOWED_MODULE_PREFIXES = ("torch", "collections", "uuid", "numpy", "_codecs", "copyreg")
-_ALLOWED_BUILTINS = {"set", "frozenset", "dict", "list", "tuple", "int", "float", "str", "bytes"}
 
 
 class _ReinventStandIn:
-    """Inert replacement for any pickled ``reinvent.*`` object: keeps its state as attributes."""
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> _ReinventStandIn:
-        return object.__new__(cls)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __setstate__(self, state: Any) -> None:
-        if isinstance(state, tuple) and len(state) == 2:  # (dict, slots) form
-            state = {**(state[0] or {}), **(state[1] or {})}
-        if isinstance(state, dict):
-            self.__dict__.update(state)
+    """Inert replacement for a pickled REINVENT object: keeps its state as attributes."""
 
 
-class _StandInUnpickler(pickle.Unpickler):
-    """Unpickler that stubs ``reinvent.*`` classes and allows only plain/torch globals."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "reinvent" or module.startswith("reinvent."):
-            return type(name, (_ReinventStandIn,), {"__module__": "crucible.reinvent_stub"})
-        if module == "builtins" and name in _ALLOWED_BUILTINS:
-            return super().find_class(module, name)
-        if module.startswith(_ALLOWED_MODULE_PREFIXES):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+class _SMILESTokenizer(_ReinventStandIn):
+    """Stand-in for ``reinvent.models.reinvent.models.vocabulary.SMILESTokenizer``."""
 
 
-_stand_in_pickle = types.ModuleType("crucible_reinvent_pickle")
-_stand_in_pickle.Unpickler = _StandInUnpickler  # type: ignore[attr-defined]
-_stand_in_pickle.load = pickle.load  # type: ignore[attr-defined]
-_stand_in_pickle.__name__ = "pickle"
+class _ModelMetaData(_ReinventStandIn):
+    """Stand-in for the ``reinvent.models.meta_data.ModelMetaData`` dataclass."""
+
+
+#: The only non-plain globals a REINVENT 4 ``Reinvent`` model file holds.
+REINVENT_GLOBALS: tuple[tuple[Any, str], ...] = (
+    (_SMILESTokenizer, "reinvent.models.reinvent.models.vocabulary.SMILESTokenizer"),
+    (_ModelMetaData, "reinvent.models.meta_data.ModelMetaData"),
+    (uuid.UUID, "uuid.UUID"),
+)
 
 
 def new_metadata(data_source: str = "", comments: list[str] | None = None) -> dict[str, Any]:
@@ -136,21 +122,32 @@ def save_model(model: GenerativeModel, path: str | Path, **extra: Any) -> Path:
 def read_model_dict(path: str | Path) -> dict[str, Any]:
     """Load a REINVENT 4 model file as a dict, without importing REINVENT.
 
-    Plain-types files load with ``weights_only=True``; files that pickle REINVENT classes
-    fall back to a restricted unpickler that stubs those classes.
+    Only tensors, plain types and :data:`REINVENT_GLOBALS` are admitted
+    (``torch.load(weights_only=True)``).
+
+    Raises:
+        NotFoundError: The file does not exist.
+        InvalidFileError: Empty, truncated, corrupted, or not a REINVENT/Crucible RNN model.
+        UnsafeFileError: The file refers to any other global (nothing in it was run).
     """
+    from crucible.serialization import load_torch
+
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"model file {path} does not exist; pass a .prior/.model/.chkpt file")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        data = torch.load(
-            path, map_location="cpu", weights_only=False, pickle_module=_stand_in_pickle
-        )
+    data = load_torch(
+        path,
+        field="model_file",
+        kind="prior",
+        fix="pass a REINVENT 4 .prior/.model/.chkpt file written by REINVENT or Crucible",
+        allowed=REINVENT_GLOBALS,
+    )
     if not isinstance(data, dict) or "network" not in data or "vocabulary" not in data:
-        raise InvalidInputError(
-            "model_file", f"{path} is not a REINVENT/Crucible RNN model", "pass a .prior file"
+        raise InvalidFileError(
+            path,
+            "is not a REINVENT/Crucible RNN model (no 'network' and 'vocabulary')",
+            "pass a .prior file",
+            field="model_file",
         )
     return data
 
@@ -171,32 +168,73 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> Generati
 
     Returns:
         The model, in eval mode.
+
+    Raises:
+        NotFoundError: The file does not exist.
+        InvalidFileError: The file is unreadable or its content does not form a SMILES RNN
+            (another model type, no vocabulary, network weights of the wrong shape).
+        UnsafeFileError: The file refers to globals outside the REINVENT allow-list.
     """
     data = read_model_dict(path)
     model_type = data.get("model_type", MODEL_TYPE)
     if model_type != MODEL_TYPE:
-        raise InvalidInputError(
-            "model_file",
-            f"{path} holds a {model_type!r} model",
+        raise InvalidFileError(
+            path,
+            f"holds a {model_type!r} model",
             "only REINVENT's SMILES RNN ('Reinvent') generator is supported",
+            field="model_file",
         )
-    vocabulary_data = data["vocabulary"]
-    if not isinstance(vocabulary_data, dict):
-        vocabulary_data = vars(vocabulary_data)
-        vocabulary_data = vocabulary_data.get("_tokens", vocabulary_data)
-    vocabulary = Vocabulary.from_reinvent(vocabulary_data)
-    params = {k: v for k, v in dict(data.get("network_params") or {}).items()}
+    try:
+        network, vocabulary, max_length = _network_from_dict(data)
+    except (InvalidInputError, TypeError, ValueError, KeyError, RuntimeError) as exc:
+        from crucible.serialization import describe_error
+
+        raise InvalidFileError(
+            path,
+            f"does not hold a usable SMILES RNN ({describe_error(exc)})",
+            "pass a REINVENT 4 .prior file written by REINVENT or Crucible",
+            field="model_file",
+        ) from exc
+    return GenerativeModel(
+        vocabulary, network, max_length, _plain_metadata(data.get("metadata")), device
+    )
+
+
+def _network_from_dict(data: dict[str, Any]) -> tuple[SmilesRNN, Vocabulary, int]:
+    if not isinstance(data["vocabulary"], dict):
+        raise TypeError(f"'vocabulary' is a {type(data['vocabulary']).__name__}, not a dict")
+    vocabulary = Vocabulary.from_reinvent(data["vocabulary"])
+    params = data.get("network_params") or {}
+    if not isinstance(params, dict):
+        raise TypeError(f"'network_params' is a {type(params).__name__}, not a dict")
     config = NetworkConfig(**{k: params[k] for k in NetworkConfig.model_fields if k in params})
+    if not isinstance(data["network"], dict):
+        raise TypeError(f"'network' is a {type(data['network']).__name__}, not a state dict")
+    max_length = data.get("max_sequence_length", 256)
+    if not isinstance(max_length, int) or not 2 <= max_length <= 10_000:
+        raise ValueError(f"'max_sequence_length' {max_length!r} is not an integer in [2, 10000]")
+    _check_shapes(len(vocabulary), config, data["network"])
     network = SmilesRNN(len(vocabulary), config)
     network.load_state_dict(data["network"])
     network.eval()
-    return GenerativeModel(
-        vocabulary,
-        network,
-        int(data.get("max_sequence_length", 256)),
-        _plain_metadata(data.get("metadata")),
-        device,
-    )
+    return network, vocabulary, max_length
+
+
+def _check_shapes(vocabulary_size: int, config: NetworkConfig, state: dict[str, Any]) -> None:
+    """Compare the stored weights with the architecture before allocating it (meta device)."""
+    with torch.device("meta"):
+        expected = {
+            k: tuple(v.shape) for k, v in SmilesRNN(vocabulary_size, config).state_dict().items()
+        }
+    found = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if found != expected or len(found) != len(state):
+        wrong = sorted(set(expected) ^ set(state)) or [
+            k for k in expected if found.get(k) != expected[k]
+        ]
+        raise ValueError(
+            f"the network weights do not fit vocabulary size {vocabulary_size} and "
+            f"network_params {config.model_dump()} (first mismatch: {wrong[:1]})"
+        )
 
 
 def describe_model(path: str | Path) -> dict[str, Any]:

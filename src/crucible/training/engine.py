@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from crucible.device import resolve_device
-from crucible.exceptions import CrucibleError, InvalidInputError
+from crucible.exceptions import CrucibleError, InvalidFileError, InvalidInputError
 from crucible.training.callbacks import Callback
 from crucible.training.config import ScheduleConfig, TrainConfig
 from crucible.training.datasets import DatasetSplit, Task, load_dataset
@@ -350,10 +350,16 @@ def _on_device(
     return None
 
 
+_CHECKPOINT_KEYS = ("state_dict", "config", "input_shape", "output_dim")
+_CHECKPOINT_FIX = "pass a best.pt or epoch_NNNN.pt file written by crucible.training.fit"
+
+
 def load_checkpoint(
     path: str | Path, map_location: str = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the network stored in a checkpoint written by ``fit``.
+
+    The file is read with ``torch.load(weights_only=True)``: tensors and plain types only.
 
     Args:
         path: A ``best.pt`` or ``epoch_NNNN.pt`` file.
@@ -361,10 +367,31 @@ def load_checkpoint(
 
     Returns:
         The model (eval mode, weights loaded) and the checkpoint payload.
+
+    Raises:
+        InvalidFileError: The file is missing, unreadable, or not a training checkpoint (keys,
+            config or weights that do not fit together).
+        UnsafeFileError: The file refers to objects other than tensors and plain types.
     """
-    payload = torch.load(path, map_location=map_location, weights_only=False)
-    config = TrainConfig.model_validate(payload["config"])
-    model = build_model(config.model, payload["input_shape"], payload["output_dim"])
-    model.load_state_dict(payload["state_dict"])
-    model.eval()
+    from pydantic import ValidationError
+
+    from crucible.serialization import describe_error, load_torch
+
+    payload = load_torch(path, field="checkpoint", kind="checkpoint", fix=_CHECKPOINT_FIX)
+    if not isinstance(payload, dict) or any(k not in payload for k in _CHECKPOINT_KEYS):
+        raise InvalidFileError(
+            path,
+            f"is not a training checkpoint (needs {_CHECKPOINT_KEYS})",
+            _CHECKPOINT_FIX,
+            field="checkpoint",
+        )
+    try:
+        config = TrainConfig.model_validate(payload["config"])
+        shape = [int(n) for n in payload["input_shape"]]
+        model = build_model(config.model, shape, int(payload["output_dim"]))
+        model.load_state_dict(payload["state_dict"])
+    except (ValidationError, InvalidInputError, TypeError, ValueError, RuntimeError) as exc:
+        problem = f"does not rebuild a network ({describe_error(exc)})"
+        raise InvalidFileError(path, problem, _CHECKPOINT_FIX, field="checkpoint") from exc
+    model.to(map_location).eval()
     return model, payload

@@ -41,6 +41,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 from pydantic import BaseModel, Field, model_validator
 
 from crucible.exceptions import AlreadyExistsError, InvalidInputError, NotFoundError, StateError
+from crucible.naming import inside
 from crucible.settings import get_settings
 from crucible.space import CategoricalParameter, ContinuousParameter, IntegerParameter, Space
 from crucible.training.callbacks import Callback, TimeLimit
@@ -579,6 +580,30 @@ class HpoStudy:
         outcome.seconds = time.perf_counter() - start
         return outcome
 
+    def checkpoint_root(self) -> Path:
+        """The folder every trial checkpoint of this study must lie in.
+
+        ``base_config.checkpoint.directory`` when the spec sets one, else
+        ``<artifacts_dir>/hpo/<study name>`` (where :meth:`run_trial` puts them).
+        """
+        directory = self.spec.base_config.checkpoint.directory
+        if directory is not None:
+            return Path(directory)
+        settings = get_settings()
+        assert settings.artifacts_dir is not None
+        return settings.artifacts_dir / "hpo" / self.spec.name
+
+    def _stored_checkpoint(self, trial: FrozenTrial) -> Path:
+        """The trial's stored checkpoint path, checked to lie under :meth:`checkpoint_root`."""
+        stored = trial.user_attrs["checkpoint"]
+        if not isinstance(stored, str) or not stored:
+            raise InvalidInputError(
+                "trial.user_attrs.checkpoint",
+                f"trial {trial.number} stores {stored!r}, not a path",
+                "re-run the trial so that it records its checkpoint",
+            )
+        return inside(self.checkpoint_root(), stored, field="trial.user_attrs.checkpoint")
+
     def _trial_config(self, params: Mapping[str, Any], number: int) -> TrainConfig:
         config = params_to_config(self.spec.base_config, params)
         objective = self.spec.objectives[0]
@@ -739,6 +764,9 @@ class HpoStudy:
 
         Raises:
             StateError: If no complete trial has a checkpoint.
+            InvalidInputError: If the stored checkpoint path lies outside the study's
+                checkpoint folder (see :meth:`checkpoint_root`).
+            InvalidFileError: If the checkpoint is unreadable or not a training checkpoint.
         """
         from crucible.training.engine import load_checkpoint
 
@@ -747,7 +775,7 @@ class HpoStudy:
             raise StateError(
                 f"study {self.spec.name!r} has no complete trial with a checkpoint; run trials"
             )
-        model, payload = load_checkpoint(best.user_attrs["checkpoint"])
+        model, payload = load_checkpoint(self._stored_checkpoint(best))
         config = TrainConfig.model_validate(payload["config"])
         example = self.data_for(config).example_input()
         tags = {"trial_number": str(best.number), "objective": self.spec.objectives[0]}

@@ -107,7 +107,7 @@ def test_train_activity_model_saves_plots_and_tracks_in_mlflow(
             result.run_id, "model"
         )
     }
-    assert artifacts == {"model/model.json", "model/forest.joblib"}
+    assert artifacts == {"model/model.json", "model/forest.skops"}
     # registered as an MLflow pyfunc that predicts from a DataFrame of SMILES
     import mlflow
 

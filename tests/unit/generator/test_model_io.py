@@ -1,3 +1,4 @@
+import dataclasses
 import pickle
 import sys
 import types
@@ -6,7 +7,7 @@ import uuid
 import pytest
 import torch
 
-from crucible.exceptions import InvalidInputError, NotFoundError
+from crucible.exceptions import InvalidInputError, NotFoundError, UnsafeFileError
 from crucible.generator import DEFAULT_PRIOR_PATH
 from crucible.generator.model_io import load_model, model_to_dict, read_model_dict, save_model
 
@@ -29,26 +30,32 @@ def test_saved_file_is_plain_types_and_round_trips(tiny_model, tmp_path) -> None
     assert loaded.likelihood_smiles(smiles) == pytest.approx(tiny_model.likelihood_smiles(smiles))
 
 
-def _write_reinvent_style_file(data: dict, path) -> None:
-    """Pickle stand-ins of REINVENT's own classes, as REINVENT itself writes files."""
-    names = ["reinvent", "reinvent.models", "reinvent.models.meta_data"]
+def _write_reinvent_style_file(data: dict, path, extra: dict | None = None) -> None:
+    """Pickle stand-ins of REINVENT's own classes, under their real names, as REINVENT does."""
+    vocabulary_module = "reinvent.models.reinvent.models.vocabulary"
+    names = ["reinvent", "reinvent.models", "reinvent.models.meta_data", vocabulary_module]
     modules = {name: types.ModuleType(name) for name in names}
 
     class SMILESTokenizer:
         pass
 
+    @dataclasses.dataclass
     class ModelMetaData:
-        def __init__(self) -> None:
-            self.model_id = uuid.uuid4()
-            self.origina_data_source = "chembl"
+        hash_id: str | None
+        model_id: uuid.UUID
+        origina_data_source: str
+        comments: list = dataclasses.field(default_factory=list)
 
-    for cls in (SMILESTokenizer, ModelMetaData):
-        cls.__module__ = "reinvent.models.meta_data"
+    for cls, module in ((SMILESTokenizer, vocabulary_module), (ModelMetaData, names[2])):
+        cls.__module__ = module
         cls.__qualname__ = cls.__name__
-        setattr(modules["reinvent.models.meta_data"], cls.__name__, cls)
+        setattr(modules[module], cls.__name__, cls)
     sys.modules.update(modules)
     try:
-        torch.save({**data, "tokenizer": SMILESTokenizer(), "metadata": ModelMetaData()}, path)
+        metadata = ModelMetaData(None, uuid.uuid4(), "chembl", ["from REINVENT"])
+        torch.save(
+            {**data, "tokenizer": SMILESTokenizer(), "metadata": metadata, **(extra or {})}, path
+        )
     finally:
         for name in names:
             sys.modules.pop(name)
@@ -62,11 +69,34 @@ def test_reads_files_that_pickle_reinvent_classes_without_reinvent(tiny_model, t
         torch.load(path, weights_only=True)
     loaded = load_model(path)
     assert loaded.metadata["origina_data_source"] == "chembl"
-    assert isinstance(loaded.metadata["model_id"], str)
+    assert loaded.metadata["comments"] == ["from REINVENT"]
+    assert isinstance(loaded.metadata["model_id"], str) and len(loaded.metadata["model_id"]) == 32
     assert loaded.likelihood_smiles(["CCO"]) == pytest.approx(
         tiny_model.likelihood_smiles(["CCO"])
     )
     assert "reinvent" not in sys.modules
+    still_allowed = {repr(g) for g in torch.serialization.get_safe_globals()}
+    assert not any("reinvent" in g.lower() for g in still_allowed)  # the allow-list was scoped
+
+
+def test_other_reinvent_objects_are_refused_and_converted_when_trusted(tiny_model, tmp_path):
+    from crucible.cli import main
+
+    path = tmp_path / "agent.chkpt"
+    diversity_filter = types.SimpleNamespace(bucket=25)  # stands for a pickled REINVENT object
+    _write_reinvent_style_file(
+        model_to_dict(tiny_model), path, {"staged_learning": {"filter": diversity_filter}}
+    )
+    with pytest.raises(UnsafeFileError, match=r"types\.SimpleNamespace") as info:
+        read_model_dict(path)
+    assert str(path) in str(info.value) and "convert-legacy prior" in str(info.value)
+    out = tmp_path / "agent.prior"
+    assert main(["convert-legacy", "prior", str(path), str(out), "--trusted"]) == 0
+    converted = load_model(out)
+    assert converted.metadata["origina_data_source"] == "chembl"
+    assert converted.likelihood_smiles(["CCO"]) == pytest.approx(
+        tiny_model.likelihood_smiles(["CCO"])
+    )
 
 
 class _Evil:
@@ -79,7 +109,7 @@ class _Evil:
 def test_refuses_arbitrary_globals(tiny_model, tmp_path) -> None:
     path = tmp_path / "evil.prior"
     torch.save({**model_to_dict(tiny_model), "payload": _Evil()}, path)
-    with pytest.raises(pickle.UnpicklingError, match="refusing"):
+    with pytest.raises(UnsafeFileError, match=r"posix\.getcwd"):
         read_model_dict(path)
 
 
