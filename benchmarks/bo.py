@@ -203,8 +203,8 @@ def latency(
 
     torch.set_num_threads(1)
     from crucible.bo import Campaign, Strategy
+    from crucible.bo.problems import get_problem
     from crucible.design import make_design
-    from crucible.testing.functions import get_problem
 
     problem = get_problem("hartmann6")
     cpu, wall = [], []

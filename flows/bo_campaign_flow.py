@@ -1,10 +1,11 @@
 """BO campaign flow: suggest a batch → run the experiments → record results, until a stop rule.
 
-create or resume the campaign → evaluate trials a crashed run left pending → initial
-design (cached) → loop: suggest a batch (never cached) → evaluate it → observe → per
-iteration a table artifact, a convergence plot, progress and a
-``crucible.campaign.iteration`` event → final markdown report (Pareto plot for several
-objectives), trials CSV and a ``crucible.campaign.completed`` event.
+create or resume the campaign → :func:`crucible.bo.loop.run_campaign_loop` (evaluate trials a
+crashed run left pending → initial design → suggest a batch (never cached) → evaluate it →
+observe, each step a task) → per iteration a table artifact, a convergence plot, progress
+and a ``crucible.campaign.iteration`` event → final markdown report (Pareto plot for several
+objectives), trials CSV and a ``crucible.campaign.completed`` event. This module supplies
+only the Prefect parts: the steps as tasks, the evaluation and the per-iteration hook.
 
 Three ways to evaluate a batch (``evaluation``):
 
@@ -23,7 +24,6 @@ Run locally (Branin, 24 trials in batches of 2)::
     python -m flows.bo_campaign_flow
 """
 
-import time
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
@@ -31,26 +31,24 @@ from prefect.events import emit_event
 from pydantic import BaseModel, Field, create_model, model_validator
 
 from blocks.environment import uses_environment_block
+from crucible.bo.campaign import CampaignConfig
+from crucible.bo.loop import (
+    CampaignStatus,
+    Iteration,
+    TrialRequest,
+    TrialResult,
+    run_campaign_loop,
+)
 from crucible.bo.objectives import Objective, OutcomeConstraint
+from crucible.bo.problems import get_problem
+from crucible.bo.report import CampaignSummary
 from crucible.bo.stopping import StoppingRules
 from crucible.bo.strategy import Strategy
 from crucible.plugins import EVALUATORS
 from crucible.settings import get_settings
 from crucible.space import Space
-from crucible.testing.functions import get_problem
+from tasks import bo as bo_tasks
 from tasks._artifacts import Progress
-from tasks.bo import (
-    create_campaign,
-    enqueue,
-    evaluate_callable,
-    evaluate_deployment,
-    final_report,
-    initial_design,
-    observe,
-    pending_trials,
-    publish_iteration,
-    suggest,
-)
 
 
 class BOCampaignConfig(BaseModel):
@@ -116,18 +114,28 @@ class BOCampaignConfig(BaseModel):
         """Known optimum of a built-in problem (for regret plots)."""
         return get_problem(self.problem).optimum if self.problem else None
 
+    def definition(self) -> CampaignConfig:
+        """The campaign's stored definition: space, objectives, constraints, strategy."""
+        assert self.space is not None
+        return CampaignConfig(
+            space=self.space,
+            objectives=self.objectives,
+            constraints=self.constraints,
+            strategy=self.strategy,
+        )
 
-def _results_form(batch: list[dict[str, Any]], metrics: list[str]) -> Any:
+
+def _results_form(batch: list[TrialRequest], metrics: list[str]) -> Any:
     """A RunInput class with one optional float per (trial, metric), plus a failure list."""
     from prefect.input import RunInput
 
     fields: dict[str, Any] = {}
     for item in batch:
-        described = ", ".join(f"{k}={v}" for k, v in item["params"].items())
+        described = ", ".join(f"{k}={v}" for k, v in item.params.items())
         for metric in metrics:
-            fields[f"trial_{item['trial']}_{metric}"] = (
+            fields[f"trial_{item.trial}_{metric}"] = (
                 float | None,
-                Field(default=None, description=f"{metric} of trial {item['trial']}: {described}"),
+                Field(default=None, description=f"{metric} of trial {item.trial}: {described}"),
             )
     fields["failed_trials"] = (
         list[int],
@@ -137,12 +145,12 @@ def _results_form(batch: list[dict[str, Any]], metrics: list[str]) -> Any:
 
 
 def _evaluate_by_human(
-    config: BOCampaignConfig, batch: list[dict[str, Any]], metrics: list[str]
-) -> list[dict[str, Any]]:
+    config: BOCampaignConfig, batch: list[TrialRequest], metrics: list[str]
+) -> list[TrialResult]:
     from prefect.flow_runs import pause_flow_run
 
     table = "\n".join(
-        f"| {item['trial']} | " + ", ".join(f"{k}={v}" for k, v in item["params"].items()) + " |"
+        f"| {item.trial} | " + ", ".join(f"{k}={v}" for k, v in item.params.items()) + " |"
         for item in batch
     )
     form = _results_form(batch, metrics).with_initial_data(
@@ -153,33 +161,37 @@ def _evaluate_by_human(
     data = answer.model_dump()
     results = []
     for item in batch:
-        number = item["trial"]
-        values = {m: data.get(f"trial_{number}_{m}") for m in metrics}
-        if number in data.get("failed_trials", []):
-            results.append({"trial": number, "error": "reported failed by the operator"})
-        elif any(v is None for v in values.values()):
-            missing = [m for m, v in values.items() if v is None]
-            results.append({"trial": number, "error": f"no value entered for {missing}"})
+        values = {m: data.get(f"trial_{item.trial}_{m}") for m in metrics}
+        missing = [m for m, v in values.items() if v is None]
+        if item.trial in data.get("failed_trials", []):
+            results.append(TrialResult(trial=item.trial, error="reported failed by the operator"))
+        elif missing:
+            results.append(TrialResult(trial=item.trial, error=f"no value entered for {missing}"))
         else:
-            results.append({"trial": number, "values": values})
+            results.append(TrialResult(trial=item.trial, values=values))
     return results
 
 
-def _evaluate(
-    config: BOCampaignConfig, batch: list[dict[str, Any]], metrics: list[str]
-) -> list[dict[str, Any]]:
-    if not batch:
-        return []
-    if config.evaluation == "human":
-        return _evaluate_by_human(config, batch, metrics)
-    if config.evaluation == "deployment":
-        futures = [
-            evaluate_deployment.submit(config.deployment, config.deployment_parameter, item)
-            for item in batch
-        ]
-    else:
-        futures = [evaluate_callable.submit(config.evaluator, item) for item in batch]
-    return [f.result() for f in futures]
+def _evaluator(config: BOCampaignConfig, metrics: list[str]) -> Any:
+    """The batch evaluation the loop calls: a function, a deployment per trial, or a person."""
+
+    def evaluate(batch: list[TrialRequest]) -> list[TrialResult]:
+        if not batch:
+            return []
+        if config.evaluation == "human":
+            return _evaluate_by_human(config, batch, metrics)
+        if config.evaluation == "deployment":
+            futures = [
+                bo_tasks.evaluate_deployment.submit(
+                    config.deployment, config.deployment_parameter, item
+                )
+                for item in batch
+            ]
+        else:
+            futures = [bo_tasks.evaluate_callable.submit(config.evaluator, item) for item in batch]
+        return [f.result() for f in futures]
+
+    return evaluate
 
 
 def _emit(event: str, name: str, payload: dict[str, Any]) -> None:
@@ -190,108 +202,81 @@ def _emit(event: str, name: str, payload: dict[str, Any]) -> None:
     )
 
 
-@flow(name="bo-campaign", log_prints=True)
-@uses_environment_block
-def bo_campaign(config: BOCampaignConfig = BOCampaignConfig()) -> dict[str, Any]:  # noqa: B008
-    """Run (or resume) a BO campaign until a stopping rule fires.
+class _Publisher:
+    """The on-iteration hook: table and convergence artifacts, progress, event, log line."""
 
-    Returns:
-        Summary: ``stop_reason``, ``n_trials``, best parameters/values (or Pareto trials),
-        CSV and report paths, and the per-iteration best values.
-    """
-    logger = get_run_logger()
-    started = time.monotonic()
-    assert config.space is not None
-    name = config.name
-    output_dir = config.output_dir or str(get_settings().artifact_folder("bo", name))
-    info = create_campaign(
-        name,
-        config.space.to_dict(),
-        [o.model_dump() for o in config.objectives],
-        [c.model_dump() for c in config.constraints],
-        config.strategy.model_dump(),
-        config.store_url,
-    )
-    url = info["store_url"]
-    metrics = [o.name for o in config.objectives]
-    metrics += [c.metric for c in config.constraints if c.metric not in metrics]
-    progress = Progress(f"bo-{name}-progress", total=config.stopping.max_trials)
-    progress.set(info["completed"] + info["failed"])
-    best_history: list[float | None] = []
-    iteration = 0
-    batch = pending_trials(name, url)  # a crashed run's suggestions: evaluate, never re-suggest
-    if batch:
-        logger.info("resuming: evaluating %d pending trials first", len(batch))
-    elif info["completed"] + info["failed"] == 0:
-        n_init = config.strategy.initial_size(config.space)
-        design = initial_design(
-            config.space.to_dict(), config.strategy.init_design, n_init, config.strategy.seed
-        )
-        enqueue(name, url, design)
-        batch = pending_trials(name, url)[: config.batch_size]
-    stop_reason = None
-    while True:
-        if not batch:
-            stop_reason = config.stopping.reason_to_stop(
-                config.objectives[0],
-                best_history,
-                info["completed"] + info["failed"],
-                time.monotonic() - started,
-            )
-            if stop_reason:
-                break
-            n_left = config.stopping.max_trials - info["completed"] - info["failed"]
-            waiting = pending_trials(name, url)
-            batch = waiting[: config.batch_size] or suggest(
-                name, url, max(1, min(config.batch_size, n_left))
-            )
-        results = _evaluate(config, batch, metrics)
-        observed = observe(name, url, results)
-        iteration += 1
-        status = publish_iteration(name, url, iteration, batch, output_dir, config.optimum())
-        info["completed"] = status["n_completed"]
-        info["failed"] = status["n_finished"] - status["n_completed"]
-        best_history.append(status["best"])
-        progress.set(status["n_finished"])
+    def __init__(self, config: BOCampaignConfig, created: CampaignStatus, output_dir: str):
+        self.config = config
+        self.store_url = created.store_url
+        self.output_dir = output_dir
+        self.optimum = config.optimum()
+        self.logger = get_run_logger()
+        self.progress = Progress(f"bo-{config.name}-progress", total=config.stopping.max_trials)
+        self.progress.set(created.finished)
+
+    def __call__(self, iteration: Iteration) -> None:
+        name, status = self.config.name, iteration.observed.status
+        bo_tasks.publish_iteration(name, self.store_url, iteration, self.output_dir, self.optimum)
+        self.progress.set(status.finished)
         _emit(
             "crucible.campaign.iteration",
             name,
             {
-                "iteration": iteration,
-                "best": status["best"],
-                "observed": observed,
-                "n_finished": status["n_finished"],
+                "iteration": iteration.number,
+                "best": status.best,
+                "observed": iteration.observed.model_dump(include={"completed", "failed"}),
+                "n_finished": status.finished,
             },
         )
-        logger.info(
-            "iteration %d: best %s after %d trials",
-            iteration,
-            status["best"],
-            status["n_finished"],
+        self.logger.info(
+            "iteration %d: best %s after %d trials", iteration.number, status.best, status.finished
         )
-        batch = []
-    progress.flush()
-    summary = final_report(name, url, output_dir, stop_reason)
-    summary["best_history"] = best_history
+
+
+@flow(name="bo-campaign", log_prints=True)
+@uses_environment_block
+def bo_campaign(config: BOCampaignConfig = BOCampaignConfig()) -> CampaignSummary:  # noqa: B008
+    """Run (or resume) a BO campaign until a stopping rule fires.
+
+    Returns:
+        Stop reason, trial count, best parameters/values (or Pareto trials), CSV and report
+        paths, and the per-iteration best values.
+    """
+    name = config.name
+    output_dir = config.output_dir or str(get_settings().artifact_folder("bo", name))
+    created = bo_tasks.create_campaign(name, config.definition(), config.store_url)
+    metrics = [o.name for o in config.objectives]
+    metrics += [c.metric for c in config.constraints if c.metric not in metrics]
+    publisher = _Publisher(config, created, output_dir)
+    outcome = run_campaign_loop(
+        bo_tasks.CampaignTasks(name, created.store_url, config.definition()),
+        _evaluator(config, metrics),
+        config.stopping,
+        batch_size=config.batch_size,
+        on_iteration=publisher,
+    )
+    publisher.progress.flush()
+    summary = bo_tasks.final_report(name, created.store_url, output_dir, outcome.stop_reason)
+    summary = summary.model_copy(update={"best_history": outcome.best_history})
     _emit(
         "crucible.campaign.completed",
         name,
         {
-            "stop_reason": stop_reason,
-            "best": best_history[-1] if best_history else None,
-            "best_params": summary["best_params"],
-            "n_trials": summary["n_trials"],
+            "stop_reason": outcome.stop_reason,
+            "best": outcome.best_history[-1] if outcome.best_history else None,
+            "best_params": summary.best_params,
+            "n_trials": summary.n_trials,
         },
     )
-    logger.info("campaign %s stopped: %s", name, stop_reason)
+    get_run_logger().info("campaign %s stopped: %s", name, outcome.stop_reason)
     return summary
 
 
-def demo(name: str = "branin-demo", max_trials: int = 24) -> dict[str, Any]:
+def demo(name: str = "branin-demo", max_trials: int = 24) -> CampaignSummary:
     """A complete real campaign on the built-in Branin problem (~1-2 minutes on a CPU).
 
     Returns:
-        The flow's summary dict.
+        The flow's summary.
     """
     config = BOCampaignConfig(
         name=name,
@@ -306,6 +291,6 @@ def demo(name: str = "branin-demo", max_trials: int = 24) -> dict[str, Any]:
 if __name__ == "__main__":
     result = demo()
     print(
-        f"campaign {result['name']}: {result['stop_reason']}; best {result['best_values']} "
-        f"at {result['best_params']}; report {result['report']}"
+        f"campaign {result.name}: {result.stop_reason}; best {result.best_values} "
+        f"at {result.best_params}; report {result.report}"
     )

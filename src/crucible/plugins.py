@@ -3,7 +3,7 @@
 A flow parameter or an event payload may only *name* a plug-in; it never names code to
 import. Each family is a :class:`PluginRegistry` holding
 
-* built-ins, registered explicitly by Crucible (e.g. the BO test problems ``branin``,
+* built-ins, registered explicitly by Crucible (e.g. the built-in BO problems ``branin``,
   ``hartmann6`` as evaluators; the ``time_limit`` training callback), and
 * plug-ins an administrator installs as Python packages that declare entry points in the
   family's group (looked up with :func:`importlib.metadata.entry_points`, loaded only when
@@ -199,7 +199,7 @@ def _import_path(path: str, field: str) -> Any:
 
 
 def _builtin_evaluators() -> None:
-    from crucible.testing.functions import PROBLEMS
+    from crucible.bo.problems import PROBLEMS
 
     for name, problem in PROBLEMS.items():
         EVALUATORS.register(name, problem.evaluator)
@@ -211,7 +211,7 @@ def _builtin_callbacks() -> None:
     CALLBACKS.register("time_limit", TimeLimit)
 
 
-#: BO evaluators: ``f(params: dict) -> dict of metric values``. Built-ins: the test problems
+#: BO evaluators: ``f(params: dict) -> dict of metric values``. Built-ins: the BO problems
 #: (``branin``, ``hartmann6``, ``ackley5``, ``mixed``, ``chartmann6``, ``branin_currin``).
 EVALUATORS = PluginRegistry("evaluator", "crucible.evaluators", _builtin_evaluators)
 

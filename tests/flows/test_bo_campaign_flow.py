@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from crucible.bo import Campaign, Strategy
+from crucible.bo.problems import branin
+from crucible.bo.report import CampaignSummary
 from crucible.bo.stopping import StoppingRules
 from crucible.plugins import EVALUATORS
-from crucible.testing.functions import branin
 from flows.bo_campaign_flow import BOCampaignConfig, bo_campaign
 
 CHEAP = Strategy(n_init=4, num_restarts=2, raw_samples=64, acq_maxiter=30, fit_maxiter=50)
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KILLING_EVALUATOR = """
 import fcntl, json, os, signal
 from pathlib import Path
-from crucible.testing.functions import branin
+from crucible.bo.problems import branin
 
 LOG = Path(__file__).with_name("evaluations.jsonl")
 KILL_AT = Path(__file__).with_name("kill-at")
@@ -103,15 +104,15 @@ def test_campaign_flow_crash_resume_and_report(tmp_path: Path, evaluations: list
 
     (LOG.parent / ".crucible-test-bo-crash").write_text("0")
     summary = bo_campaign(config)
-    assert summary["stop_reason"].startswith("budget reached")
-    assert summary["n_trials"] == 10
+    assert summary.stop_reason.startswith("budget reached")
+    assert summary.n_trials == 10
     evaluated = [json.dumps(p) for p in _read_log()]
     for params in done_before:  # completed trials were never evaluated again
         assert evaluated.count(params) == 1
     assert len(evaluated) <= 10 + 2  # at most the crashed batch was evaluated twice
-    assert Path(summary["csv"]).exists() and Path(summary["report"]).exists()
+    assert Path(summary.csv).exists() and Path(summary.report).exists()
     assert (tmp_path / "out" / "convergence.png").stat().st_size > 1000
-    assert "Best trial" in Path(summary["report"]).read_text()
+    assert "Best trial" in Path(summary.report).read_text()
 
     with get_client(sync_client=True) as client:
         keys = {
@@ -139,7 +140,7 @@ def test_target_stop_and_multi_objective_pareto(tmp_path: Path) -> None:
             output_dir=str(tmp_path / "t"),
         )
     )
-    assert summary["stop_reason"].startswith("target reached") and summary["n_trials"] == 4
+    assert summary.stop_reason.startswith("target reached") and summary.n_trials == 4
     summary = bo_campaign(
         BOCampaignConfig(
             name="flow-mo",
@@ -150,7 +151,7 @@ def test_target_stop_and_multi_objective_pareto(tmp_path: Path) -> None:
             output_dir=str(tmp_path / "mo"),
         )
     )
-    assert summary["pareto_trials"] and (tmp_path / "mo" / "pareto.png").exists()
+    assert summary.pareto_trials and (tmp_path / "mo" / "pareto.png").exists()
 
 
 def test_human_in_the_loop_pause_and_resume(tmp_path: Path) -> None:
@@ -167,8 +168,8 @@ def test_human_in_the_loop_pause_and_resume(tmp_path: Path) -> None:
         human_timeout_s=120,
         output_dir=str(tmp_path / "h"),
     )
-    result: dict = {}
-    thread = threading.Thread(target=lambda: result.update(bo_campaign(config)))
+    result: list[CampaignSummary] = []
+    thread = threading.Thread(target=lambda: result.append(bo_campaign(config)))
     thread.start()
     deadline = time.monotonic() + 120
     run_id = None
@@ -184,7 +185,7 @@ def test_human_in_the_loop_pause_and_resume(tmp_path: Path) -> None:
     answer["failed_trials"] = [t.number for t in pending[1:]]
     resume_flow_run(run_id, run_input=answer)
     thread.join(120)
-    assert result["stop_reason"].startswith("budget reached")
+    assert result[0].stop_reason.startswith("budget reached")
     frame = Campaign.load("flow-human").trials()
     assert frame["status"].tolist()[:2] == ["completed", "failed"]
 
@@ -224,7 +225,7 @@ def test_iteration_and_completed_events_carry_the_best_value(
     assert len(completed) == 1
     payload = completed[0]["payload"]
     assert payload["best"] == pytest.approx(min(ys)) and payload["n_trials"] == 4
-    assert payload["stop_reason"] == summary["stop_reason"]
+    assert payload["stop_reason"] == summary.stop_reason
     assert payload["best_params"] == Campaign.load("flow-events").best().params
     assert {e["resource"]["crucible.campaign"] for e in emitted} == {"flow-events"}
 
@@ -271,7 +272,7 @@ def test_sigkilled_flow_run_resumes_without_repeating_evaluations(
     (tmp_path / "kill-at").unlink()
     monkeypatch.syspath_prepend(str(tmp_path))
     summary = bo_campaign(config)
-    assert summary["stop_reason"].startswith("budget reached") and summary["n_trials"] == 10
+    assert summary.stop_reason.startswith("budget reached") and summary.n_trials == 10
     evaluated = log.read_text().splitlines()
     for params in done_before:  # completed trials were never evaluated again
         assert evaluated.count(params) == 1

@@ -7,23 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from crucible.bo import Campaign
+from crucible.bo import Campaign, Strategy
+from crucible.bo.campaign import CampaignConfig
+from crucible.bo.loop import CampaignStatus
+from crucible.bo.problems import get_problem
 from crucible.exceptions import InvalidInputError
 from crucible.plugins import EVALUATORS
-from crucible.testing.functions import get_problem
 from tasks import bo
 
 
-def _create(tmp_path: Path, name: str = "t") -> dict:
+def _create(tmp_path: Path, name: str = "t") -> CampaignStatus:
     problem = get_problem("branin")
-    return bo.create_campaign.fn(
-        name,
-        problem.space.to_dict(),
-        [o.model_dump() for o in problem.objectives],
-        [],
-        {"n_init": 3, "num_restarts": 2, "raw_samples": 64},
-        f"sqlite:///{tmp_path / 'c.db'}",
+    definition = CampaignConfig(
+        space=problem.space,
+        objectives=problem.objectives,
+        strategy=Strategy(n_init=3, num_restarts=2, raw_samples=64),
     )
+    return bo.create_campaign.fn(name, definition, f"sqlite:///{tmp_path / 'c.db'}")
 
 
 def _boom(params: dict) -> dict:
@@ -38,42 +38,44 @@ EVALUATORS.register("test-boom", _boom, overwrite=True)
 EVALUATORS.register("test-nan", _nan, overwrite=True)
 
 
-def test_design_enqueue_evaluate_observe_suggest(tmp_path: Path) -> None:
+def test_suggest_evaluate_observe_status_and_resume(tmp_path: Path) -> None:
     info = _create(tmp_path)
-    assert info["completed"] == 0
-    space = get_problem("branin").space.to_dict()
-    design = bo.initial_design.fn(space, "sobol", 3, 0)
-    assert design == bo.initial_design.fn(space, "sobol", 3, 0)
-    batch = bo.enqueue.fn("t", info["store_url"], design)
-    assert [t["trial"] for t in batch] == [0, 1, 2]
+    assert info.completed == 0 and info.finished == 0
+    steps = bo.CampaignTasks("t", info.store_url, _definition())
+    batch = bo.suggest.fn("t", info.store_url, 3)
+    assert [(t.trial, t.source) for t in batch] == [(0, "design"), (1, "design"), (2, "design")]
     results = [bo.evaluate_callable.fn("branin", t) for t in batch]
-    assert bo.observe.fn("t", info["store_url"], results) == {"completed": [0, 1, 2], "failed": []}
-    new = bo.suggest.fn("t", info["store_url"], 2)
-    assert [t["source"] for t in new] == ["model", "model"]
-    assert bo.pending_trials.fn("t", info["store_url"]) == [
-        {"trial": t["trial"], "params": t["params"]} for t in new
-    ]
+    observed = bo.observe.fn("t", info.store_url, results)
+    assert (observed.completed, observed.failed) == ([0, 1, 2], [])
+    assert observed.status.best == min(r.values["y"] for r in results if r.values)
+    assert bo.status.fn("t", info.store_url) == observed.status
+    new = bo.suggest.fn("t", info.store_url, 2)
+    assert [t.source for t in new] == ["model", "model"]
+    assert bo.pending_trials.fn("t", info.store_url) == new
+    assert steps.objective.name == "y"
     again = _create(tmp_path)  # resume: same definition
-    assert again["completed"] == 3 and again["pending"] == 2
+    assert again.completed == 3 and again.pending == 2
 
 
 def test_failures_and_nan_mark_trials_failed(tmp_path: Path) -> None:
     info = _create(tmp_path)
-    batch = bo.enqueue.fn(
-        "t",
-        info["store_url"],
-        bo.initial_design.fn(get_problem("branin").space.to_dict(), "sobol", 3, 0),
-    )
+    batch = bo.suggest.fn("t", info.store_url, 3)
     results = [
         bo.evaluate_callable.fn("test-boom", batch[0]),
         bo.evaluate_callable.fn("test-nan", batch[1]),
     ]
-    assert results[0]["error"] == "RuntimeError: instrument offline"
-    out = bo.observe.fn("t", info["store_url"], results)
-    assert out == {"completed": [], "failed": [0, 1]}
-    assert bo.observe.fn("t", info["store_url"], results) == {"completed": [], "failed": []}
-    frame = Campaign.load("t", info["store_url"]).trials()
+    assert results[0].error == "RuntimeError: instrument offline"
+    out = bo.observe.fn("t", info.store_url, results)
+    assert (out.completed, out.failed) == ([], [0, 1])
+    again = bo.observe.fn("t", info.store_url, results)
+    assert (again.completed, again.failed) == ([], [])
+    frame = Campaign.load("t", info.store_url).trials()
     assert "not a finite number" in frame.loc[1, "reason"]
+
+
+def _definition() -> CampaignConfig:
+    problem = get_problem("branin")
+    return CampaignConfig(space=problem.space, objectives=problem.objectives)
 
 
 def test_bad_evaluator_name() -> None:

@@ -88,9 +88,9 @@ def test_callbacks_are_built_from_names(lab_plugins: Path) -> None:
 
 def test_import_paths_need_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidInputError, match="CRUCIBLE_ALLOW_IMPORT_PATHS"):
-        EVALUATORS.get("crucible.testing.functions:branin", "evaluator")
+        EVALUATORS.get("crucible.bo.problems:branin", "evaluator")
     monkeypatch.setenv("CRUCIBLE_ALLOW_IMPORT_PATHS", "true")
-    function = EVALUATORS.get("crucible.testing.functions:branin", "evaluator")
+    function = EVALUATORS.get("crucible.bo.problems:branin", "evaluator")
     assert function.__name__ == "branin"
 
 

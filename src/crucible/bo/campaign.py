@@ -2,7 +2,7 @@
 
 Example:
     >>> from crucible.bo import Campaign, Objective
-    >>> from crucible.testing.functions import get_problem
+    >>> from crucible.bo.problems import get_problem
     >>> problem = get_problem("branin")
     >>> campaign = Campaign.create(  # doctest: +SKIP
     ...     "branin-demo", problem.space, [Objective(name="y", direction="minimize")]

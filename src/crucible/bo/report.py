@@ -1,16 +1,55 @@
-"""Pictures and a markdown report of a campaign (matplotlib, Agg backend)."""
+"""Pictures, tables and a markdown report of a campaign (matplotlib, Agg backend)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from crucible.bo.analysis import hypervolume, pareto_mask
 from crucible.bo.stopping import best_so_far
 
-__all__ = ["convergence_plot", "markdown_report", "pareto_plot"]
+__all__ = [
+    "CampaignSummary",
+    "convergence_plot",
+    "markdown_report",
+    "pareto_plot",
+    "trial_rows",
+    "write_report",
+]
+
+
+class CampaignSummary(BaseModel):
+    """Where a campaign ended and where its report files are.
+
+    Attributes:
+        name: Campaign name.
+        stop_reason: Why the loop stopped.
+        n_trials: Trials in the campaign (all statuses).
+        best_params: Parameters of the best feasible trial (first objective).
+        best_values: Its metric values.
+        best_trial: Its number.
+        pareto_trials: Numbers of the Pareto-optimal trials (several objectives only).
+        csv: The trials CSV.
+        report: The markdown report.
+        pareto_plot: The Pareto-front PNG (several objectives only).
+        best_history: Best value after each iteration of the run that wrote the report.
+    """
+
+    name: str
+    stop_reason: str
+    n_trials: int
+    best_params: dict[str, Any] | None = None
+    best_values: dict[str, float] | None = None
+    best_trial: int | None = None
+    pareto_trials: list[int] | None = None
+    csv: str
+    report: str
+    pareto_plot: str | None = None
+    best_history: list[float | None] = Field(default_factory=list)
 
 
 def _pyplot() -> Any:
@@ -137,3 +176,47 @@ def markdown_report(campaign: Any, stop_reason: str = "", extra: str = "") -> st
     if extra:
         lines += ["", extra]
     return "\n".join(lines)
+
+
+def trial_rows(campaign: Any, numbers: Iterable[int]) -> list[dict[str, Any]]:
+    """One table row per trial number: status, parameters, values and failure reason."""
+    by_number = {t.number: t for t in campaign.all_trials()}
+    rows = []
+    for number in numbers:
+        t = by_number[number]
+        rows.append(
+            {
+                "trial": t.number,
+                "status": t.status,
+                **t.params,
+                **t.values,
+                "reason": t.reason or "",
+            }
+        )
+    return rows
+
+
+def write_report(campaign: Any, output_dir: str | Path, stop_reason: str) -> CampaignSummary:
+    """Write the trials CSV, ``report.md`` and (several objectives) ``pareto.png``."""
+    out = Path(output_dir)
+    csv = campaign.to_csv(out / f"{campaign.name}_trials.csv")
+    extra = f"Trials CSV: `{csv}`"
+    png = None
+    if len(campaign.objectives) > 1:
+        png = pareto_plot(campaign, out / "pareto.png")
+        extra += f"\n\nPareto plot: `{png}`"
+    report = out / "report.md"
+    report.write_text(markdown_report(campaign, stop_reason=stop_reason, extra=extra))
+    best = campaign.best()
+    return CampaignSummary(
+        name=campaign.name,
+        stop_reason=stop_reason,
+        n_trials=len(campaign.all_trials()),
+        best_params=best.params if best else None,
+        best_values=best.values if best else None,
+        best_trial=best.number if best else None,
+        pareto_trials=[t.number for t in campaign.pareto_front()] if png else None,
+        csv=str(csv),
+        report=str(report),
+        pareto_plot=str(png) if png else None,
+    )

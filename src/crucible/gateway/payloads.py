@@ -12,7 +12,6 @@ which is what deployment triggers match on.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -108,12 +107,9 @@ class LigandsReady(WebhookPayload):
 
 
 def _known_problems() -> list[str]:
-    for module in ("crucible.bo.problems", "crucible.testing.functions"):
-        try:
-            return list(importlib.import_module(module).PROBLEMS)
-        except ImportError:
-            continue
-    return []
+    from crucible.bo.problems import PROBLEMS
+
+    return list(PROBLEMS)
 
 
 class CampaignRequested(WebhookPayload):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from crucible.bo import Campaign, Objective, Strategy
+from crucible.bo.problems import get_problem
 from crucible.exceptions import AlreadyExistsError, InvalidInputError, NotFoundError, StateError
-from crucible.testing.functions import get_problem
 
 FAST = Strategy(
     n_init=4, num_restarts=2, raw_samples=64, acq_maxiter=30, fit_maxiter=50, mc_samples=16

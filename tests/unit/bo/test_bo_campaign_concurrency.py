@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from crucible.bo import Campaign, Strategy
-from crucible.testing.functions import get_problem
+from crucible.bo.problems import get_problem
 
 FAST = Strategy(
     n_init=4, num_restarts=2, raw_samples=64, acq_maxiter=30, fit_maxiter=50, mc_samples=16

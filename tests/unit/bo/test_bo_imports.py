@@ -10,7 +10,7 @@ HEAVY = {"torch", "botorch", "gpytorch", "prefect", "sklearn", "optuna", "sqlalc
 def test_space_design_and_bo_package_import_light() -> None:
     code = (
         "import sys, json; import crucible.space, crucible.design, crucible.bo, "
-        "crucible.bo.objectives, crucible.testing.functions; "
+        "crucible.bo.objectives, crucible.bo.problems; "
         "print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

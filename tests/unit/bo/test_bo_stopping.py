@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from crucible.bo import Campaign, Objective, Strategy
-from crucible.bo.report import convergence_plot, markdown_report, pareto_plot
+from crucible.bo.problems import get_problem
+from crucible.bo.report import (
+    convergence_plot,
+    markdown_report,
+    pareto_plot,
+    trial_rows,
+    write_report,
+)
 from crucible.bo.stopping import StoppingRules, best_so_far
-from crucible.testing.functions import get_problem
 
 MIN, MAX = Objective(name="y"), Objective(name="y", direction="maximize")
 
@@ -43,3 +49,24 @@ def test_report_and_plots(tmp_path: Path) -> None:
         assert "**Stopped:** budget reached" in report and "5 completed" in report
     assert "Hypervolume" in report and "Pareto front" in report
     assert pareto_plot(campaign, tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_write_report_and_trial_rows(tmp_path: Path) -> None:
+    for name in ("branin", "branin_currin"):
+        problem = get_problem(name)
+        url = f"sqlite:///{tmp_path / 'w.db'}"
+        campaign = Campaign.create(name, problem.space, problem.objectives, [], Strategy(), url)
+        trials = campaign.suggest(4)
+        for trial in trials[:3]:
+            campaign.observe(trial.number, problem.evaluator(trial.params))
+        summary = write_report(campaign, tmp_path / name, "budget reached")
+        assert summary.n_trials == 4 and Path(summary.csv).exists()
+        assert "**Stopped:** budget reached" in Path(summary.report).read_text()
+        rows = trial_rows(campaign, [0, 3])
+        assert [(r["trial"], r["status"]) for r in rows] == [(0, "completed"), (3, "pending")]
+    single = write_report(Campaign.load("branin", url), tmp_path / "again", "done")
+    best = min(campaign.completed(), key=lambda t: t.values["branin"])
+    assert single.pareto_plot is None and single.pareto_trials is None
+    assert summary.pareto_plot and Path(summary.pareto_plot).stat().st_size > 1000
+    assert best.number in (summary.pareto_trials or [])
+    assert single.best_values is not None and set(single.best_values) == {"y"}

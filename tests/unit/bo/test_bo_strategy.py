@@ -8,11 +8,11 @@ import pytest
 
 from crucible.bo.acquisition import ACQUISITIONS, make_acquisition
 from crucible.bo.objectives import Objective
+from crucible.bo.problems import get_problem
 from crucible.bo.strategy import Strategy, propose
 from crucible.design import make_design
 from crucible.exceptions import ConfigurationError, InvalidInputError
 from crucible.space import Space
-from crucible.testing.functions import get_problem
 
 CHEAP = dict(num_restarts=2, raw_samples=64, acq_maxiter=30, fit_maxiter=50, mc_samples=16)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from crucible.bo.problems import get_problem
 from crucible.bo.strategy import Strategy, fit_warped_surrogate, propose
 from crucible.bo.surrogates import GPSurrogate
 from crucible.bo.warping import power_warp
 from crucible.design import make_design
-from crucible.testing.functions import get_problem
 
 CHEAP = dict(num_restarts=2, raw_samples=64, acq_maxiter=30, fit_maxiter=50, mc_samples=16)
 

@@ -1,9 +1,10 @@
-"""Synthetic test problems with known optima (BoTorch's formulas, in numpy).
+"""Built-in BO problems with known optima (BoTorch's formulas, in numpy).
 
-Each problem is usable three ways:
+The demo campaign, the flow's ``problem`` parameter and the benchmarks use them. Each
+problem is usable three ways:
 
 * as a ``module:function`` evaluator for campaigns and flows, e.g.
-  ``"crucible.testing.functions:branin"``: takes a parameter dict, returns a metric dict;
+  ``"crucible.bo.problems:branin"``: takes a parameter dict, returns a metric dict;
 * through :data:`PROBLEMS` / :func:`get_problem`: a :class:`SyntheticProblem` with its
   :class:`~crucible.space.Space`, objectives, outcome constraints and known optimum;
 * as plain numpy functions (``branin_fn(x)``) for oracle checks.

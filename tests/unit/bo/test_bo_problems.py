@@ -5,7 +5,7 @@ import pytest
 import torch
 from botorch.test_functions import Ackley, Branin, BraninCurrin, Hartmann
 
-from crucible.testing.functions import (
+from crucible.bo.problems import (
     PROBLEMS,
     ackley_fn,
     branin_currin,
@@ -47,5 +47,5 @@ def test_known_optima_and_problem_metadata() -> None:
         point = problem.space.decode(np.full((1, problem.space.dim()), 0.3))[0]
         values = problem.evaluator(point)
         assert {o.name for o in problem.objectives} <= set(values)
-        assert problem.evaluator_path.startswith("crucible.testing.functions:")
+        assert problem.evaluator_path.startswith("crucible.bo.problems:")
     assert get_problem("hartmann6").regret(-3.0) == pytest.approx(0.322368, abs=1e-6)
