@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import time
@@ -28,12 +29,22 @@ class Stack:
     secret: str
     data_root: Path
     tmp: Path
+    auth_string: str | None = None
 
-    def crucible_events(self, since_ids: set[str] | None = None) -> list[dict[str, Any]]:
+    @property
+    def auth(self) -> httpx.BasicAuth | None:
+        """Basic auth for the Prefect API when the server requires it."""
+        if not self.auth_string:
+            return None
+        user, _, password = self.auth_string.partition(":")
+        return httpx.BasicAuth(user, password)
+
+    def crucible_events(self) -> list[dict[str, Any]]:
         """Every ``crucible.*`` event the server has stored."""
         response = httpx.post(
             f"{self.api_url}/events/filter",
             json={"filter": {"event": {"prefix": ["crucible."]}}, "limit": 50},
+            auth=self.auth,
             timeout=10,
         )
         response.raise_for_status()
@@ -49,7 +60,9 @@ class Stack:
         raise AssertionError(f"event {event_id} never reached the server")
 
 
-def add_source(api_url: str, name: str, events: list[str], home: Path) -> str:
+def add_source(
+    api_url: str, name: str, events: list[str], home: Path, auth_string: str | None = None
+) -> str:
     """``crucible webhook add-source`` in a subprocess; returns the printed secret."""
     result = subprocess.run(
         [
@@ -62,7 +75,11 @@ def add_source(api_url: str, name: str, events: list[str], home: Path) -> str:
             "--events",
             ",".join(events),
         ],
-        env=child_env(PREFECT_API_URL=api_url, CRUCIBLE_HOME=str(home)),
+        env=child_env(
+            PREFECT_API_URL=api_url,
+            CRUCIBLE_HOME=str(home),
+            **({"PREFECT_API_AUTH_STRING": auth_string} if auth_string else {}),
+        ),
         capture_output=True,
         text=True,
         timeout=120,
@@ -73,10 +90,13 @@ def add_source(api_url: str, name: str, events: list[str], home: Path) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The server requires basic auth (as ``make up`` runs it); the gateway and the CLI get
+    the credentials through ``PREFECT_API_AUTH_STRING``."""
     tmp = tmp_path_factory.mktemp("gateway-stack")
     data_root = tmp / "data"
     data_root.mkdir()
-    with prefect_server(tmp) as api_url:
-        secret = add_source(api_url, "lab", [CAMPAIGN, LIGANDS], tmp / "home")
-        with gateway(tmp, api_url, data_root) as gateway_url:
-            yield Stack(api_url, gateway_url, secret, data_root, tmp)
+    auth_string = f"crucible:{secrets.token_urlsafe(16)}"
+    with prefect_server(tmp, auth_string=auth_string) as api_url:
+        secret = add_source(api_url, "lab", [CAMPAIGN, LIGANDS], tmp / "home", auth_string)
+        with gateway(tmp, api_url, data_root, PREFECT_API_AUTH_STRING=auth_string) as url:
+            yield Stack(api_url, url, secret, data_root, tmp, auth_string)

@@ -38,6 +38,11 @@ def test_healthz(stack: Stack) -> None:
     assert response.json() == {"status": "ok"}
 
 
+def test_the_prefect_server_requires_auth(stack: Stack) -> None:
+    anonymous = httpx.post(f"{stack.api_url}/events/filter", json={}, timeout=10)
+    assert anonymous.status_code == 401
+
+
 def test_signed_webhook_becomes_a_prefect_event(stack: Stack) -> None:
     body = _body()
     response = _post(stack, body, sign(stack.secret, body))

@@ -11,6 +11,9 @@
 5. ``webhook-id`` already accepted from this source → 409;
 6. otherwise the event is emitted and the answer is 202 with its id.
 
+When the Prefect API cannot be reached, the answer is 503 (source lookup) or 502 (event
+emission) and nothing is recorded, so the sender's retry with the same id is accepted.
+
 The app knows Prefect only through two small interfaces, :class:`SourceLookup` (where
 source secrets live) and :class:`EventSink` (where events go); the Prefect implementations
 are in :mod:`crucible.gateway.prefect_events`.
@@ -202,7 +205,13 @@ def create_app(
             raise _RefusedError(
                 413, f"body of {declared} bytes is over the {MAX_BODY_BYTES}-byte limit"
             )
-        config = await sources.get(source)
+        try:
+            config = await sources.get(source)
+        except Exception as exc:  # the Prefect API is down or the block is malformed
+            logger.error("cannot read source %s: %s", source, exc)
+            raise _RefusedError(
+                503, f"cannot read the source configuration ({exc}); retry"
+            ) from exc
         if config is None:
             raise _RefusedError(404, f"unknown webhook source {source!r}")
         body = await _read_body(request)
