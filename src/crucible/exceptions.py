@@ -116,6 +116,34 @@ class StateError(CrucibleError):
     """An operation is not allowed in the object's current state (e.g. observing twice)."""
 
 
+#: The fix for pydantic's common error types (``ValidationError.errors()[i]["type"]``).
+_FIXES = {
+    "float_type": "give a number (not a string or a bool)",
+    "float_parsing": "give a number (not a string or a bool)",
+    "int_type": "give a whole number (an int, not a string, float or bool)",
+    "int_parsing": "give a whole number (an int, not a string, float or bool)",
+    "int_from_float": "give a whole number (an int, not a string, float or bool)",
+    "bool_type": "give true or false",
+    "bool_parsing": "give true or false",
+    "string_type": "give a string",
+    "finite_number": "give a finite number",
+    "extra_forbidden": "remove it, or check its spelling against the documented fields",
+    "missing": "add it",
+    "literal_error": "use one of the values listed",
+    "union_tag_invalid": "set 'type' to one of the listed tags",
+    "union_tag_not_found": "add a 'type' key with one of the documented tags",
+    "greater_than": "give a larger value",
+    "greater_than_equal": "give a larger value",
+    "less_than": "give a smaller value",
+    "less_than_equal": "give a smaller value",
+    "string_too_short": "give a non-empty value",
+    "string_too_long": "shorten it",
+    "too_short": "add items",
+    "too_long": "remove items",
+    "string_pattern_mismatch": "use only the characters the pattern allows",
+}
+
+
 def input_error_from_validation(
     exc: Exception,
     prefix: str,
@@ -133,7 +161,7 @@ def input_error_from_validation(
         prefix: Name of the whole input, e.g. ``"space"``.
         skip: Location parts to leave out (tags of discriminated unions, union member types).
         rename: Location prefix -> display name, e.g. ``{("parameters", 0): "x"}``.
-        fix: The fix when the message has none.
+        fix: The fix when neither the message nor the error type gives one.
     """
     first = exc.errors()[0]  # type: ignore[attr-defined]
     loc = tuple(first["loc"])
@@ -152,7 +180,7 @@ def input_error_from_validation(
     problem, _, given_fix = message.partition(". Fix: ")
     if "input" in first and first["type"] not in ("value_error", "assertion_error"):
         problem += f" (got {first['input']!r:.80})"
-    return InvalidInputError(field, problem, given_fix or fix)
+    return InvalidInputError(field, problem, given_fix or _FIXES.get(first["type"], fix))
 
 
 class UnsafeFileError(InvalidFileError):

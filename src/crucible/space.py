@@ -747,7 +747,7 @@ def _space_error(exc: ValidationError, payload: Mapping[str, Any]) -> InvalidInp
         for i, spec in enumerate(parameters):
             name = spec.get("name") if isinstance(spec, Mapping) else None
             if isinstance(name, str) and name:
-                rename[("parameters", i)] = name[:100]
+                rename[("parameters", i)] = name if len(name) <= 40 else name[:40] + "..."
     return input_error_from_validation(
         exc, "space", skip=_UNION_TAGS, rename=rename, fix="correct this value of the space"
     )
