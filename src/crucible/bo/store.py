@@ -53,6 +53,9 @@ _URL_FIX = (
     "postgresql+psycopg2://user@host:5432/dbname"
 )
 _READ_ONLY = "crucible_read_only"
+#: How long a SQLite writer waits for the lock; ``suggest`` holds it while it fits the
+#: model, so this is generous (a few queued suggestions of a large campaign).
+_BUSY_TIMEOUT_S = 300
 
 
 metadata = MetaData()
@@ -124,7 +127,7 @@ def engine_for(url: str) -> Engine:
             raise StorageError(f"cannot create the folder of {url!r}: {exc}") from exc
     kwargs: dict[str, Any] = {"future": True}
     if is_sqlite:
-        kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
+        kwargs["connect_args"] = {"timeout": _BUSY_TIMEOUT_S, "check_same_thread": False}
     try:
         engine = create_engine(url, **kwargs)
     except NoSuchModuleError:
@@ -151,7 +154,7 @@ def _make_sqlite_transactions_immediate(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
