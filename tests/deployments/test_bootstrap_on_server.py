@@ -16,6 +16,7 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Failed
 from pydantic import SecretStr
+from sqlalchemy import create_engine, inspect
 
 from blocks.environment import (
     ENVIRONMENT_BLOCK_VARIABLE,
@@ -24,7 +25,7 @@ from blocks.environment import (
 )
 from crucible.exceptions import ConfigurationError
 from crucible.settings import get_settings
-from tests.servers import REPO, child_env, prefect_server
+from tests.servers import REPO, child_env, gateway, prefect_server
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -140,3 +141,26 @@ def test_automation_pauses_a_failing_campaign_deployment(api_url: str) -> None:
     campaign_paused, other_paused = asyncio.run(scenario())
     assert campaign_paused, "the failed bo-campaign run did not pause its deployment"
     assert not other_paused, "a failed run of another flow paused its deployment"
+
+
+def test_gateway_takes_its_store_from_the_environment_block(api_url: str, tmp_path: Path) -> None:
+    store = tmp_path / "gateway-store.db"
+    CrucibleEnvironment(campaign_store_url=SecretStr(f"sqlite:///{store}")).save(
+        "gateway-env", overwrite=True
+    )
+    with gateway(tmp_path, api_url, tmp_path, CRUCIBLE_ENVIRONMENT_BLOCK="gateway-env"):
+        pass
+    engine = create_engine(f"sqlite:///{store}")
+    assert "crucible_webhook_deliveries" in inspect(engine).get_table_names()
+
+
+def test_gateway_refuses_an_unknown_environment_block(api_url: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "crucible.cli", "gateway", "serve", "--port", "1"],
+        env=child_env(PREFECT_API_URL=api_url, CRUCIBLE_ENVIRONMENT_BLOCK="nope"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "CRUCIBLE_ENVIRONMENT_BLOCK='nope'" in result.stderr

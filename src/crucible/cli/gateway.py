@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -31,6 +32,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="folder ligand paths in payloads are relative to (default: CRUCIBLE_DATA_ROOT "
         "or <CRUCIBLE_HOME>/data)",
     )
+    serve.add_argument(
+        "--environment-block",
+        default=None,
+        help="crucible-environment block giving the campaign store URL and home "
+        "(default: $CRUCIBLE_ENVIRONMENT_BLOCK)",
+    )
     serve.add_argument("--log-level", default="info", help="uvicorn log level")
     serve.set_defaults(handler=_serve)
 
@@ -38,8 +45,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from crucible.exceptions import ConfigurationError
     from crucible.gateway.prefect_events import build_app
 
-    app = build_app(store_url=args.store_url, data_root=args.data_root)
+    try:
+        app = build_app(
+            store_url=args.store_url,
+            data_root=args.data_root,
+            environment_block=args.environment_block,
+        )
+    except ConfigurationError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

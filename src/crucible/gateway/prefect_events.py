@@ -11,7 +11,9 @@ This is the only gateway module that imports Prefect.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,11 +25,11 @@ from prefect.client.orchestration import get_client
 from prefect.events import Event
 from pydantic import ValidationError
 
-from crucible.exceptions import InvalidInputError
+from crucible.exceptions import ConfigurationError, InvalidInputError
 from crucible.gateway.app import AcceptedEvent, SourceConfig, create_app
 from crucible.gateway.deliveries import DeliveryLog
 from crucible.gateway.signing import new_secret
-from crucible.settings import get_settings
+from crucible.settings import CrucibleSettings, get_settings
 
 __all__ = [
     "BLOCK_PREFIX",
@@ -133,14 +135,60 @@ def save_source(name: str, events: list[str], overwrite: bool = False) -> str:
     return secret
 
 
-def build_app(store_url: str | None = None, data_root: Path | None = None) -> FastAPI:
+ENVIRONMENT_BLOCK_VARIABLE = "CRUCIBLE_ENVIRONMENT_BLOCK"
+
+
+async def environment_block_values(name: str) -> dict[str, Any]:
+    """The fields of the ``crucible-environment`` block ``name``, secrets revealed.
+
+    Read as a block document, so the gateway needs no import of the project's ``blocks``.
+
+    Raises:
+        ConfigurationError: No such block on the Prefect server.
+    """
+    from prefect.exceptions import ObjectNotFound
+
+    async with get_client() as client:
+        try:
+            document = await client.read_block_document_by_name(
+                name, block_type_slug="crucible-environment", include_secrets=True
+            )
+        except ObjectNotFound:
+            raise ConfigurationError(
+                f"{ENVIRONMENT_BLOCK_VARIABLE}={name!r}: no crucible-environment block of that "
+                "name. Fix: save one (blocks/environment.py) or unset the variable"
+            ) from None
+    return {key: value for key, value in document.data.items() if value not in (None, "")}
+
+
+def gateway_settings(environment_block: str | None = None) -> CrucibleSettings:
+    """Crucible settings for the gateway.
+
+    ``home`` and ``campaign_store_url`` come from the ``crucible-environment`` block when one
+    is named (the argument, else ``$CRUCIBLE_ENVIRONMENT_BLOCK``).
+    """
+    name = environment_block or os.environ.get(ENVIRONMENT_BLOCK_VARIABLE, "")
+    if not name:
+        return get_settings()
+    values = asyncio.run(environment_block_values(name))
+    overrides = {key: values[key] for key in ("home", "campaign_store_url") if key in values}
+    return get_settings(**overrides)
+
+
+def build_app(
+    store_url: str | None = None,
+    data_root: Path | None = None,
+    environment_block: str | None = None,
+) -> FastAPI:
     """The gateway wired to Prefect: Secret-block sources, events to the Prefect API.
 
     Args:
         store_url: SQLAlchemy URL for the replay log; the campaign store URL when None.
         data_root: Root of ligand files named in payloads; ``settings.data_root`` when None.
+        environment_block: ``crucible-environment`` block to take the campaign store URL and
+            home from; ``$CRUCIBLE_ENVIRONMENT_BLOCK`` when None, none when that is unset.
     """
-    settings = get_settings()
+    settings = gateway_settings(environment_block)
     root = data_root or settings.data_root
     assert root is not None
     return create_app(
