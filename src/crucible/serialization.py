@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,11 @@ from crucible.exceptions import InvalidFileError, UnsafeFileError
 
 #: Start of a zip archive (torch >= 1.6 files, skops files).
 ZIP_MAGIC = b"PK\x03\x04"
-#: Start of torch's pre-1.6 ("legacy") format: a protocol-2 pickle of its magic number.
-_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
+#: torch's pre-1.6 ("legacy") format starts with a pickle of this number (LONG1 opcode).
+_LEGACY_TORCH_MAGIC = b"\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
 #: The scikit-learn type skops does not trust by default that a random forest holds.
 TRUSTED_FOREST_TYPES = ("sklearn.tree._tree.Tree",)
+_EXTRA_GLOBALS_LOCK = threading.Lock()
 _REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 _CONVERT_HINT = (
     "if you wrote this file yourself with an older Crucible (or REINVENT) and trust it, "
@@ -69,7 +71,7 @@ def _read(source: Source, field: str, label: str, fix: str) -> bytes:
 
 
 def _refuse_plain_pickle(data: bytes, field: str, label: str, kind: str) -> None:
-    if data[:1] == b"\x80" and not data.startswith(_LEGACY_TORCH_MAGIC):
+    if data[:1] == b"\x80" and _LEGACY_TORCH_MAGIC not in data[:24]:
         raise UnsafeFileError(
             label,
             "is a plain pickle, which Crucible never loads (unpickling can run code)",
@@ -112,7 +114,10 @@ def load_torch(
     data = _read(source, field, name, fix)
     _refuse_plain_pickle(data, field, name, kind)
     try:
-        with torch.serialization.safe_globals(list(allowed)):
+        if not allowed:
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        # torch keeps the extra globals in one process-wide set: one such load at a time
+        with _EXTRA_GLOBALS_LOCK, torch.serialization.safe_globals(list(allowed)):
             return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError, UnpicklingError
         raise _torch_error(exc, field, name, kind, fix) from exc
@@ -139,7 +144,9 @@ def _torch_error(exc: Exception, field: str, name: str, kind: str, fix: str) -> 
             convert_hint(kind),
             field=field,
         )
-    detail = message.strip().splitlines()[0][:160] if message.strip() else type(exc).__name__
+    _, marker, after = message.partition("WeightsUnpickler error:")
+    lines = [line.strip() for line in (after if marker else message).splitlines() if line.strip()]
+    detail = f"{type(exc).__name__}: {lines[0][:160]}" if lines else type(exc).__name__
     return InvalidFileError(
         name,
         f"is not a readable torch file (empty, truncated, corrupted or another format: {detail})",
