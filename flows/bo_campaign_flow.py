@@ -47,6 +47,7 @@ from crucible.bo.strategy import Strategy
 from crucible.plugins import EVALUATORS
 from crucible.settings import get_settings
 from crucible.space import Space
+from crucible.validation import DatabaseUrl, strict_config
 from tasks import bo as bo_tasks
 from tasks._artifacts import Progress
 
@@ -75,6 +76,8 @@ class BOCampaignConfig(BaseModel):
         output_dir: Folder for plots, CSV and report (``<artifacts_dir>/bo/<name>``).
     """
 
+    model_config = strict_config()
+
     name: str = Field(default="branin-demo", min_length=1, max_length=200)
     problem: str = "branin"
     space: Space | None = None
@@ -88,7 +91,7 @@ class BOCampaignConfig(BaseModel):
     deployment: str = ""
     deployment_parameter: str = "params"
     human_timeout_s: int = Field(default=24 * 3600, ge=1)
-    store_url: str = ""
+    store_url: DatabaseUrl = ""
     output_dir: str = ""
 
     @model_validator(mode="after")

@@ -25,7 +25,7 @@ from blocks.environment import uses_environment_block
 from crucible.settings import get_settings
 from crucible.training.config import TrainConfig
 from crucible.training.hpo import StudySpec, default_space
-from crucible.validation import strict_config
+from crucible.validation import DatabaseUrl, TrackingUri, strict_config
 from tasks._artifacts import Progress
 from tasks.hpo import analyse_study, create_or_load_study, register_best, run_trial
 
@@ -60,9 +60,9 @@ class HpoFlowConfig(BaseModel):
     n_trials: int | None = Field(default=None, ge=1)
     max_concurrent: int = Field(default=2, ge=1)
     concurrency_limit: str = ""
-    storage_url: str = ""
+    storage_url: DatabaseUrl = ""
     tracking: bool = True
-    tracking_uri: str = ""
+    tracking_uri: TrackingUri = ""
     recover_stale_after_s: float | None = Field(default=3600.0, ge=0)
     register_best: bool = True
     output_dir: str = ""

@@ -34,19 +34,14 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crucible.exceptions import ConfigurationError
+from crucible.validation import check_database_url, check_tracking_uri
 
 #: Crucible's bundled data (EGFR set, priors, corpora): always readable.
 RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
 ENV_PREFIX = "CRUCIBLE_"
-#: ``dialect[+driver]://...`` (SQLAlchemy), e.g. ``sqlite:///x.db``, ``postgresql+psycopg2://``.
-_DATABASE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-#: Any URI with a scheme (``http:``, ``sqlite:``, ``file:``, ``s3:``, ``databricks``...).
+#: Any URI with a scheme (``file:``, ``s3:``...).
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _HTTP_URL = re.compile(r"^https?://[^/\s]+")
-_DATABASE_FIX = (
-    "give a SQLAlchemy URL such as 'sqlite:////data/crucible.db' or "
-    "'postgresql+psycopg2://user@host/db', or leave it empty for the embedded SQLite file"
-)
 
 
 def _sqlite_url(path: Path) -> str:
@@ -125,19 +120,12 @@ class CrucibleSettings(BaseSettings):
     @field_validator("campaign_store_url", "optuna_storage_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        if value and not _DATABASE_URL.match(value):
-            raise ValueError(f"{value!r} is not a database URL; {_DATABASE_FIX}")
-        return value
+        return check_database_url(value)
 
     @field_validator("mlflow_tracking_uri", "mlflow_registry_uri")
     @classmethod
     def _mlflow_uri(cls, value: str) -> str:
-        if value and not (_URI.match(value) or value == "databricks"):
-            raise ValueError(
-                f"{value!r} is not a URI; give e.g. 'sqlite:////data/mlflow.db' or "
-                "'http://mlflow:5000', or leave it empty for the embedded SQLite file"
-            )
-        return value
+        return check_tracking_uri(value)
 
     @field_validator("mlflow_artifact_location")
     @classmethod

@@ -21,6 +21,18 @@ PCHEMBL_MAX = 15.0
 SEED_MAX = 2**32 - 1
 
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+#: ``dialect[+driver]://...`` (SQLAlchemy), e.g. ``sqlite:///x.db``, ``postgresql+psycopg2://``.
+_DATABASE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+#: Any URI with a scheme (``http:``, ``sqlite:``, ``file:``, ``s3:``...).
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+DATABASE_URL_FIX = (
+    "give a SQLAlchemy URL such as 'sqlite:////data/crucible.db' or "
+    "'postgresql+psycopg2://user@host/db', or leave it empty for the embedded SQLite file"
+)
+TRACKING_URI_FIX = (
+    "give e.g. 'sqlite:////data/mlflow.db' or 'http://mlflow:5000', "
+    "or leave it empty for the embedded SQLite file"
+)
 DEVICE_FIX = "use 'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'"
 
 
@@ -54,6 +66,28 @@ def check_device(value: str) -> str:
     return value
 
 
+def check_database_url(value: str) -> str:
+    """Return ``value`` if it is empty or of the form ``dialect[+driver]://...``.
+
+    Raises:
+        ValueError: Naming the value and the fix (pydantic adds the field).
+    """
+    if value and not _DATABASE_URL.match(value):
+        raise ValueError(f"{value[:200]!r} is not a database URL; {DATABASE_URL_FIX}")
+    return value
+
+
+def check_tracking_uri(value: str) -> str:
+    """Return ``value`` if it is empty, ``databricks`` or a URI with a scheme.
+
+    Raises:
+        ValueError: Naming the value and the fix (pydantic adds the field).
+    """
+    if value and not (_URI.match(value) or value == "databricks"):
+        raise ValueError(f"{value[:200]!r} is not a URI; {TRACKING_URI_FIX}")
+    return value
+
+
 def _check_pchembl(value: float) -> float:
     if not PCHEMBL_MIN <= value <= PCHEMBL_MAX:
         raise ValueError(
@@ -67,6 +101,10 @@ def _check_pchembl(value: float) -> float:
 DeviceName = Annotated[str, AfterValidator(check_device)]
 #: An activity threshold on the pChEMBL scale, in [0, 15].
 PChembl = Annotated[float, AfterValidator(_check_pchembl)]
+#: Empty (use the setting) or a SQLAlchemy database URL.
+DatabaseUrl = Annotated[str, AfterValidator(check_database_url)]
+#: Empty (use the setting) or an MLflow tracking URI.
+TrackingUri = Annotated[str, AfterValidator(check_tracking_uri)]
 #: A random seed in [0, 2**32 - 1].
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 

@@ -199,6 +199,22 @@ def test_bad_config_value_is_refused_naming_the_field(
 # module:class of every flow config; flows import Prefect, so they are loaded lazily here
 FLOW_REFUSED: list[tuple[str, dict[str, Any], list[str]]] = [
     (
+        "flows.hpo_flow:HpoFlowConfig",
+        {"storage_url": "notaurl"},
+        ["storage_url", "not a database URL", "sqlite:///"],
+    ),
+    (
+        "flows.hpo_flow:HpoFlowConfig",
+        {"tracking_uri": "mlflow here"},
+        ["tracking_uri", "not a URI", "http://"],
+    ),
+    (
+        "flows.bo_campaign_flow:BOCampaignConfig",
+        {"store_url": "notaurl"},
+        ["store_url", "not a database URL"],
+    ),
+    ("flows.bo_campaign_flow:BOCampaignConfig", {"batch": 4}, ["batch", "Extra"]),
+    (
         "flows.training_flow:TrainFlowConfig",
         {"params": {"optimizer.lrr": 0.1}},
         ["optimizer.lrr", "no such training setting"],

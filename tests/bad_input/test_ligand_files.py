@@ -312,3 +312,50 @@ def test_missing_file_and_unknown_suffix_name_the_path(tmp_path: Path) -> None:
         with pytest.raises(InvalidInputError, match=fragment) as info:
             read_ligands(path)
         assert info.value.field == "path"
+
+
+# ----------------------------------------------------------------------------- SMILES corpora
+CORPUS_REFUSED: list[tuple[str, bytes, str]] = [
+    ("empty.smi", b"", "empty"),
+    ("blank.smi", b"\n \n", "blank"),
+    ("header_only.csv", b"id,smiles\n", "no SMILES"),
+    ("binary.smi", b"\x00\x01\x02" * 50, "binary"),
+    ("fake.smi.gz", b"CCO\n", "not gzip"),
+    ("cut.smi.gz", gzip.compress(b"CCO\n" * 5000)[:-12], "truncated"),
+    ("latin1.smi", "CCO café\n".encode("latin-1"), "UTF-8"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"), CORPUS_REFUSED, ids=[c[0] for c in CORPUS_REFUSED]
+)
+def test_bad_smiles_corpus_is_refused_naming_the_file(
+    tmp_path: Path, name: str, content: bytes, fragment: str
+) -> None:
+    from crucible.generator.pretraining import read_smiles_file
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InvalidFileError) as info:
+        read_smiles_file(path)
+    assert info.value.field == "path" and name in str(info.value)
+    assert fragment in str(info.value), str(info.value)
+
+
+def test_smiles_corpus_row_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crucible.generator.pretraining import read_smiles_file
+
+    monkeypatch.setenv("CRUCIBLE_MAX_LIGAND_ROWS", "3")
+    path = tmp_path / "corpus.smi"
+    path.write_text("CCO\n" * 4)
+    with pytest.raises(InvalidFileError, match="more than 3 records"):
+        read_smiles_file(path)
+    assert read_smiles_file(path, limit=3) == ["CCO"] * 3  # a limit within the cap reads
+
+
+def test_missing_smiles_corpus_names_the_path(tmp_path: Path) -> None:
+    from crucible.generator.pretraining import read_smiles_file
+
+    with pytest.raises(InvalidInputError, match="no file") as info:
+        read_smiles_file(tmp_path / "absent.smi")
+    assert info.value.field == "path"

@@ -143,9 +143,9 @@ def read_ligands(
     if not path.is_file():
         raise InvalidInputError("path", f"no file at {str(path)!r}", "give an existing file")
     kind = detect_format(path) if fmt == "auto" else fmt
-    limits = _limits()
+    limits = ligand_limits()
     check_file(path, limits.max_bytes)
-    try:
+    with file_errors(path):
         if kind == "sdf":
             raw = _read_sdf(path, mapping, limits)
             smiles_column = SMILES_COLUMN
@@ -154,14 +154,6 @@ def read_ligands(
         else:
             raw = _read_delimited(path, "\t" if kind == "tsv" else ",", limits)
             smiles_column = mapping.smiles
-    except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise InvalidFileError(
-            path, f"the gzip data is truncated or corrupt ({exc})", _GZIP_FIX
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise InvalidFileError(
-            path, f"the text is not UTF-8 ({exc.reason})", "save the file as UTF-8 text"
-        ) from None
     if raw.empty:
         raise InvalidFileError(path, "the file has no records", _EMPTY_FIX)
     return _to_canonical(raw, mapping, smiles_column, path)
@@ -189,7 +181,8 @@ class FileLimits:
     max_rows: int
 
 
-def _limits() -> FileLimits:
+def ligand_limits() -> FileLimits:
+    """The caps of the ``max_ligand_file_mb`` and ``max_ligand_rows`` settings."""
     from crucible.settings import get_settings
 
     settings = get_settings()
@@ -238,6 +231,31 @@ def check_file(path: Path, max_bytes: int) -> None:
     _refuse_binary(path, head)
     if not head.strip():
         raise InvalidFileError(path, "the file holds only blank space", _EMPTY_FIX)
+
+
+@contextmanager
+def file_errors(path: Path) -> Iterator[None]:
+    """Turn gzip and decoding failures met while reading ``path`` into InvalidFileError."""
+    try:
+        yield
+    except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise InvalidFileError(
+            path, f"the gzip data is truncated or corrupt ({exc})", _GZIP_FIX
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidFileError(
+            path, f"the text is not UTF-8 ({exc.reason})", "save the file as UTF-8 text"
+        ) from None
+
+
+def check_rows(path: Path, n_rows: int, max_rows: int) -> None:
+    """Refuse a file once it has yielded more than ``max_rows`` records."""
+    if n_rows > max_rows:
+        raise InvalidFileError(
+            path,
+            f"the file has more than {max_rows:,} records (the limit)",
+            "split it into smaller files, or raise CRUCIBLE_MAX_LIGAND_ROWS",
+        )
 
 
 def _refuse_binary(path: Path, head: bytes) -> None:
@@ -321,7 +339,7 @@ def _read_delimited(path: Path, sep: str, limits: FileLimits) -> pd.DataFrame:
         raise _parser_error(path, exc, sep) from None
     frame[_LINE] = range(2, len(frame) + 2)  # line 1 is the header
     frame = frame[frame.drop(columns=_LINE).notna().any(axis=1)].reset_index(drop=True)
-    _check_rows(path, len(frame), limits)
+    check_rows(path, len(frame), limits.max_rows)
     return frame
 
 
@@ -338,15 +356,6 @@ def _parser_error(path: Path, exc: Exception, sep: str) -> InvalidFileError:
         problem = f"expected {expected} fields (as in the header) but found {saw}"
         return InvalidFileError(path, problem, fix, line=int(line))
     return InvalidFileError(path, f"cannot be parsed ({text.strip()})", fix)
-
-
-def _check_rows(path: Path, n_rows: int, limits: FileLimits) -> None:
-    if n_rows > limits.max_rows:
-        raise InvalidFileError(
-            path,
-            f"the file has more than {limits.max_rows:,} records (the limit)",
-            "split it into smaller files, or raise CRUCIBLE_MAX_LIGAND_ROWS",
-        )
 
 
 def _read_smi(path: Path, mapping: ColumnMapping, limits: FileLimits) -> tuple[pd.DataFrame, str]:
@@ -369,7 +378,7 @@ def _read_smi(path: Path, mapping: ColumnMapping, limits: FileLimits) -> tuple[p
             values: list[str | None] = list(text.strip().split(None, width - 1))
             rows.append(values + [None] * (width - len(values)))
             lines.append(number)
-            _check_rows(path, len(rows), limits)
+            check_rows(path, len(rows), limits.max_rows)
     if header is not None:
         frame = pd.DataFrame(rows, columns=header, dtype=object)
         smiles_column = header[0]
@@ -409,7 +418,7 @@ def _read_sdf(path: Path, mapping: ColumnMapping, limits: FileLimits) -> pd.Data
     with quiet_rdkit():
         for number, mol in enumerate(Chem.ForwardSDMolSupplier(content)):
             rows.append(_sdf_row(mol, number))
-            _check_rows(path, len(rows), limits)
+            check_rows(path, len(rows), limits.max_rows)
     if rows and all(row[SMILES_COLUMN] is None for row in rows):
         raise InvalidFileError(
             path,

@@ -6,19 +6,19 @@ novelty of freshly sampled SMILES, and writes a checkpoint (a REINVENT 4 model f
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
 from pydantic import BaseModel, Field
 
+from crucible.data.io import check_file, check_rows, file_errors, ligand_limits, open_text
 from crucible.device import resolve_device
-from crucible.exceptions import InvalidInputError
+from crucible.exceptions import InvalidFileError, InvalidInputError
 from crucible.generator.chemistry import sample_quality
 from crucible.generator.model import GenerativeModel, NetworkConfig
 from crucible.generator.model_io import new_metadata, save_model
@@ -75,28 +75,45 @@ def read_smiles_file(path: str | Path, limit: int | None = None) -> list[str]:
     """Read SMILES from ``.smi``/``.csv`` (optionally ``.gz``).
 
     With a header line naming a ``smiles`` column (any case), that column is read (comma
-    separated); otherwise the first whitespace/comma-separated field of each line.
+    separated); otherwise the first whitespace/comma-separated field of each line. The file
+    is checked and capped like a ligand file (:func:`crucible.data.io.check_file`).
+
+    Raises:
+        InvalidInputError: If there is no file at ``path``.
+        InvalidFileError: If the file is empty, binary, corrupt, too large, has too many
+            lines or holds no SMILES.
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
+    if not path.is_file():
+        raise InvalidInputError("path", f"no file at {str(path)!r}", "give an existing file")
+    limits = ligand_limits()
+    check_file(path, limits.max_bytes)
+    with file_errors(path), open_text(path, limits.max_bytes) as handle:
+        out = _smiles_lines(path, handle, limit, limits.max_rows)
+    if not out:
+        raise InvalidFileError(path, "the file holds no SMILES", "give one SMILES per line")
+    return out
+
+
+def _smiles_lines(path: Path, lines: Iterable[str], limit: int | None, max_rows: int) -> list[str]:
     out: list[str] = []
     column = 0
-    with opener(path, "rt") as handle:
-        for number, line in enumerate(handle):
-            stripped = line.strip()
-            if not stripped:
+    for number, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if number == 0:
+            header = [h.strip().lower() for h in stripped.split(",")]
+            if "smiles" in header:
+                column = header.index("smiles")
                 continue
-            if number == 0:
-                header = [h.strip().lower() for h in stripped.split(",")]
-                if "smiles" in header:
-                    column = header.index("smiles")
-                    continue
-            fields = stripped.split(",") if column else stripped.split(",")[0].split()
-            value = fields[column].strip() if len(fields) > column else ""
-            if value:
-                out.append(value)
-            if limit is not None and len(out) >= limit:
-                break
+        fields = stripped.split(",") if column else stripped.split(",")[0].split()
+        value = fields[column].strip() if len(fields) > column else ""
+        if value:
+            out.append(value)
+            check_rows(path, len(out), max_rows)
+        if limit is not None and len(out) >= limit:
+            break
     return out
 
 
