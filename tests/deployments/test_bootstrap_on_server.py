@@ -9,12 +9,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from prefect.states import Failed
+from prefect.states import Completed, Failed
 from pydantic import SecretStr
 from sqlalchemy import create_engine, inspect
 
@@ -105,42 +108,110 @@ def test_every_deployed_flow_loads_the_environment_block() -> None:
         assert getattr(loaded.fn, "uses_environment_block", False), entrypoint
 
 
-async def _deployment(client: object, flow_name: str) -> object:
-    flow_id = await client.create_flow_from_name(flow_name)  # type: ignore[attr-defined]
-    return await client.create_deployment(flow_id=flow_id, name=flow_name)  # type: ignore[attr-defined]
+async def _deployment(client: Any, name: str) -> UUID:
+    """A deployment ``name/name`` (no worker needed: runs are moved by hand)."""
+    flow_id = await client.create_flow_from_name(name)
+    return await client.create_deployment(flow_id=flow_id, name=name)  # type: ignore[no-any-return]
 
 
-def test_automation_pauses_a_failing_campaign_deployment(api_url: str) -> None:
+@pytest.fixture(scope="module")
+def deployments(api_url: str) -> dict[str, UUID]:
+    async def create() -> dict[str, UUID]:
+        async with get_client() as client:
+            names = ("train", "bo-campaign", "ligand-data", "activity-model")
+            return {name: await _deployment(client, name) for name in names}
+
+    return asyncio.run(create())
+
+
+def test_automations_apply_refuses_a_missing_deployment(api_url: str, tmp_path: Path) -> None:
+    text = (REPO / "deployments" / "automations.yaml").read_text()
+    changed = tmp_path / "automations.yaml"
+    changed.write_text(text.replace("activity-model/activity-model", "activity-model/nope"))
+    result = _crucible(api_url, "automations", "apply", "--file", str(changed))
+    assert result.returncode == 2
+    assert "'activity-model/nope' does not exist" in result.stderr
+    assert "prefect deploy" in result.stderr
+
+
+def test_automations_apply_is_idempotent(api_url: str, deployments: dict[str, UUID]) -> None:
     first = _crucible(api_url, "automations", "apply")
     assert first.returncode == 0, first.stderr
     assert "created automation crucible-pause-failing-campaign" in first.stdout
     again = _crucible(api_url, "automations", "apply")
     assert "updated automation crucible-pause-failing-campaign" in again.stdout
 
+    async def names() -> list[str]:
+        async with get_client() as client:
+            return sorted(a.name for a in await client.read_automations())
+
+    assert asyncio.run(names()) == [
+        "crucible-activity-model-after-ligand-data",
+        "crucible-pause-failing-campaign",
+    ]
+
+
+async def _wait(check: Any, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(1)
+    return await check()
+
+
+def test_automation_pauses_a_failing_campaign_deployment(
+    api_url: str, deployments: dict[str, UUID]
+) -> None:
+    assert _crucible(api_url, "automations", "apply").returncode == 0
+
     async def scenario() -> tuple[bool, bool]:
         async with get_client() as client:
-            assert (
-                len(await client.read_automations_by_name("crucible-pause-failing-campaign")) == 1
-            )
-            other = await _deployment(client, "train")
-            campaign = await _deployment(client, "bo-campaign")
+            other, campaign = deployments["train"], deployments["bo-campaign"]
             for deployment_id in (other, campaign):
                 run = await client.create_flow_run_from_deployment(deployment_id)
                 await client.set_flow_run_state(run.id, Failed(message="test"), force=True)
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                if (await client.read_deployment(campaign)).paused:
-                    break
-                await asyncio.sleep(1)
+
+            async def paused() -> bool:
+                return bool((await client.read_deployment(campaign)).paused)
+
+            await _wait(paused)
             await asyncio.sleep(3)  # let a wrong firing on the other deployment show up
-            return (
-                (await client.read_deployment(campaign)).paused,
-                (await client.read_deployment(other)).paused,
-            )
+            return await paused(), bool((await client.read_deployment(other)).paused)
 
     campaign_paused, other_paused = asyncio.run(scenario())
     assert campaign_paused, "the failed bo-campaign run did not pause its deployment"
     assert not other_paused, "a failed run of another flow paused its deployment"
+
+
+def test_completed_ligand_data_run_starts_the_activity_model(
+    api_url: str, deployments: dict[str, UUID]
+) -> None:
+    assert _crucible(api_url, "automations", "apply").returncode == 0
+    data = {"source": "egfr", "limit": 50, "name": "from-automation"}
+
+    async def scenario() -> list[Any]:
+        async with get_client() as client:
+            run = await client.create_flow_run_from_deployment(
+                deployments["ligand-data"], parameters={"config": data}
+            )
+            await client.set_flow_run_state(run.id, Completed(), force=True)
+
+            async def started() -> list[Any]:
+                return list(
+                    await client.read_flow_runs(
+                        deployment_filter=DeploymentFilter(
+                            id=DeploymentFilterId(any_=[deployments["activity-model"]])
+                        )
+                    )
+                )
+
+            return list(await _wait(started))
+
+    runs = asyncio.run(scenario())
+    assert len(runs) == 1, "the completed ligand-data run started no activity-model run"
+    assert runs[0].parameters == {"config": {"data": data}}
 
 
 def test_gateway_takes_its_store_from_the_environment_block(api_url: str, tmp_path: Path) -> None:

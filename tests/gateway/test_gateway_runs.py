@@ -50,7 +50,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             api_url, "--no-prompt", "deploy", "-n", "bo-campaign", "-n", "molecular-design-cpu"
         )
         worker_env = child_env(
-            PREFECT_API_URL=api_url, PREFECT_WORKER_QUERY_SECONDS="2", CRUCIBLE_HOME=str(home)
+            PREFECT_API_URL=api_url,
+            PREFECT_WORKER_QUERY_SECONDS="2",
+            CRUCIBLE_HOME=str(home),
+            CRUCIBLE_DATA_ROOT=str(data_root),  # the gateway's: runs read the files it names
         )
         worker_args = [sys.executable, "-m", "prefect", "worker", "start"]
         worker_args += ["--pool", "cpu-process", "--type", "process"]
