@@ -153,6 +153,10 @@ REFUSED: list[tuple[str, dict[str, Any], list[str]]] = [
     ("crucible.training.hpo:SamplerConfig", {"grid_points": 1}, ["grid_points"]),
     ("crucible.training.hpo:PrunerConfig", {"percentile": 150}, ["percentile"]),
     ("crucible.training.hpo:PrunerConfig", {"percentile": NAN}, ["percentile"]),
+    # BO stopping rules (a flow parameter of bo-campaign)
+    ("crucible.bo.stopping:StoppingRules", {"min_improvement": INF}, ["min_improvement"]),
+    ("crucible.bo.stopping:StoppingRules", {"target": NAN}, ["target"]),
+    ("crucible.bo.stopping:StoppingRules", {"max_wall_time_s": INF}, ["max_wall_time_s"]),
     # ligand data query and files
     ("crucible.data.chembl:ChemblQuery", {"target": "EGFR", "organismm": "x"}, ["organismm"]),
     ("crucible.data.chembl:ChemblQuery", {"target": "EGFR", "page_size": 5000}, ["page_size"]),

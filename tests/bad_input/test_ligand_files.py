@@ -147,6 +147,42 @@ REFUSED: list[tuple[str, bytes, dict[str, Any], str, list[str], int | None, str 
         3,
         "yr",
     ),
+    (
+        "pchembl_250.csv",
+        b"smiles,pIC50\nCCO,6\nCCN,250\n",
+        {"activity": "pIC50"},
+        "path",
+        ["outside [0, 15]", "activity_units"],
+        3,
+        "pIC50",
+    ),
+    (
+        "pchembl_minus_3.tsv",
+        b"smiles\tpchembl\nCCO\t-3\n",
+        {"activity": "pchembl"},
+        "path",
+        ["-3", "outside [0, 15]"],
+        2,
+        "pchembl",
+    ),
+    (
+        "nanomolar_as_p.csv",
+        b"smiles,IC50\nCCO,12.5\nCCN,850\n",
+        {"activity": "IC50"},
+        "path",
+        ["850", "'p' units", "'nM'"],
+        3,
+        "IC50",
+    ),
+    (
+        "femtomolar.csv",
+        b"smiles,Ki\nCCO,1e-12\n",
+        {"activity": "Ki", "activity_units": "uM"},
+        "path",
+        ["18", "outside"],
+        2,
+        "Ki",
+    ),
     ("latin1.csv", "smiles,name\nCCO,café\n".encode("latin-1"), {}, "path", ["UTF-8"], None, None),
     ("not_sdf.sdf", b"hello\nworld\n", {}, "path", ["SDF"], None, None),
 ]
@@ -263,6 +299,15 @@ def test_smiles_file_mixing_rows_with_and_without_ids(tmp_path: Path) -> None:
     path.write_text("CCO ethanol\nCCN\nc1ccccc1 benzene ring\n")
     frame = read_ligands(path)
     assert frame["molecule_id"].tolist() == ["ethanol", "row-1", "benzene ring"]
+
+
+def test_activity_at_the_ends_of_the_pchembl_scale_reads(tmp_path: Path) -> None:
+    path = tmp_path / "ends.csv"
+    path.write_text("smiles,pIC50\nCCO,0\nCCN,15\n")
+    assert read_ligands(path, ColumnMapping(activity="pIC50"))["pchembl_value"].tolist() == [
+        0.0,
+        15.0,
+    ]
 
 
 def test_empty_activity_cells_are_missing_not_errors(tmp_path: Path) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from crucible.bo.objectives import Objective
+from crucible.validation import strict_config
 
 __all__ = ["StoppingRules", "best_so_far"]
 
@@ -23,7 +24,7 @@ class StoppingRules(BaseModel):
         max_wall_time_s: Wall-clock limit of this flow run, in seconds.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = strict_config(frozen=True)
 
     max_trials: int = Field(default=30, ge=1)
     target: float | None = None

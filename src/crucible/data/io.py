@@ -494,6 +494,30 @@ def _numeric(raw: pd.DataFrame, column: str, path: Path, unit: str = "line") -> 
     return values.tolist()
 
 
+def _check_pchembl_scale(
+    raw: pd.DataFrame, values: list[float], mapping: ColumnMapping, path: Path, unit: str
+) -> None:
+    """Refuse an activity outside [0, 15] on the pChEMBL scale (most often wrong units)."""
+    outside = [i for i, v in enumerate(values) if math.isfinite(v) and not 0.0 <= v <= 15.0]
+    if not outside:
+        return
+    first = outside[0]
+    where = int(raw[_LINE].iloc[first])
+    problem = (
+        f"{raw[mapping.activity].iloc[first]!r} ({mapping.activity_units!r} units) is "
+        f"{values[first]:.3g} on the pChEMBL scale, outside [0, 15] "
+        f"({len(outside)} such values in the column)"
+    )
+    fix = (
+        "set mapping.activity_units to the column's unit ('p' for pIC50/pChEMBL values, "
+        "'nM', 'uM', ... for concentrations) or fix the values"
+    )
+    column = mapping.activity
+    if unit == "record":
+        raise InvalidFileError(path, f"record {where}: {problem}", fix, column=column)
+    raise InvalidFileError(path, problem, fix, line=where, column=column)
+
+
 def _to_canonical(
     raw: pd.DataFrame, mapping: ColumnMapping, smiles_column: str, path: Path
 ) -> pd.DataFrame:
@@ -514,8 +538,9 @@ def _to_canonical(
     cleaned = [s if isinstance(s, str) and s.strip() else None for s in raw[smiles_column]]
     out[SMILES_COLUMN] = pd.Series(cleaned, dtype=object)
     if mapping.activity is not None:
-        values = _numeric(raw, mapping.activity, path, unit)
-        out[ACTIVITY_COLUMN] = to_pchembl(values, mapping.activity_units)
+        values = to_pchembl(_numeric(raw, mapping.activity, path, unit), mapping.activity_units)
+        _check_pchembl_scale(raw, values, mapping, path, unit)
+        out[ACTIVITY_COLUMN] = values
     if mapping.year is not None:
         out[YEAR_COLUMN] = pd.to_numeric(
             pd.Series(_numeric(raw, mapping.year, path, unit)), errors="coerce"
