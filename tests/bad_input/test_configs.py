@@ -35,6 +35,7 @@ REFUSED: list[tuple[str, dict[str, Any], list[str]]] = [
     ("crucible.training.config:TrainConfig", {"model": {"dropout": 1.5}}, ["model.dropout"]),
     ("crucible.training.config:TrainConfig", {"optimizer": {"lr": INF}}, ["optimizer.lr"]),
     ("crucible.training.config:TrainConfig", {"data": {"split_seed": -5}}, ["data.split_seed"]),
+    ("crucible.training.config:TrainConfig", {"data": {"name": "mnist"}}, ["data.name", "digits"]),
     # transfer learning
     (
         "crucible.generator.transfer_learning:TransferLearningConfig",

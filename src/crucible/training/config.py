@@ -20,6 +20,7 @@ OptimizerName = Literal["adam", "adamw", "sgd"]
 ScheduleName = Literal["none", "cosine", "step", "exponential"]
 LossName = Literal["cross_entropy", "mse", "l1"]
 DatasetLayout = Literal["flat", "image", "sequence"]
+DatasetName = Literal["digits", "wine", "breast_cancer", "diabetes", "egfr"]
 
 
 class _Strict(BaseModel):
@@ -119,7 +120,7 @@ class DataConfig(_Strict):
     count fingerprints (radius 2, ``n_bits``) → pIC50, a regression task.
     """
 
-    name: str = Field(
+    name: DatasetName = Field(
         default="digits", description="digits, wine, breast_cancer, diabetes or egfr."
     )
     layout: DatasetLayout = Field(
