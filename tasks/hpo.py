@@ -134,7 +134,7 @@ def analyse_study(
     plots = hpo.plot(Path(out_dir)) if summary["n_complete"] else {}
     for name, path in plots.items():
         publish_image(path, key=f"hpo-{study}-{name}", description=f"{study}: {name}")
-        hpo.tracker.log_study_artifact(hpo.parent_run_id, path)
+        hpo.tracker.get_run(hpo.parent_run_id).log_artifact(path)
     rows = [{k: _cell(v) for k, v in row.items()} for row in hpo.top_trials(top_k)]
     if rows:
         publish_table(rows, key=f"hpo-{study}-top-trials", description=f"{study}: best trials")

@@ -8,12 +8,12 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from crucible.tracking import MlflowTracker
 from crucible.training._plots import plot_learning_curves
 from crucible.training.callbacks import LambdaCallback
 from crucible.training.config import TrainConfig
-from crucible.training.engine import fit
+from crucible.training.engine import fit, fit_tracked
 from crucible.training.hpo import params_to_config
-from crucible.training.tracking import MlflowTracker, fit_tracked
 from tasks._artifacts import Progress, publish_image, publish_table
 
 
@@ -61,7 +61,7 @@ def train_model(
     publish_image(curves, key="training-curves", description=f"{experiment}: learning curves")
     publish_table([result.best_metrics], key="training-best-metrics")
     if tracker is not None and run_id:
-        tracker.client.log_artifact(run_id, str(curves))
+        tracker.get_run(run_id).log_artifact(curves)
     return {
         "metrics": result.best_metrics,
         "best_epoch": result.best_epoch,

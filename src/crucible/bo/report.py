@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from crucible.bo.analysis import hypervolume, pareto_mask
 from crucible.bo.stopping import best_so_far
+from crucible.viz.figures import pyplot, save_figure
 
 __all__ = [
     "CampaignSummary",
@@ -52,15 +53,6 @@ class CampaignSummary(BaseModel):
     best_history: list[float | None] = Field(default_factory=list)
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _objective_trace(campaign: Any) -> tuple[list[int], list[float | None], list[float | None]]:
     """Trial numbers, feasible first-objective values (None otherwise), running best."""
     objective = campaign.objectives[0]
@@ -75,9 +67,7 @@ def convergence_plot(campaign: Any, path: str | Path, optimum: float | None = No
 
     With a known ``optimum`` the y axis is the simple regret on a log scale.
     """
-    plt = _pyplot()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    plt = pyplot()
     numbers, values, best = _objective_trace(campaign)
     objective = campaign.objectives[0]
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
@@ -104,17 +94,12 @@ def convergence_plot(campaign: Any, path: str | Path, optimum: float | None = No
     ax.set_xlabel("trial")
     ax.set_title(f"Campaign {campaign.name}: convergence")
     ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def pareto_plot(campaign: Any, path: str | Path) -> Path:
     """Observed points of the first two objectives with the Pareto front highlighted."""
-    plt = _pyplot()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    plt = pyplot()
     o1, o2 = campaign.objectives[:2]
     done = [t for t in campaign.completed() if campaign.is_feasible(t.values)]
     Y = np.array([[t.values[o1.name], t.values[o2.name]] for t in done]).reshape(-1, 2)
@@ -128,10 +113,7 @@ def pareto_plot(campaign: Any, path: str | Path) -> Path:
     ax.set_ylabel(f"{o2.name} ({o2.direction})")
     ax.set_title(f"Campaign {campaign.name}: Pareto front")
     ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def markdown_report(campaign: Any, stop_reason: str = "", extra: str = "") -> str:

@@ -43,6 +43,7 @@ from crucible.exceptions import (
     UnsafeFileError,
 )
 from crucible.settings import get_settings
+from crucible.tracking import MlflowTracker
 from crucible.validation import DeviceName, Seed, check_order, strict_config
 
 if TYPE_CHECKING:
@@ -675,12 +676,11 @@ class TrainedActivityModel:
 
 def parity_plot(y_true: Values, y_pred: Values, path: str | Path, title: str) -> Path:
     """Scatter of predicted vs measured activity with the identity line, as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
+    from crucible.viz.figures import pyplot, save_figure
+
+    plt = pyplot()
     true = np.asarray(y_true, dtype=float)
     pred = np.asarray(y_pred, dtype=float)
     metrics = regression_metrics(true, pred)
@@ -694,12 +694,7 @@ def parity_plot(y_true: Values, y_pred: Values, path: str | Path, title: str) ->
         f"{title}\nR² {metrics['r2']:.3f}  RMSE {metrics['rmse']:.3f}  n {metrics['n']}",
         fontsize=9,
     )
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def train_activity_model(
@@ -789,50 +784,34 @@ def log_to_mlflow(
 ) -> str:
     """Record a trained model in MLflow: params, metrics, per-epoch history, plot, model files.
 
-    Uses ``MlflowClient`` with an explicit run id against ``get_settings().mlflow_tracking_uri``
-    (SQLite by default); new experiments put artifacts under ``mlflow_artifact_location``.
+    One run of :mod:`crucible.tracking` at ``get_settings().mlflow_tracking_uri`` (SQLite by
+    default), written in one batch; new experiments put artifacts under
+    ``<mlflow_artifact_location>/<experiment>``.
 
     Returns:
         The run id.
     """
-    tracking = require("mlflow.tracking", extra="hpo")
-    entities = require("mlflow.entities", extra="hpo")
     settings = get_settings()
-    client = tracking.MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
-    found = client.get_experiment_by_name(experiment)
-    experiment_id = (
-        found.experiment_id
-        if found is not None
-        else client.create_experiment(
-            experiment, artifact_location=f"{settings.mlflow_artifact_location}/{experiment}"
-        )
+    tracker = MlflowTracker(
+        artifact_location=f"{settings.mlflow_artifact_location}/{experiment}", flush_s=math.inf
     )
     all_tags = {"crucible.role": "activity-model", "model_kind": result.model.name, **tags}
-    run = client.create_run(experiment_id, run_name=run_name, tags=all_tags)
-    run_id: str = run.info.run_id
-    now = int(time.time() * 1000)
-    params = {
-        "kind": result.model.name,
-        **{k: str(v) for k, v in result.model.params.model_dump().items()},
-    }
-    metrics = [
-        entities.Metric(k, v, now, 0) for k, v in result.flat_metrics().items() if math.isfinite(v)
-    ]
-    metrics.append(entities.Metric("fit_seconds", result.seconds, now, 0))
-    for row in result.history:
-        step = int(row["epoch"])
-        metrics += [
-            entities.Metric(k, v, now, step)
-            for k, v in row.items()
-            if k != "epoch" and math.isfinite(v)
-        ]
-    client.log_batch(
-        run_id, metrics=metrics, params=[entities.Param(k, v[:6000]) for k, v in params.items()]
+    run = tracker.start_run(experiment, run_name, tags=all_tags)
+    run.log_params(
+        {
+            "kind": result.model.name,
+            **{k: str(v) for k, v in result.model.params.model_dump().items()},
+        }
     )
-    client.log_artifact(run_id, str(result.parity_plot))
-    client.log_artifacts(run_id, str(result.model_dir), artifact_path="model")
-    client.set_terminated(run_id)
-    return run_id
+    run.log_metrics({**result.flat_metrics(), "fit_seconds": result.seconds})
+    for row in result.history:
+        run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+    run.flush()
+    run.log_artifact(result.parity_plot)
+    run.log_artifacts(result.model_dir, artifact_path="model")
+    run.end()
+    assert run.run_id is not None
+    return run.run_id
 
 
 def _pip_requirements(kind: str) -> list[str]:
@@ -860,25 +839,26 @@ def register_model(result: TrainedActivityModel, name: str) -> str:
     Returns:
         The new registered model version.
     """
-    mlflow = require("mlflow", extra="hpo")
     if result.run_id is None:
         raise InvalidInputError("track", "the model was not tracked", "train with track=True")
-    settings = get_settings()
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow.set_registry_uri(settings.mlflow_registry_uri or settings.mlflow_tracking_uri)
-    with mlflow.start_run(run_id=result.run_id, nested=mlflow.active_run() is not None):
-        info = mlflow.pyfunc.log_model(
+    test = result.metrics.get("test", {})
+    tags = {
+        f"test_{key}": f"{test[key]:.4f}"
+        for key in ("r2", "rmse")
+        if key in test and math.isfinite(test[key])
+    }
+
+    def log_model(mlflow: Any) -> Any:
+        return mlflow.pyfunc.log_model(
             name="activity_model",
             python_model=str(Path(__file__).with_name("_activity_pyfunc.py")),
             artifacts={"model": str(result.model_dir)},
             pip_requirements=_pip_requirements(result.model.name),
             registered_model_name=name,
         )
-    version = str(info.registered_model_version)
-    client = mlflow.tracking.MlflowClient(settings.mlflow_tracking_uri)
-    test = result.metrics.get("test", {})
-    for key in ("r2", "rmse"):
-        if key in test and math.isfinite(test[key]):
-            client.set_model_version_tag(name, version, f"test_{key}", f"{test[key]:.4f}")
-    client.set_model_version_tag(name, version, "kind", result.model.name)
+
+    version = MlflowTracker().register_model(
+        result.run_id, name, log_model, version_tags={**tags, "kind": result.model.name}
+    )
+    assert version is not None
     return version

@@ -72,13 +72,11 @@ def activity_histogram(
     molecules: pd.DataFrame, path: Path, splits: dict[str, pd.DataFrame] | None, title: str
 ) -> Path:
     """Histogram of pChEMBL (stacked by split when ``splits`` is given), as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    from crucible.viz.figures import pyplot, save_figure
+
+    fig, ax = pyplot().subplots(figsize=(6, 3.6), dpi=110)
     values = molecules[ACTIVITY_COLUMN].dropna().to_numpy(dtype=float)
     bins = np.arange(np.floor(values.min()), np.ceil(values.max()) + 0.25, 0.25).tolist()
     if splits:
@@ -90,11 +88,7 @@ def activity_histogram(
         ax.hist(values, bins=bins, color="#4477aa")
     ax.axvline(ACTIVE_THRESHOLD, color="black", linestyle="--", linewidth=0.8)
     ax.set(xlabel="pChEMBL", ylabel="molecules", title=title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def scaffold_grid(rows: list[dict[str, Any]], path: Path) -> Path | None:

@@ -2,8 +2,8 @@
 
 Each job is one call for a Prefect task (``tasks/generator.py``) or a script: it loads the
 inputs, runs a stage, draws the plots (NLL per epoch, score over steps) and records
-parameters, per-epoch/per-step metrics (one ``log_batch`` per epoch or step) and artifacts in
-MLflow at ``get_settings().mlflow_tracking_uri``.
+parameters, per-epoch/per-step metrics and artifacts in one run of :mod:`crucible.tracking`
+(MLflow at ``get_settings().mlflow_tracking_uri``).
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ import hashlib
 import json
 import logging
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from crucible._imports import require
 from crucible.device import resolve_device
 from crucible.generator import DEFAULT_PRIOR_PATH
 from crucible.generator.model_io import load_model
@@ -37,91 +35,19 @@ from crucible.generator.reinforcement import (
 )
 from crucible.generator.training import EpochRecord, TrainingResult
 from crucible.generator.transfer_learning import TransferLearningConfig, transfer_learn
-from crucible.settings import get_settings
+from crucible.tracking import open_run
 from crucible.validation import strict_config
+from crucible.viz.figures import pyplot, save_figure
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_EXPERIMENT = "crucible-generator"
 
 
-class RunTracker:
-    """One MLflow run: params once, metrics per epoch/step in one ``log_batch``, artifacts.
-
-    Args:
-        experiment: Experiment name (created on first use).
-        run_name: Run name.
-        enabled: With False every method is a no-op (no MLflow import).
-    """
-
-    def __init__(self, experiment: str, run_name: str, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self.run_id: str | None = None
-        if not enabled:
-            return
-        mlflow = require("mlflow")
-        self._entities = require("mlflow.entities")
-        settings = get_settings()
-        uri = settings.mlflow_tracking_uri
-        if uri.startswith("sqlite:///"):
-            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.client = mlflow.MlflowClient(uri)
-        found = self.client.get_experiment_by_name(experiment)
-        if found is None:
-            location = None if uri.startswith("http") else settings.mlflow_artifact_location
-            experiment_id = self.client.create_experiment(experiment, artifact_location=location)
-        else:
-            experiment_id = found.experiment_id
-        run = self.client.create_run(experiment_id, run_name=run_name)
-        self.run_id = run.info.run_id
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        """Record flattened parameters in one call."""
-        if not self.enabled:
-            return
-        flat = _flatten(params)
-        batch = [self._entities.Param(k, str(v)[:6000]) for k, v in flat.items()]
-        self.client.log_batch(self.run_id, params=batch)
-
-    def log_step(self, step: int, metrics: Mapping[str, Any]) -> None:
-        """Record one epoch's or step's finite numeric metrics in one call."""
-        if not self.enabled:
-            return
-        now = int(time.time() * 1000)
-        batch = [
-            self._entities.Metric(k, float(v), now, int(step))
-            for k, v in metrics.items()
-            if isinstance(v, int | float) and math.isfinite(float(v))
-        ]
-        if batch:
-            self.client.log_batch(self.run_id, metrics=batch)
-
-    def log_artifact(self, path: str | Path) -> None:
-        """Attach a file."""
-        if self.enabled:
-            self.client.log_artifact(self.run_id, str(path))
-
-    def finish(self, failed: bool = False) -> None:
-        """Close the run."""
-        if self.enabled:
-            self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
-
-
-def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
-
-
 # --------------------------------------------------------------------------------- plots
 def plot_nll_curves(history: Sequence[EpochRecord], path: str | Path, title: str) -> Path:
     """PNG of training/validation NLL per epoch, and sample validity when measured."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [r.epoch for r in history]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(epochs, [r.train_nll for r in history], "o-", label="training NLL")
@@ -143,7 +69,7 @@ def plot_nll_curves(history: Sequence[EpochRecord], path: str | Path, title: str
 
 def plot_scores(history: Sequence[StepRecord], path: str | Path, title: str) -> Path:
     """PNG of mean/max score, validity and agent/prior NLL over RL steps."""
-    plt = _pyplot()
+    plt = pyplot()
     steps = list(range(1, len(history) + 1))
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(steps, [r.mean_score for r in history], label="mean score")
@@ -162,19 +88,8 @@ def plot_scores(history: Sequence[StepRecord], path: str | Path, title: str) -> 
     return _save(figure, path)
 
 
-def _pyplot() -> Any:
-    matplotlib = require("matplotlib")
-    matplotlib.use("Agg")
-    return require("matplotlib.pyplot")
-
-
 def _save(figure: Any, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    require("matplotlib.pyplot").close(figure)
-    return path
+    return save_figure(figure, path, dpi=110)
 
 
 # ---------------------------------------------------------------------------------- jobs
@@ -213,25 +128,25 @@ def run_pretraining(
     """Pre-train a prior on a SMILES file; returns a JSON-able summary."""
     out = Path(output_dir)
     smiles = read_smiles_file(corpus_path, limit)
-    tracker = RunTracker(experiment, "prior", enabled=track)
-    tracker.log_params({"corpus": str(corpus_path), "corpus_size": len(smiles),
+    run = open_run(experiment, "prior", track)
+    run.log_params({"corpus": str(corpus_path), "corpus_size": len(smiles),
                         **config.model_dump()})  # fmt: skip
 
     def epoch_done(record: EpochRecord) -> None:
-        tracker.log_step(record.epoch, record.as_dict())
+        run.log_metrics(record.as_dict(), step=record.epoch)
         if on_epoch:
             on_epoch(record)
 
     try:
         result = pretrain(smiles, config, out, Path(corpus_path).name, epoch_done)
     except BaseException:
-        tracker.finish(failed=True)
+        run.end("FAILED")
         raise
     plot = plot_nll_curves(result.history, out / "nll.png", "pre-training")
     for path in (plot, out / "history.json", Path(result.model_path)):
-        tracker.log_artifact(path)
-    tracker.finish()
-    return _summary(result, plot, tracker.run_id)
+        run.log_artifact(path)
+    run.end()
+    return _summary(result, plot, run.run_id)
 
 
 def run_transfer_learning(
@@ -249,19 +164,19 @@ def run_transfer_learning(
     model = load_model(prior_path, resolve_device(config.device))
     train = read_smiles_file(train_path)
     valid = read_smiles_file(valid_path) if valid_path else []
-    tracker = RunTracker(experiment, "transfer-learning", enabled=track)
-    tracker.log_params({"prior": str(prior_path), "train": str(train_path),
+    run = open_run(experiment, "transfer-learning", track)
+    run.log_params({"prior": str(prior_path), "train": str(train_path),
                         "valid": str(valid_path or ""), **config.model_dump()})  # fmt: skip
 
     def epoch_done(record: EpochRecord) -> None:
-        tracker.log_step(record.epoch, record.as_dict())
+        run.log_metrics(record.as_dict(), step=record.epoch)
         if on_epoch:
             on_epoch(record)
 
     try:
         result = transfer_learn(model, train, valid, config, out, epoch_done)
     except BaseException:
-        tracker.finish(failed=True)
+        run.end("FAILED")
         raise
     plot = plot_nll_curves(result.history, out / "nll.png", "transfer learning")
     skipped = result.extra["skipped_input"]
@@ -272,11 +187,11 @@ def run_transfer_learning(
         writer.writerow(["SMILES", "reason"])
         writer.writerows(skipped.items())
     best = next(r for r in result.history if r.epoch == result.best_epoch)
-    tracker.log_step(0, {"best_epoch": result.best_epoch, "best_valid_nll": best.valid_nll})
+    run.log_metrics({"best_epoch": result.best_epoch, "best_valid_nll": best.valid_nll}, step=0)
     for path in (plot, out / "history.json", skipped_path, Path(result.model_path)):
-        tracker.log_artifact(path)
-    tracker.finish()
-    summary = _summary(result, plot, tracker.run_id)
+        run.log_artifact(path)
+    run.end()
+    summary = _summary(result, plot, run.run_id)
     summary.update(
         skipped_count=len(skipped),
         skipped_csv=str(skipped_path),
@@ -336,22 +251,22 @@ def run_reinforcement(
                                             or f"stage_{i}.chkpt"}), build_scorer(spec.scoring))
         for i, spec in enumerate(stages, start=1)
     ]  # fmt: skip
-    tracker = RunTracker(experiment, "reinforcement", enabled=track)
-    tracker.log_params({"prior": str(prior_file), "agent": str(agent_path or prior_file),
+    run = open_run(experiment, "reinforcement", track)
+    run.log_params({"prior": str(prior_file), "agent": str(agent_path or prior_file),
                         "stages": json.dumps([s.model_dump() for s in stages]),
                         **config.model_dump()})  # fmt: skip
     counter = {"n": 0}
 
     def step_done(record: StepRecord) -> None:
         counter["n"] += 1
-        tracker.log_step(counter["n"], record.as_dict())
+        run.log_metrics(record.as_dict(), step=counter["n"])
         if on_step:
             on_step(record)
 
     try:
         result = reinforce(prior, agent, built, config, out, step_done)
     except BaseException:
-        tracker.finish(failed=True)
+        run.end("FAILED")
         raise
     plot = plot_scores(result.history, out / "scores.png", "reinforcement learning")
     top = sorted(result.scored.items(), key=lambda kv: kv[1], reverse=True)[:100]
@@ -361,8 +276,8 @@ def run_reinforcement(
         writer.writerow(["SMILES", "Score"])
         writer.writerows(top)
     for path in (plot, top_path, Path(result.agent_path), *map(Path, result.csv_paths)):
-        tracker.log_artifact(path)
-    tracker.finish()
+        run.log_artifact(path)
+    run.end()
     last = result.history[-1]
     return {
         "agent_path": result.agent_path,
@@ -374,7 +289,7 @@ def run_reinforcement(
         "final_mean_score": last.mean_score,
         "top10_mean_score": sum(s for _, s in top[:10]) / max(len(top[:10]), 1),
         "history": [r.as_dict() for r in result.history],
-        "mlflow_run_id": tracker.run_id,
+        "mlflow_run_id": run.run_id,
     }
 
 

@@ -7,27 +7,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import optuna
-from optuna.visualization import matplotlib as optuna_mpl
+
+from crucible.viz.figures import pyplot, save_figure
 
 Target = Callable[[optuna.trial.FrozenTrial], float] | None
+
+
+def _optuna_matplotlib() -> Any:
+    """Optuna's matplotlib plots, imported after pyplot is on the Agg backend."""
+    pyplot()
+    from optuna.visualization import matplotlib as optuna_mpl
+
+    return optuna_mpl
 
 
 def _save(ax: Any, path: Path) -> Path:
     figure = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
     figure.set_size_inches(8, 5)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=110, tight_layout=False, bbox_inches="tight")
 
 
 def plot_history(study: optuna.Study, path: Path, target: Target, target_name: str) -> Path:
     """Objective value per trial and the best value so far."""
+    optuna_mpl = _optuna_matplotlib()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         ax = optuna_mpl.plot_optimization_history(study, target=target, target_name=target_name)
@@ -36,6 +39,7 @@ def plot_history(study: optuna.Study, path: Path, target: Target, target_name: s
 
 def plot_importances(study: optuna.Study, path: Path, target: Target, target_name: str) -> Path:
     """Parameter importances (PedANOVA, Optuna 5's default evaluator) for one objective."""
+    optuna_mpl = _optuna_matplotlib()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         ax = optuna_mpl.plot_param_importances(study, target=target, target_name=target_name)
@@ -45,7 +49,7 @@ def plot_importances(study: optuna.Study, path: Path, target: Target, target_nam
 def plot_learning_curves(history: list[dict[str, float]], path: Path, title: str = "") -> Path:
     """Training and validation loss per epoch (and validation accuracy when present)."""
     epochs = [h["epoch"] for h in history]
-    figure, ax = plt.subplots(figsize=(7, 4))
+    figure, ax = pyplot().subplots(figsize=(7, 4))
     ax.plot(epochs, [h["train_loss"] for h in history], label="train loss")
     ax.plot(epochs, [h["valid_loss"] for h in history], label="valid loss")
     ax.set_xlabel("epoch")
@@ -57,6 +61,4 @@ def plot_learning_curves(history: list[dict[str, float]], path: Path, title: str
         twin.legend(loc="center right")
     ax.legend(loc="upper right")
     ax.set_title(title or "learning curves")
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=110, tight_layout=False, bbox_inches="tight")

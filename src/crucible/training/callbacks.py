@@ -3,8 +3,9 @@
 A callback sees the model when training starts, the metrics of every finished epoch and
 the result at the end. ``on_epoch_end`` returning ``True`` stops training gracefully (the
 best checkpoint is kept); raising an exception aborts ``fit`` and propagates (Optuna's
-``TrialPruned`` travels this way). MLflow logging and Optuna pruning are callbacks too
-(:mod:`crucible.training.tracking`, :mod:`crucible.training.hpo`).
+``TrialPruned`` travels this way). Tracking (:class:`TrackingCallback`, see
+:mod:`crucible.tracking`) and Optuna pruning (:mod:`crucible.training.hpo`) are callbacks
+too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from crucible.exceptions import CrucibleError
 
 if TYPE_CHECKING:
+    from crucible.tracking import Run
     from crucible.training.config import TrainConfig
     from crucible.training.results import FitResult
 
@@ -81,4 +83,16 @@ class TimeLimit(Callback):
                 f"training exceeded its time limit of {self.seconds:.1f} s after epoch "
                 f"{epoch} ({elapsed:.1f} s); raise the limit or train fewer epochs"
             )
+        return None
+
+
+class TrackingCallback(Callback):
+    """Records each epoch's metrics (``epoch`` is the step) in a tracked run."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> bool | None:
+        """Log the epoch."""
+        self.run.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
         return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from crucible.device import resolve_device
 from crucible.exceptions import CrucibleError, InvalidFileError, InvalidInputError
-from crucible.training.callbacks import Callback
+from crucible.tracking import Tracker, flatten, make_tracker
+from crucible.training.callbacks import Callback, TrackingCallback
 from crucible.training.config import ScheduleConfig, TrainConfig
 from crucible.training.datasets import DatasetSplit, Task, load_dataset
 from crucible.training.nets import build_model
@@ -74,6 +75,53 @@ def fit(
     for callback in callbacks:
         callback.on_fit_end(result)
     return result
+
+
+def fit_tracked(
+    config: TrainConfig,
+    data: Any = None,
+    *,
+    experiment: str = "crucible-training",
+    tracker: Tracker | None = None,
+    params: Mapping[str, Any] | None = None,
+    callbacks: Sequence[Callback] = (),
+    tags: Mapping[str, str] | None = None,
+) -> tuple[FitResult, str | None]:
+    """Train one config and record it as a single tracked run (not part of a study).
+
+    Args:
+        config: The training configuration.
+        data: Data for :func:`fit` (``config.data`` when None).
+        experiment: Experiment name.
+        tracker: Where to record (MLflow at the settings' URI when None).
+        params: Parameters to record (e.g. a BO campaign's point); the flattened config
+            is always recorded.
+        callbacks: Extra per-epoch callbacks.
+        tags: Extra run tags (``run_name`` also names the run).
+
+    Returns:
+        The fit result and the run id (None with a no-op tracker).
+    """
+    tracker = tracker or make_tracker(True)
+    run = tracker.start_run(
+        experiment,
+        (tags or {}).get("run_name", config.model.architecture),
+        tags={"crucible.role": "training", **dict(tags or {})},
+    )
+    run.log_params({**flatten(config.model_dump(mode="json")), **dict(params or {})})
+    try:
+        result = fit(config, data, callbacks=[TrackingCallback(run), *callbacks])
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        run.set_tags({"crucible.state": "FAIL", "crucible.fail_reason": reason})
+        run.end("FAILED")
+        raise
+    run.log_metrics({f"best_{k}": v for k, v in result.best_metrics.items()})
+    if result.best_checkpoint_path is not None:
+        run.log_artifact(result.best_checkpoint_path, "checkpoint")
+    run.set_tags({"crucible.state": "COMPLETE"})
+    run.end()
+    return result, run.run_id
 
 
 def _as_split(

@@ -44,10 +44,10 @@ from crucible.exceptions import AlreadyExistsError, InvalidInputError, NotFoundE
 from crucible.naming import inside
 from crucible.settings import get_settings
 from crucible.space import CategoricalParameter, ContinuousParameter, IntegerParameter, Space
-from crucible.training.callbacks import Callback, TimeLimit
+from crucible.tracking import Tracker, log_pytorch_model, make_tracker
+from crucible.training.callbacks import Callback, TimeLimit, TrackingCallback
 from crucible.training.config import DataConfig, TrainConfig
 from crucible.training.datasets import DatasetSplit, load_dataset
-from crucible.training.tracking import Tracker, TrackingCallback, make_tracker
 from crucible.validation import Seed, strict_config
 
 SamplerName = Literal["tpe", "random", "grid", "cmaes", "gp", "nsga2", "qmc", "botorch"]
@@ -420,7 +420,7 @@ class HpoStudy:
         tracker = make_tracker(tracking)
         if stored is None:
             study.set_user_attr(SPEC_ATTR, spec_json)
-            parent = tracker.start_study(spec.name, _study_tags(spec))
+            parent = _start_study_run(tracker, spec)
             if parent:
                 study.set_user_attr(PARENT_RUN_ATTR, parent)
         return cls._attach(study, spec, url, tracker, data)
@@ -544,12 +544,17 @@ class HpoStudy:
         with self._ask_lock:  # trial threads sharing this object must not pop one queued trial
             trial = self.study.ask(self._distributions)
         params = {**self.spec.space.fixed_values, **trial.params}
-        recorder = self.tracker.start_trial(self.spec.name, self.parent_run_id, trial.number)
-        outcome = TrialOutcome(trial.number, "FAIL", None, params, run_id=recorder.run_id)
+        run = self.tracker.start_run(
+            self.spec.name,
+            f"trial-{trial.number}",
+            tags=_trial_tags(self.spec, trial.number),
+            parent_run_id=self.parent_run_id,
+        )
+        outcome = TrialOutcome(trial.number, "FAIL", None, params, run_id=run.run_id)
         try:
-            recorder.log_params(params)
+            run.log_params(params)
             config = self._trial_config(params, trial.number)
-            callbacks: list[Callback] = [TrackingCallback(recorder), *extra_callbacks]
+            callbacks: list[Callback] = [TrackingCallback(run), *extra_callbacks]
             if not self.spec.is_multi_objective and self.spec.pruner.name != "none":
                 callbacks.append(PruningCallback(trial, self.spec.objectives[0]))
             if self.spec.trial_timeout_s:
@@ -564,8 +569,8 @@ class HpoStudy:
             trial.set_user_attr("metrics", metrics)
             if result.best_checkpoint_path is not None:
                 trial.set_user_attr("checkpoint", str(result.best_checkpoint_path))
-                recorder.log_artifact(result.best_checkpoint_path, "checkpoint")
-            recorder.log_metrics({f"best_{k}": v for k, v in metrics.items() if k != "epoch"})
+                run.log_artifact(result.best_checkpoint_path, "checkpoint")
+            run.log_metrics({f"best_{k}": v for k, v in metrics.items() if k != "epoch"})
             self.study.tell(trial, values)
             outcome.state = "COMPLETE"
         except optuna.TrialPruned as exc:
@@ -576,7 +581,11 @@ class HpoStudy:
             trial.set_user_attr("fail_reason", outcome.reason)
             trial.set_user_attr("traceback", traceback.format_exc()[-4000:])
             self.study.tell(trial, state=TrialState.FAIL)
-        recorder.finish(outcome.state, outcome.reason)  # type: ignore[arg-type]
+        run.set_tags(
+            {"crucible.state": outcome.state}
+            | ({"crucible.fail_reason": outcome.reason} if outcome.reason else {})
+        )
+        run.end("FAILED" if outcome.state == "FAIL" else "FINISHED")
         outcome.seconds = time.perf_counter() - start
         return outcome
 
@@ -779,10 +788,15 @@ class HpoStudy:
         config = TrainConfig.model_validate(payload["config"])
         example = self.data_for(config).example_input()
         tags = {"trial_number": str(best.number), "objective": self.spec.objectives[0]}
+        best_value = repr(float(best.values[0]))
         version = self.tracker.register_model(
-            self.spec.name, self.parent_run_id, model, example, best.values[0], tags
+            self.parent_run_id,
+            self.spec.name,
+            log_pytorch_model(model, example, self.spec.name),
+            version_tags={"best_value": best_value, **tags},
+            model_tags={"best_value": best_value},
         )
-        self.tracker.finish_study(self.parent_run_id, {"best_value": best.values[0]})
+        self.tracker.get_run(self.parent_run_id).log_metrics({"best_value": best.values[0]})
         if version is not None:
             self.study.set_user_attr("crucible.registered_version", version)
         return version
@@ -794,4 +808,27 @@ def _study_tags(spec: StudySpec) -> dict[str, str]:
         "directions": ",".join(spec.directions),
         "sampler": spec.sampler.name,
         "pruner": spec.pruner.name,
+    }
+
+
+def _start_study_run(tracker: Tracker, spec: StudySpec) -> str | None:
+    """The study's parent run id, found again when the study is re-created.
+
+    One experiment per study, named after it; the parent run is tagged
+    ``crucible.role=study`` and stays open for resumed studies.
+    """
+    role = {"crucible.role": "study"}
+    found = tracker.find_run(spec.name, role)
+    if found is not None:
+        return found
+    tags = {**role, "crucible.study": spec.name, **_study_tags(spec)}
+    return tracker.start_run(spec.name, spec.name, tags=tags).run_id
+
+
+def _trial_tags(spec: StudySpec, number: int) -> dict[str, str]:
+    return {
+        "crucible.role": "trial",
+        "crucible.study": spec.name,
+        "crucible.trial_number": str(number),
+        "crucible.state": "RUNNING",
     }

@@ -23,6 +23,7 @@ import numpy as np
 from crucible._imports import require
 from crucible.chem.properties import morgan_generator, parse_smiles
 from crucible.exceptions import InvalidInputError
+from crucible.viz.figures import pyplot, save_figure
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -240,11 +241,7 @@ def plot_map_png(
     Returns:
         The PNG path.
     """
-    require("matplotlib").use("Agg")
-    plt = require("matplotlib.pyplot")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7.5, 6))
+    fig, ax = pyplot().subplots(figsize=(7.5, 6))
     labels = np.array(space.labels)
     for name, colour in zip(space.set_names, _colours(len(space.set_names)), strict=True):
         points = space.coords[labels == name]
@@ -255,10 +252,7 @@ def plot_map_png(
     ax.set_ylabel(f"{axis}2")
     ax.set_title(f"{title} ({space.method.upper()}, Morgan fingerprints)")
     ax.legend(markerscale=2, frameon=False, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=dpi)
 
 
 def write_map_html(
