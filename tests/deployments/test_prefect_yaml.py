@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import json
 from pathlib import Path
 from typing import Any
 
@@ -53,37 +53,52 @@ def test_deployment_entrypoint_loads_a_flow(deployment: dict[str, Any]) -> None:
     assert deployment["work_pool"]["name"] in KNOWN_POOLS
 
 
-# A payload per event the gateway sends (crucible.gateway.payloads), to render triggers with.
-_SAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
+# What a trigger's templates see, per event it expects: a gateway payload
+# (crucible.gateway.payloads), or the triggering flow run (automation on a completed run).
+_SAMPLE_CONTEXTS: dict[str, dict[str, Any]] = {
     "crucible.ligands.ready": {
-        "name": "sample",
-        "path": str(ROOT / "src/crucible/resources/data/egfr_chembl27_teachopencadd.csv"),
-        "smiles_column": "smiles",
-        "activity_column": "pIC50",
-        "activity_units": "p",
+        "event": {
+            "payload": {
+                "name": "sample",
+                "path": str(ROOT / "src/crucible/resources/data/egfr_chembl27_teachopencadd.csv"),
+                "smiles_column": "smiles",
+                "activity_column": "pIC50",
+                "activity_units": "p",
+            }
+        }
     },
     "crucible.campaign.requested": {
-        "name": "sample",
-        "problem": "branin",
-        "evaluator": "",
-        "budget": 10,
-        "batch_size": 2,
+        "event": {
+            "payload": {
+                "name": "sample",
+                "problem": "branin",
+                "evaluator": "",
+                "budget": 10,
+                "batch_size": 2,
+            }
+        }
+    },
+    "prefect.flow-run.Completed": {
+        "flow_run": {"parameters": {"config": {"source": "egfr", "limit": 50}}}
     },
 }
-_TEMPLATE = re.compile(r"^\{\{\s*event\.payload\.(\w+)\s*\}\}$")
 
 
-def _fill_templates(value: Any, payload: dict[str, Any]) -> Any:
-    """Render ``{{ event.payload.x }}`` placeholders with the sample payload (native types,
-    as Prefect renders a value that is a single placeholder)."""
+def _fill_templates(value: Any, context: dict[str, Any]) -> Any:
+    """Render ``{{ ... }}`` values as Prefect renders a single-expression template:
+    Jinja with ``| tojson``, then parsed, so the value keeps its type."""
+    import jinja2
+
     if isinstance(value, dict):
-        return {key: _fill_templates(item, payload) for key, item in value.items()}
+        return {key: _fill_templates(item, context) for key, item in value.items()}
     if isinstance(value, list):
-        return [_fill_templates(item, payload) for item in value]
+        return [_fill_templates(item, context) for item in value]
     if isinstance(value, str) and "{{" in value:
-        match = _TEMPLATE.match(value)
-        assert match, f"unsupported template {value!r}"
-        return payload[match.group(1)]
+        stripped = value.strip()
+        assert stripped.startswith("{{") and stripped.endswith("}}"), value
+        template = "{{ " + stripped[2:-2].strip() + " | tojson }}"
+        environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+        return json.loads(environment.from_string(template).render(**context))
     return value
 
 
@@ -94,7 +109,7 @@ def _parameter_sets() -> list[tuple[str, str, dict[str, Any]]]:
         sets.append((f"{name}:parameters", entry, deployment.get("parameters") or {}))
         for number, trigger in enumerate(deployment.get("triggers") or []):
             (event,) = trigger["expect"]
-            params = _fill_templates(trigger.get("parameters") or {}, _SAMPLE_PAYLOADS[event])
+            params = _fill_templates(trigger.get("parameters") or {}, _SAMPLE_CONTEXTS[event])
             sets.append((f"{name}:trigger{number}", entry, params))
     return sets
 

@@ -1,9 +1,8 @@
 """``crucible automations apply``: create or update the project's Prefect automations.
 
 The automations are declared in ``deployments/automations.yaml`` (the format
-``prefect automation create --from-file`` reads, plus ``deployment: flow/name`` in an action,
-resolved to its ``deployment_id``). ``apply`` is idempotent: an automation whose name
-exists is updated in place, any other is created.
+``prefect automation create --from-file`` reads). ``apply`` is idempotent: an automation
+whose name exists is updated in place, any other is created.
 """
 
 from __future__ import annotations
@@ -33,48 +32,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     apply.set_defaults(handler=_apply)
 
 
-def _read(path: Path) -> list[dict[str, Any]]:
-    """The raw automation entries of ``path``."""
+def _load(path: Path) -> list[Any]:
+    """The validated automations of ``path`` (``AutomationCore`` objects)."""
     import yaml
+    from prefect.events.schemas.automations import AutomationCore
 
     data = yaml.safe_load(path.read_text())
     items = data.get("automations") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise ValueError(f"{path}: expected a non-empty 'automations' list")
-    return items
+    return [AutomationCore.model_validate(item) for item in items]
 
 
-async def _resolve_deployments(client: Any, items: list[dict[str, Any]]) -> list[Any]:
-    """``AutomationCore`` objects, each action's ``deployment: flow/name`` made an id.
-
-    Raises:
-        ValueError: A named deployment does not exist (deploy first).
-    """
-    from prefect.events.schemas.automations import AutomationCore
-    from prefect.exceptions import ObjectNotFound
-
-    automations = []
-    for item in items:
-        for action in item.get("actions") or []:
-            name = action.pop("deployment", None)
-            if name is None:
-                continue
-            try:
-                action["deployment_id"] = str((await client.read_deployment_by_name(name)).id)
-            except ObjectNotFound:
-                raise ValueError(
-                    f"automation {item.get('name')!r}: deployment {name!r} does not exist. "
-                    "Fix: run `prefect deploy --all` first"
-                ) from None
-        automations.append(AutomationCore.model_validate(item))
-    return automations
-
-
-async def apply_automations(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+async def apply_automations(automations: list[Any]) -> list[tuple[str, str]]:
     """Create or update each automation by name.
-
-    Args:
-        items: Automation entries as in the YAML file.
 
     Returns:
         ``(name, "created" | "updated")`` per automation.
@@ -83,7 +54,7 @@ async def apply_automations(items: list[dict[str, Any]]) -> list[tuple[str, str]
 
     done: list[tuple[str, str]] = []
     async with get_client() as client:
-        for automation in await _resolve_deployments(client, items):
+        for automation in automations:
             existing = await client.read_automations_by_name(automation.name)
             if existing:
                 await client.update_automation(existing[0].id, automation)
@@ -103,10 +74,10 @@ def _apply(args: argparse.Namespace) -> int:
         print(f"--file: no file {args.file}. Fix: run from the project root", file=sys.stderr)
         return 2
     try:
-        applied = asyncio.run(apply_automations(_read(args.file)))
+        automations = _load(args.file)
     except (ValueError, ValidationError) as exc:
         print(f"--file: {exc}", file=sys.stderr)
         return 2
-    for name, what in applied:
+    for name, what in asyncio.run(apply_automations(automations)):
         print(f"{what} automation {name}")
     return 0
