@@ -39,7 +39,7 @@ from sqlalchemy import func, select
 
 from crucible.bo.objectives import Objective, OutcomeConstraint, check_values, metric_names
 from crucible.bo.store import campaigns_table, check_store_url, transaction, trials_table
-from crucible.bo.strategy import Strategy, propose
+from crucible.bo.strategy import Strategy, import_model_stack, propose
 from crucible.design import check_count, make_design, point_key, validate_design
 from crucible.exceptions import (
     AlreadyExistsError,
@@ -334,6 +334,8 @@ class Campaign:
             StateError: The space has no untried point left.
         """
         n = check_count(n, "n", MAX_SUGGEST, "trials")
+        if self._count_completed() >= 2:  # a model step is likely: import before locking
+            import_model_stack(self.strategy)
         with transaction(self.store_url) as conn:
             locked = self._lock_campaign(conn)
             trials = self._read_trials(conn)
@@ -346,6 +348,17 @@ class Campaign:
                 .values(n_batches=locked.n_batches + 1, model_state=hyperparameters)
             )
         return out
+
+    def _count_completed(self) -> int:
+        with transaction(self.store_url, write=False) as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).where(
+                        trials_table.c.campaign_id == self._id,
+                        trials_table.c.status == "completed",
+                    )
+                ).scalar_one()
+            )
 
     def step_seed(self, first_trial: int) -> int:
         """Seed of the suggestion whose first trial is ``first_trial``."""
@@ -413,7 +426,9 @@ class Campaign:
                             "space, or record a repeat measurement with add(params, values)"
                         )
                     rounds += 1
-                    spare = make_design("random", self.space, _SPARE_POINTS, seed=seed + rounds)
+                    spare = make_design(
+                        "random", self.space, _SPARE_POINTS, seed=(seed + rounds) % 2**63
+                    )
                 params = spare.pop()
                 key = point_key(self.space, params)
             taken.add(key)
@@ -662,7 +677,10 @@ class Campaign:
         for trial in self.all_trials():
             if trial.number == trial_id:
                 return trial
-        raise NotFoundError(f"campaign {self.name!r} has no trial {trial_id}")
+        raise NotFoundError(
+            f"campaign {self.name!r} has no trial {trial_id}. Fix: use a number from "
+            "suggest() or trials()"
+        )
 
     def pending(self) -> list[Trial]:
         """Trials suggested but not yet observed or failed."""

@@ -37,7 +37,7 @@ from crucible.bo.surrogates import GPSurrogate, NoisePrior, Surrogate, make_surr
 from crucible.bo.warping import OutcomeWarp, power_warp
 from crucible.space import Encoding, Space
 
-__all__ = ["Proposal", "Strategy", "fit_surrogate", "propose"]
+__all__ = ["Proposal", "Strategy", "fit_surrogate", "import_model_stack", "propose"]
 
 
 class Strategy(BaseModel):
@@ -148,6 +148,21 @@ class Proposal:
     points: list[dict[str, Any]]
     hyperparameters: bytes | None = None
     info: dict[str, Any] = field(default_factory=dict)
+
+
+def import_model_stack(strategy: Strategy) -> None:
+    """Import what a model-based proposal needs (torch, BoTorch, SciPy, scikit-learn for ``rf``).
+
+    A campaign calls this before it takes the store lock, so a fresh process does not hold
+    the lock for the seconds these imports take.
+
+    Raises:
+        MissingDependencyError: The ``bo`` extra is not installed.
+    """
+    require("botorch")
+    require("scipy.stats")
+    if strategy.surrogate == "rf":
+        require("sklearn.ensemble")
 
 
 def encoding_for(space: Space, strategy: Strategy | None = None) -> Encoding:

@@ -186,3 +186,21 @@ def test_attached_data_counts_towards_the_initial_design(tmp_path: Path) -> None
         point = {"x1": x1, "x2": 5.0}
         campaign.add(point, problem.evaluator(point))
     assert [t.source for t in campaign.suggest(2)] == ["model", "model"]
+
+
+def test_copies_in_a_small_discrete_space_are_replaced_until_it_is_exhausted(
+    tmp_path: Path,
+) -> None:
+    url = _url(tmp_path)
+    space = {
+        "c": {"type": "categorical", "choices": ["a", "b"]},
+        "n": {"type": "integer", "low": 0, "high": 1},
+    }
+    strategy = Strategy(n_init=4, init_design="random")  # its 4 points hold a copy
+    campaign = Campaign.create("tiny", space, ["y"], strategy=strategy, store_url=url)
+    trials = campaign.suggest(4)
+    assert len({(t.params["c"], t.params["n"]) for t in trials}) == 4
+    before = campaign.all_trials()
+    with pytest.raises(StateError, match="no untried point"):
+        campaign.suggest(1)
+    assert campaign.all_trials() == before

@@ -30,7 +30,7 @@ FAST = Strategy(
     n_init=4, num_restarts=2, raw_samples=64, acq_maxiter=30, fit_maxiter=50, mc_samples=16
 )
 #: Slow enough (a few seconds per suggestion) to be killed in the middle of one.
-SLOW = Strategy(n_init=4, num_restarts=40, raw_samples=20_000, acq_maxiter=400, fit_maxiter=400)
+SLOW = Strategy(n_init=4, num_restarts=40, raw_samples=16_384, acq_maxiter=400, fit_maxiter=400)
 N_WORKERS, N_EACH = 4, 10
 
 
@@ -154,7 +154,7 @@ def _run_killed(url: str, label: str) -> None:
     while not _lock_is_held(url):
         assert proc.is_alive() and time.monotonic() < deadline, "the worker never locked"
         time.sleep(0.02)
-    time.sleep(0.3)  # well inside the fit and the acquisition search
+    time.sleep(0.1)  # inside the fit and the acquisition search (seconds: 3 q-EI points)
     assert proc.pid is not None
     os.kill(proc.pid, signal.SIGKILL)
     proc.join(60)
