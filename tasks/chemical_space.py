@@ -75,14 +75,12 @@ def embed_and_plot(
 
 
 def log_map_to_mlflow(run_id: str, paths: list[Path]) -> None:
-    """Log map files as artifacts of an existing MLflow run."""
-    from mlflow.tracking import MlflowClient
+    """Log map files as artifacts of an existing MLflow run (:mod:`crucible.tracking`)."""
+    from crucible.tracking import MlflowTracker
 
-    from crucible.settings import get_settings
-
-    client = MlflowClient(tracking_uri=get_settings().mlflow_tracking_uri)
+    run = MlflowTracker().get_run(run_id)
     for path in paths:
-        client.log_artifact(run_id, str(path), artifact_path="chemical_space")
+        run.log_artifact(path, artifact_path="chemical_space")
 
 
 @task(name="top-molecules-grid", retries=0)
