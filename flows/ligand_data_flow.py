@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from blocks.environment import uses_environment_block
 from crucible.data.chembl import ChemblQuery
@@ -69,6 +69,15 @@ class LigandDataConfig(BaseModel):
     standardise: StandardiseOptions = Field(default_factory=StandardiseOptions)
     split: SplitConfig = Field(default_factory=SplitConfig)
     output_dir: str = ""
+
+    @model_validator(mode="after")
+    def _file_needs_a_path(self) -> "LigandDataConfig":
+        if self.source == "file" and not self.path:
+            raise ValueError(
+                "source='file' needs path; give the ligand file (CSV, TSV, SMILES or SDF) "
+                "or use source='egfr' or 'chembl'"
+            )
+        return self
 
     def folder(self) -> Path:
         """Where this run's files go."""

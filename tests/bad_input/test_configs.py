@@ -235,6 +235,7 @@ FLOW_REFUSED: list[tuple[str, dict[str, Any], list[str]]] = [
     ("flows.ligand_data_flow:LigandDataConfig", {"limit": 1}, ["limit"]),
     ("flows.ligand_data_flow:LigandDataConfig", {"split": {"seed": -1}}, ["split.seed"]),
     ("flows.ligand_data_flow:LigandDataConfig", {"source": "ftp"}, ["source"]),
+    ("flows.ligand_data_flow:LigandDataConfig", {"source": "file"}, ["needs path", "source="]),
     (
         "flows.ligand_data_flow:LigandDataConfig",
         {"mapping": {"activty": "x"}},
