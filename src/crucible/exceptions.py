@@ -189,3 +189,10 @@ class UnsafeFileError(InvalidFileError):
     Loading such a file could run code (pickle). Nothing from it was executed: the loader
     stopped at the first object it does not admit.
     """
+
+
+class StackError(CrucibleError):
+    """A service of the local stack failed to start, stop or pass its health check.
+
+    The message names the service and ends with the tail of its log.
+    """

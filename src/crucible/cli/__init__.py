@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Sequence
 
 # Modules of this package that define commands, in the order ``crucible --help`` lists them.
-_COMMANDS = ("info", "gateway", "webhook", "blocks", "automations", "convert")
+_COMMANDS = ("info", "gateway", "webhook", "blocks", "automations", "convert", "stack")
 
 
 def build_parser() -> argparse.ArgumentParser:
