@@ -8,7 +8,7 @@ needs:
 * ``gpu-docker``: prefect-docker's default plus the image ``crucible:cuda``, every GPU
   (``device_requests`` through ``container_create_kwargs``), 8 GB of shared memory, the
   named volume ``crucible-home`` mounted at ``/var/lib/crucible`` and
-  ``CRUCIBLE_HOME``/``CRUCIBLE_DEVICE`` in the environment;
+  ``CRUCIBLE_HOME``/``CRUCIBLE_DEVICE``/``PREFECT_HOME`` in the environment;
 * ``gpu-kubernetes``: prefect-kubernetes' default plus a ``gpu_limit`` variable rendered as
   the container's ``nvidia.com/gpu`` limit, the PersistentVolumeClaim ``pvc_name`` mounted at
   ``/var/lib/crucible``, ``/opt/crucible`` (the image's code) as working directory, and the
@@ -35,7 +35,13 @@ CODE_DIR = "/opt/crucible"
 HOME_DIR = "/var/lib/crucible"
 HOME_VOLUME = "crucible-home"
 GPU_IMAGE = "crucible:cuda"
-GPU_ENV = {"CRUCIBLE_HOME": HOME_DIR, "CRUCIBLE_DEVICE": "cuda"}
+# PREFECT_HOME on the volume too: results and cache records outlive the container, and the
+# worker's own PREFECT_HOME (a path on its machine) is not passed on.
+GPU_ENV = {
+    "CRUCIBLE_HOME": HOME_DIR,
+    "CRUCIBLE_DEVICE": "cuda",
+    "PREFECT_HOME": f"{HOME_DIR}/prefect",
+}
 DEVICE_REQUESTS = [{"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}]
 POOL_TYPES = {"cpu-process": "process", "gpu-docker": "docker", "gpu-kubernetes": "kubernetes"}
 
@@ -47,12 +53,19 @@ def cpu_process_template() -> dict[str, Any]:
     return copy.deepcopy(ProcessWorker.get_default_base_job_template())
 
 
-def gpu_docker_template() -> dict[str, Any]:
-    """prefect-docker's default template with Crucible's image, GPUs, volume and env."""
+def gpu_docker_template(network: str | None = None) -> dict[str, Any]:
+    """prefect-docker's default template with Crucible's image, GPUs, volume and env.
+
+    Args:
+        network: Docker network the flow-run containers join (``crucible`` under
+            ``docker/compose.yaml``, so they reach ``prefect-server`` by name); none when None.
+    """
     from prefect_docker.worker import DockerWorker
 
     template = copy.deepcopy(DockerWorker.get_default_base_job_template())
     props = template["variables"]["properties"]
+    if network is not None:
+        props["networks"]["default"] = [network]
     props["image"]["default"] = GPU_IMAGE
     props["env"]["default"] = dict(GPU_ENV)
     props["volumes"]["default"] = [f"{HOME_VOLUME}:{HOME_DIR}"]
@@ -104,9 +117,10 @@ TEMPLATES = {
 }
 
 
-def render(pool: str) -> str:
-    """The JSON text of ``pool``'s template, as committed."""
-    return json.dumps(TEMPLATES[pool](), indent=2, sort_keys=True) + "\n"
+def render(pool: str, docker_network: str | None = None) -> str:
+    """The JSON text of ``pool``'s template (as committed when ``docker_network`` is None)."""
+    template = gpu_docker_template(docker_network) if pool == "gpu-docker" else TEMPLATES[pool]()
+    return json.dumps(template, indent=2, sort_keys=True) + "\n"
 
 
 def stale(pools_dir: Path = POOLS_DIR) -> list[str]:
@@ -123,7 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check``, compare) every template."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when a file is stale")
+    parser.add_argument("--print", dest="pool", choices=sorted(TEMPLATES), help="print one")
+    parser.add_argument(
+        "--docker-network", default=None, help="with --print gpu-docker: network to join"
+    )
     args = parser.parse_args(argv)
+    if args.pool:
+        print(render(args.pool, args.docker_network), end="")
+        return 0
     if args.check:
         out_of_date = stale()
         for pool in out_of_date:

@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ("down", _down, "stop what 'up' started (by pid file); data is kept"),
         ("status", _status, "each service: pid, health, URL, log"),
         ("env", _env, "print the client settings as export lines (eval them in a shell)"),
+        ("secrets", _secrets, "only generate the credentials (for docker/compose.yaml)"),
     ):
         action = actions.add_parser(name, help=text)
         _add_layout_options(action)
@@ -126,4 +127,10 @@ def _env(args: argparse.Namespace) -> int:
         print(json.dumps({"error": "no stack here yet: run make up"}))
         return 1
     print(stack.layout.env_file.read_text(), end="")
+    return 0
+
+
+def _secrets(args: argparse.Namespace) -> int:
+    folder = _stack(args).ensure_secrets()
+    print(f"credentials in {folder}/ (postgres-password, prefect-auth-string; mode 0600)")
     return 0

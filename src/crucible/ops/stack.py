@@ -49,6 +49,9 @@ DATABASES = ("prefect", "crucible", "optuna", "mlflow")
 POOLS = {"cpu-process": "process", "gpu-docker": "docker", "gpu-kubernetes": "kubernetes"}
 CPU_POOL = "cpu-process"
 DEFAULT_PORTS = {"postgres": 55432, "prefect": 4200, "mlflow": 5000, "gateway": 8780}
+# The webhook source ``up`` creates (POST /hooks/lab) and the events it may send.
+WEBHOOK_SOURCE = "lab"
+WEBHOOK_EVENTS = ("crucible.campaign.requested", "crucible.ligands.ready")
 # Stopped in this order by ``down``; started in the reverse order by ``up``.
 SERVICES = ("gateway", "worker-cpu", "mlflow", "prefect-server", "postgres")
 _DROPPED_ENV = ("CRUCIBLE_ALLOW_IMPORT_PATHS", "PREFECT_API_URL", "PREFECT_API_KEY")
@@ -136,6 +139,17 @@ def _ensure_secret(path: Path, make: Callable[[], str]) -> str:
         _write_private(path, make() + "\n")
     path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _check_traversable(folder: Path) -> None:
+    """As root, PostgreSQL runs as 'postgres': every folder above its data must be o+x."""
+    for parent in [folder, *folder.parents]:
+        if not parent.stat().st_mode & 0o001:
+            raise ConfigurationError(
+                f"postgres: the 'postgres' user cannot enter {parent} (mode "
+                f"{oct(parent.stat().st_mode & 0o777)}), so it cannot reach {folder}/pg. Fix: "
+                f"chmod o+x {parent}, or put the stack elsewhere (crucible stack up --root DIR)"
+            )
 
 
 def _port_free(port: int) -> bool:
@@ -294,16 +308,26 @@ class Stack:
             self.layout.prefect_home,
         ):
             folder.mkdir(parents=True, exist_ok=True)
-        self.layout.secrets.mkdir(mode=0o700, exist_ok=True)
-        self.layout.secrets.chmod(0o700)
         if os.geteuid() == 0:  # the postgres user must be able to reach <root>/pg
-            for folder in (self.layout.root, self.layout.root.parent):
-                folder.chmod(folder.stat().st_mode | 0o011)
+            self.layout.root.chmod(self.layout.root.stat().st_mode | 0o011)
+            _check_traversable(self.layout.root)
+        (self.layout.home / "data").mkdir(exist_ok=True)  # the gateway's data root
+        self.ensure_secrets()
+
+    def ensure_secrets(self) -> Path:
+        """Generate the PostgreSQL password and the Prefect auth string unless present.
+
+        Returns:
+            The secrets folder (0700; each file 0600).
+        """
+        self.layout.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.layout.secrets.chmod(0o700)
         _ensure_secret(self.layout.secret("postgres-password"), lambda: secrets.token_urlsafe(24))
         _ensure_secret(
             self.layout.secret("prefect-auth-string"),
             lambda: f"crucible:{secrets.token_urlsafe(24)}",
         )
+        return self.layout.secrets
 
     # ----- HTTP ---------------------------------------------------------------------------
 
@@ -518,20 +542,67 @@ class Stack:
     # ----- public commands -------------------------------------------------------------------
 
     def up(self, *, redeploy: bool = False) -> UpReport:
-        """Bring every service up (idempotent) and deploy; see the module docstring."""
+        """Bring every service up (idempotent) and deploy; see the module docstring.
+
+        MLflow starts alongside the Prefect server and is waited for last, so its slow
+        start overlaps the pools, the worker, the gateway and the deploy.
+        """
         report = UpReport()
         self._prepare()
         self._save_ports(self.ports())
         self._start_postgres(report)
         started = {name: self._ensure_service(name) for name in ("prefect-server", "mlflow")}
-        self._wait_healthy(["prefect-server", "mlflow"], report, started)
+        self._wait_healthy(["prefect-server"], report, started)
+        self._write_env_file()
         self._ensure_pools(report)
         names = ["worker-cpu", "gateway"] if gateway_available() else ["worker-cpu"]
         started.update({name: self._ensure_service(name) for name in names})
+        if gateway_available():
+            self._ensure_webhook_source(report)
         self.deploy(report, force=redeploy)
-        self._wait_healthy(names, report, started)
-        self._write_env_file()
+        self._wait_healthy(["mlflow", *names], report, started)
         return report
+
+    def _ensure_webhook_source(self, report: UpReport) -> None:
+        """Create the ``lab`` webhook source unless it exists and its secret file is here."""
+        started = time.monotonic()
+        secret_file = self.layout.secret(f"webhook-{WEBHOOK_SOURCE}")
+        block = f"/block_types/slug/secret/block_documents/name/crucible-webhook-{WEBHOOK_SOURCE}"
+        try:
+            self.api("GET", block)
+            exists = True
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                raise StackError(f"webhook source: HTTP {error.code} reading {block}") from None
+            exists = False
+        if exists and secret_file.exists():
+            report.add("webhook source", time.monotonic() - started, "up to date")
+            return
+        argv = [
+            _bin("crucible"),
+            "webhook",
+            "add-source",
+            WEBHOOK_SOURCE,
+            "--events",
+            ",".join(WEBHOOK_EVENTS),
+        ]
+        done = subprocess.run(
+            [*argv, "--overwrite"] if exists else argv,
+            cwd=self.layout.project,
+            env=self._process_env(self.client_env()),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        secret = done.stdout.strip()
+        if done.returncode != 0 or not secret.startswith("whsec_"):
+            raise StackError(f"crucible webhook add-source failed: {done.stderr[-1500:]}")
+        _write_private(secret_file, secret + "\n")
+        report.add(
+            "webhook source",
+            time.monotonic() - started,
+            f"{'rotated' if exists else 'created'} '{WEBHOOK_SOURCE}'",
+        )
 
     def _write_env_file(self) -> None:
         lines = [f"export {key}={shlex.quote(value)}" for key, value in self.client_env().items()]
