@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-KNOWN_POOLS = {"cpu-process", "gpu-docker"}
+KNOWN_POOLS = {"cpu-process", "gpu-docker", "gpu-kubernetes"}
+IMAGE_CODE = [{"prefect.deployments.steps.set_working_directory": {"directory": "/opt/crucible"}}]
 
 
 def _project() -> dict[str, Any]:
@@ -28,8 +29,17 @@ def test_prefect_yaml_has_pull_step_and_pool_definitions() -> None:
     assert any("prefect.deployments.steps.set_working_directory" in step for step in steps)
     pools = project["definitions"]["work_pools"]
     assert {pool["name"] for pool in pools.values()} == KNOWN_POOLS
-    gpu = pools["gpu_docker"]["job_variables"]["container_create_kwargs"]
-    assert gpu["device_requests"][0]["capabilities"] == [["gpu"]]
+    for pool in KNOWN_POOLS:
+        assert (ROOT / "deployments" / "pools" / f"{pool}.json").is_file()
+
+
+def test_container_deployments_run_the_image_code() -> None:
+    """GPU (Docker, Kubernetes) runs start in the image's /opt/crucible, not a host path."""
+    for deployment in _deployments():
+        if deployment["work_pool"]["name"] == "cpu-process":
+            assert "pull" not in deployment, deployment["name"]
+        else:
+            assert deployment.get("pull") == IMAGE_CODE, deployment["name"]
 
 
 def test_deployment_names_are_unique() -> None:
