@@ -15,7 +15,8 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint typecheck unit test-slow test-integration bench clean lock
+.PHONY: install demo test lint typecheck unit test-slow test-integration test-operations bench \
+	clean lock up down status
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +49,25 @@ test-slow: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/pytest -m "integration"
 
+# The operations suite (.ci/run runs it after make test): pools and deployments on a real
+# Prefect server, then the whole local stack as `make up` starts it (needs apt packages
+# postgresql and docker-compose).
+test-operations: $(STAMP)
+	$(BIN)/pytest -m "operations" tests/operations
+
+# The local stack (README "Operations"): PostgreSQL, Prefect server, MLflow, a cpu-process
+# worker and the webhook gateway on 127.0.0.1, files under .crucible/stack. Idempotent.
+# Extra options: make up STACK_ARGS='--free-ports' (see crucible stack up --help).
+up: $(STAMP)
+	$(BIN)/crucible stack up $(STACK_ARGS)
+
+# Stops only what `make up` started (pid files); the data stays for the next `make up`.
+down:
+	@if test -x $(BIN)/crucible; then $(BIN)/crucible stack down; else echo "no .venv: nothing to stop"; fi
+
+status:
+	@if test -x $(BIN)/crucible; then $(BIN)/crucible stack status; else echo "no .venv: nothing runs"; fi
+
 # A benchmark script with one torch/BLAS thread: make bench AREA=bo ARGS='--seeds 0-1'
 # (AREA: bo, hpo, chem, generator, ligand_data, lightning_overhead; see benchmarks/).
 bench: $(STAMP)
@@ -58,5 +78,5 @@ bench: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/pip freeze --exclude-editable | sed -e 's/+cpu$$//' > constraints.txt
 
-clean:
+clean: down
 	rm -rf $(VENV) .crucible .mypy_cache .ruff_cache .pytest_cache

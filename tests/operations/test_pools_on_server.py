@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.servers import child_env, prefect_server
+from tests.servers import child_env, prefect_server
 
 pytestmark = pytest.mark.operations
 

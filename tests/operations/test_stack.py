@@ -8,7 +8,7 @@ campaign to Completed; a signed webhook becomes a Completed campaign run; every 
 webhook (bad or missing signature, stale timestamp, replay, unknown source, bad payload,
 oversized body) creates no event and no run; ``crucible stack down`` leaves no process.
 
-Timings are printed (``-s`` not needed): cold and warm ``up``, deployment run → Completed,
+Timings are printed at the end of the session: cold and warm ``up``, deployment run → Completed,
 webhook POST → Completed.
 """
 
@@ -31,7 +31,8 @@ import httpx
 import pytest
 
 from crucible.gateway.signing import new_secret, sign
-from tests.gateway.servers import child_env
+from tests.operations.conftest import TIMINGS
+from tests.servers import child_env
 
 pytestmark = [pytest.mark.operations, pytest.mark.timeout(1800)]
 
@@ -48,7 +49,7 @@ class OpsStack:
     root: Path
     home: Path
     env: dict[str, str]
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=lambda: TIMINGS)
     delivered: tuple[bytes, str] | None = None  # body and webhook-id of the accepted webhook
 
     @property
@@ -106,7 +107,7 @@ def _load_env(env_file: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack(request: pytest.FixtureRequest) -> Iterator[OpsStack]:
+def stack() -> Iterator[OpsStack]:
     # pytest's tmp folders are 0700; as root PostgreSQL runs as 'postgres' and must enter it.
     tmp = Path(tempfile.mkdtemp(prefix="crucible-ops-"))
     tmp.chmod(0o755)
@@ -120,22 +121,11 @@ def stack(request: pytest.FixtureRequest) -> Iterator[OpsStack]:
     cold = time.monotonic() - started
     try:
         assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
-        ops = OpsStack(tmp, root, home, _load_env(root / "env"), {"make up cold": cold})
-        yield ops
-        _report(request, ops.timings)
+        TIMINGS["make up cold (fresh folder)"] = cold
+        yield OpsStack(tmp, root, home, _load_env(root / "env"))
     finally:
         _crucible(["stack", "down", *_layout_args(root, home)])
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _report(request: pytest.FixtureRequest, timings: dict[str, float]) -> None:
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    lines = [f"  {name}: {seconds:.1f} s" for name, seconds in timings.items()]
-    text = "operations timings:\n" + "\n".join(lines)
-    if reporter is not None:
-        reporter.write_line(text)
-    else:  # pragma: no cover - plain runs
-        print(text)
 
 
 def test_second_up_changes_nothing(stack: OpsStack) -> None:

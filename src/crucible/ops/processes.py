@@ -221,14 +221,15 @@ def wait_for(
     started = time.monotonic()
     while not check():
         if alive is not None and not alive():
-            raise StackError(f"{what}: the process exited{_log_tail(log)}")
+            raise StackError(f"{what}: the process exited{log_tail(log)}")
         if time.monotonic() - started > timeout_s:
-            raise StackError(f"{what}: not healthy after {timeout_s:.0f} s{_log_tail(log)}")
+            raise StackError(f"{what}: not healthy after {timeout_s:.0f} s{log_tail(log)}")
         time.sleep(0.5)
     return time.monotonic() - started
 
 
-def _log_tail(log: Path | None, lines: int = 15) -> str:
+def log_tail(log: Path | None, lines: int = 15) -> str:
+    """``". Last lines of <log>:"`` and its last ``lines`` lines (empty without a log)."""
     if log is None or not log.exists():
         return ""
     tail = log.read_text(errors="replace").splitlines()[-lines:]

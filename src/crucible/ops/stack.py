@@ -56,7 +56,7 @@ WEBHOOK_EVENTS = ("crucible.campaign.requested", "crucible.ligands.ready")
 SERVICES = ("gateway", "worker-cpu", "mlflow", "prefect-server", "postgres")
 _DROPPED_ENV = ("CRUCIBLE_ALLOW_IMPORT_PATHS", "PREFECT_API_URL", "PREFECT_API_KEY")
 # What shapes a deployment: prefect.yaml, pool templates and the code behind the flows.
-_DEPLOY_INPUTS = ("prefect.yaml", "deployments", "flows", "tasks", "src/crucible")
+_DEPLOY_INPUTS = ("prefect.yaml", "deployments", "blocks", "flows", "tasks", "src/crucible")
 
 
 @dataclass(frozen=True)
@@ -514,16 +514,38 @@ class Stack:
         return {d["name"] for d in found} >= set(names)
 
     def deploy(self, report: UpReport, *, force: bool = False) -> None:
-        """``prefect deploy --all`` unless the deployments on the server are current."""
+        """Register block types, apply automations, ``prefect deploy --all``.
+
+        Skipped when the inputs are unchanged since the last successful run and every
+        deployment of ``prefect.yaml`` is on the server (``force`` runs it anyway).
+        """
         started = time.monotonic()
         if not force and self._deployed():
             report.add("deployments", time.monotonic() - started, "up to date")
             return
         digest = _digest(self.layout.project)
-        log = self.layout.log("deploy")
+        steps = [[_bin("crucible"), "blocks", "register"]]
+        if (self.layout.project / "deployments" / "automations.yaml").exists():
+            steps.append([_bin("crucible"), "automations", "apply"])
+        steps.append([_bin("prefect"), "--no-prompt", "deploy", "--all"])
+        for argv in steps:
+            self._run_logged("deploy", argv)
+        self.layout.deploy_stamp.write_text(digest + "\n")
+        count = len(_deployment_names(self.layout.project))
+        report.add(
+            "deployments",
+            time.monotonic() - started,
+            f"block types, automations, {count} deployments",
+        )
+
+    def _run_logged(self, log_name: str, argv: list[str]) -> None:
+        """Run a client command against the stack, output appended to its log; raise on failure."""
+        log = self.layout.log(log_name)
         with log.open("ab") as out:
+            out.write(f"\n=== {time.strftime('%H:%M:%S')} {' '.join(argv[-3:])}\n".encode())
+            out.flush()
             done = subprocess.run(
-                [_bin("prefect"), "--no-prompt", "deploy", "--all"],
+                argv,
                 cwd=self.layout.project,
                 env=self._process_env(self.client_env()),
                 stdout=out,
@@ -533,11 +555,8 @@ class Stack:
             )
         if done.returncode != 0:
             raise StackError(
-                f"prefect deploy --all failed (rc {done.returncode}){processes._log_tail(log)}"
+                f"{' '.join(argv[-3:])} failed (rc {done.returncode}){processes.log_tail(log)}"
             )
-        self.layout.deploy_stamp.write_text(digest + "\n")
-        count = len(_deployment_names(self.layout.project))
-        report.add("deployments", time.monotonic() - started, f"deployed {count}")
 
     # ----- public commands -------------------------------------------------------------------
 
