@@ -329,3 +329,25 @@ def test_every_accepted_device_form_validates(device: str) -> None:
     from crucible.training.config import TrainConfig
 
     assert TrainConfig(device=device).device == device
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"method": "mds"}, "method"),
+        ({"seed": -1}, "seed"),
+        ({"seed": "7"}, "seed"),
+        ({"radius": 12}, "radius"),
+        ({"n_bits": 0}, "n_bits"),
+        ({"n_jobs": 0}, "n_jobs"),
+    ],
+)
+def test_chemical_space_options_are_refused_before_any_work(
+    options: dict[str, Any], field: str
+) -> None:
+    from crucible.viz.chemical_space import chemical_space_map
+
+    sets = {"a": ["CCO", "CCN", "CCC", "c1ccccc1"]}
+    with pytest.raises(InvalidInputError) as info:
+        chemical_space_map(sets, **options)
+    assert info.value.field == field and "Fix:" in str(info.value)

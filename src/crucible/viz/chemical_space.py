@@ -23,6 +23,7 @@ import numpy as np
 from crucible._imports import require
 from crucible.chem.properties import morgan_generator, parse_smiles
 from crucible.exceptions import InvalidInputError
+from crucible.validation import SEED_MAX
 from crucible.viz.figures import pyplot, save_figure
 
 if TYPE_CHECKING:
@@ -137,6 +138,22 @@ def _umap(bits: np.ndarray, seed: int) -> np.ndarray:
         return np.asarray(reducer.fit_transform(bits), dtype=np.float64)
 
 
+def _check_map_options(method: str, seed: int, radius: int, n_bits: int, n_jobs: int) -> None:
+    def within(value: object, low: int, high: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    checks = [
+        ("method", method in ("pca", "tsne", "umap"), method, "use 'pca', 'tsne' or 'umap'"),
+        ("seed", within(seed, 0, SEED_MAX), seed, f"use a seed in [0, {SEED_MAX}]"),
+        ("radius", within(radius, 0, 6), radius, "use a Morgan radius in [0, 6] (2 is ECFP4)"),
+        ("n_bits", within(n_bits, 64, 16384), n_bits, "use 64 to 16384 bits (2048 is usual)"),
+        ("n_jobs", within(n_jobs, 1, 256), n_jobs, "use 1 to 256 threads"),
+    ]
+    for field, ok, value, fix in checks:
+        if not ok:
+            raise InvalidInputError(field, f"{value!r} is not allowed", fix)
+
+
 @dataclass
 class ChemicalSpaceMap:
     """Embedded molecules of several labelled sets.
@@ -200,7 +217,12 @@ def chemical_space_map(
 
     Returns:
         The map; invalid SMILES are dropped and counted per set in ``dropped``.
+
+    Raises:
+        InvalidInputError: For an unknown method, a seed outside [0, 2**32 - 1], a radius
+            outside [0, 6] or ``n_bits`` outside [64, 16384] (checked before any work).
     """
+    _check_map_options(method, seed, radius, n_bits, n_jobs)
     scores = scores or {}
     blocks, labels, kept_smiles, kept_scores, dropped = [], [], [], [], {}
     for name, smiles in sets.items():
