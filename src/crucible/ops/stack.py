@@ -48,7 +48,7 @@ DATABASES = ("prefect", "crucible", "optuna", "mlflow")
 # Work pools and their worker types; templates in deployments/pools/<pool>.json.
 POOLS = {"cpu-process": "process", "gpu-docker": "docker", "gpu-kubernetes": "kubernetes"}
 CPU_POOL = "cpu-process"
-DEFAULT_PORTS = {"postgres": 55432, "prefect": 4200, "mlflow": 5000, "gateway": 8780}
+DEFAULT_PORTS = {"postgres": 55432, "prefect": 4200, "mlflow": 5000, "gateway": 8787}
 # The webhook source ``up`` creates (POST /hooks/lab) and the events it may send.
 WEBHOOK_SOURCE = "lab"
 WEBHOOK_EVENTS = ("crucible.campaign.requested", "crucible.ligands.ready")
