@@ -149,6 +149,9 @@ def test_schema_refusals_name_the_field(refusals: list[tuple[str, int, httpx.Res
     assert answers["schema"]["errors"][0]["field"] == "data.budget"
     assert answers["unknown key"]["errors"][0]["field"] == "data.rl_stepz"
     assert answers["path out of the data root"]["errors"][0]["field"] == "data.path"
+    assert answers["path out of the data root"]["errors"][0]["message"].startswith(
+        "'../../etc/passwd' resolves outside"
+    )
     assert answers["event not allowed"]["errors"][0]["field"] == "type"
 
 

@@ -139,7 +139,7 @@ def _field_errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
     return [
         {
             "field": ".".join([prefix, *(str(p) for p in err["loc"])]).strip("."),
-            "message": err["msg"],
+            "message": err["msg"].removeprefix("Value error, "),
         }
         for err in exc.errors()
     ]

@@ -123,7 +123,9 @@ def save_source(name: str, events: list[str], overwrite: bool = False) -> str:
         config = SourceConfig.model_validate({"secret": secret, "events": events})
     except ValidationError as exc:
         raise InvalidInputError(
-            "events", exc.errors()[0]["msg"], "name events the gateway knows"
+            "events",
+            exc.errors()[0]["msg"].removeprefix("Value error, "),
+            "name events the gateway knows",
         ) from None
     value = json.dumps({"secret": secret, "events": config.events})
     try:
