@@ -96,3 +96,15 @@ def test_valid_settings_still_pass(setting: str, value: str) -> None:
 def test_limits_default_to_200_mb_and_2_million_rows() -> None:
     settings = get_settings()
     assert (settings.max_ligand_file_mb, settings.max_ligand_rows) == (200.0, 2_000_000)
+
+
+def test_cli_reports_a_bad_setting_in_one_line_with_status_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crucible.cli import main
+
+    monkeypatch.setenv("CRUCIBLE_CAMPAIGN_STORE_URL", "notaurl")
+    assert main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("crucible info: error: ") and "CRUCIBLE_CAMPAIGN_STORE_URL" in err
+    assert "Traceback" not in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Sequence
 
 # Modules of this package that define commands, in the order ``crucible --help`` lists them.
@@ -28,7 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``crucible`` console script."""
+    """Entry point of the ``crucible`` console script.
+
+    A :class:`~crucible.exceptions.CrucibleError` (a bad setting, input or file) is printed
+    as one line on stderr with exit status 2, not as a traceback.
+    """
+    from crucible.exceptions import CrucibleError
+
     args = build_parser().parse_args(argv)
-    status: int = args.handler(args)
+    try:
+        status: int = args.handler(args)
+    except CrucibleError as exc:
+        print(f"crucible {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     return status
