@@ -22,7 +22,9 @@ Definitions, as GuacaMol builds them:
   hydrogens included; geometric mean. (TDC's oracle once counted the total atoms by parsing
   the SMILES string as a formula; its later ``Isomer_scoring`` counts them on the molecule
   with explicit hydrogens, as GuacaMol does and as done here. Only this definition lets a true
-  isomer score 1.)
+  isomer score 1. The pre-fix variants are available as ``*_prev``, TDC's names for them:
+  PMO's published table appears to predate the fix for these oracles; see
+  :func:`smiles_text_atoms`.)
 * **SMARTS scoring**: 1 if the pattern matches (0 if ``inverse``), else the opposite.
 
 An invalid SMILES (unparsable, unsanitisable, or empty) scores 0. Every oracle is a callable
@@ -257,12 +259,31 @@ class Term:
     modifier: Callable[[float], float] = identity
 
 
-def formula_terms(formula: str) -> list[Term]:
-    """GuacaMol's isomer terms: each element count (σ 1) and the total atom count (σ 2)."""
+def smiles_text_atoms(mol: Mol) -> float:
+    """TDC's pre-2022-08 "total atoms": the canonical SMILES *string* parsed as a formula.
+
+    Reproduces the ``*_prev`` isomer oracles of TDC (their ``Isomer_scoring_prev``): aromatic
+    atoms are glued to the preceding capital (``Cc`` counts once), ring-closure digits count
+    as multiplicities and implicit hydrogens are not counted. Kept only so that figures can
+    be compared with results computed before TDC fixed it (mims-harvard/TDC pull request 171).
+    """
+    from rdkit import Chem
+
+    text = Chem.MolToSmiles(mol)
+    return float(sum(int(n) if n else 1 for _, n in re.findall(r"([A-Z][a-z]*)(\d*)", text)))
+
+
+def formula_terms(formula: str, prev: bool = False) -> list[Term]:
+    """GuacaMol's isomer terms: each element count (σ 1) and the total atom count (σ 2).
+
+    Args:
+        formula: The target molecular formula.
+        prev: Count the total atoms as TDC's pre-fix oracles did (:func:`smiles_text_atoms`).
+    """
     counts = parse_formula(formula)
     terms = [Term(f"n_{e}", AtomCount(e), Gaussian(n, 1.0)) for e, n in counts]
-    total = sum(n for _, n in counts)
-    return [*terms, Term("n_atoms", total_atoms, Gaussian(total, 2.0))]
+    total = Gaussian(sum(n for _, n in counts), 2.0)
+    return [*terms, Term("n_atoms", smiles_text_atoms if prev else total_atoms, total)]
 
 
 @dataclass(frozen=True)
@@ -271,10 +292,11 @@ class IsomerScore:
 
     formula: str
     mean: Mean = "geometric"
+    prev: bool = False
     terms: tuple[Term, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "terms", tuple(formula_terms(self.formula)))
+        object.__setattr__(self, "terms", tuple(formula_terms(self.formula, self.prev)))
 
     def __call__(self, mol: Mol) -> float:  # noqa: D102
         return combine([t.modifier(t.descriptor(mol)) for t in self.terms], self.mean)
@@ -342,14 +364,14 @@ def _similarity(name: str, kind: FingerprintType, modifier: Callable[[float], fl
     return Term(term, TanimotoTo(REFERENCE_SMILES[name], kind), modifier)
 
 
-def _sitagliptin() -> tuple[Term, ...]:
+def _sitagliptin(prev: bool = False) -> tuple[Term, ...]:
     mol = parse_mol(REFERENCE_SMILES["sitagliptin"])
     assert mol is not None
     return (
         _similarity("sitagliptin", "ECFP4", Gaussian(0.0, 0.1)),
         Term("logp", _logp, Gaussian(_logp(mol), 0.2)),
         Term("tpsa", _tpsa, Gaussian(_tpsa(mol), 5.0)),
-        Term("isomer", IsomerScore("C16H15F6N5O")),
+        Term("isomer", IsomerScore("C16H15F6N5O", prev=prev)),
     )
 
 
@@ -387,8 +409,8 @@ def _median1() -> tuple[tuple[Term, ...], Mean]:
     return (camphor, _similarity("menthol", "ECFP4", term="menthol")), "geometric"
 
 
-def _isomers() -> tuple[tuple[Term, ...], Mean]:
-    return tuple(formula_terms("C7H8N2O2")), "geometric"
+def _isomers(prev: bool = False) -> tuple[tuple[Term, ...], Mean]:
+    return tuple(formula_terms("C7H8N2O2", prev)), "geometric"
 
 
 def _fexofenadine() -> tuple[tuple[Term, ...], Mean]:
@@ -404,8 +426,8 @@ def _ranolazine() -> tuple[tuple[Term, ...], Mean]:
     return (similar, logp, tpsa, Term("n_F", AtomCount("F"), Gaussian(1, 1.0))), "geometric"
 
 
-def _zaleplon() -> tuple[tuple[Term, ...], Mean]:
-    isomer = Term("isomer", IsomerScore("C19H17N3O2"))
+def _zaleplon(prev: bool = False) -> tuple[tuple[Term, ...], Mean]:
+    isomer = Term("isomer", IsomerScore("C19H17N3O2", prev=prev))
     return (_similarity("zaleplon", "ECFP4"), isomer), "geometric"
 
 
@@ -422,10 +444,16 @@ _BUILDERS: dict[str, Callable[[], tuple[tuple[Term, ...], Mean]]] = {
     "zaleplon_mpo": _zaleplon,
     "deco_hop": lambda: (_hop(deco=True), "arithmetic"),
     "scaffold_hop": lambda: (_hop(deco=False), "arithmetic"),
+    # TDC's pre-fix variants (see smiles_text_atoms), under TDC's names for them
+    "isomers_c7h8n2o2_prev": lambda: _isomers(prev=True),
+    "sitagliptin_mpo_prev": lambda: (_sitagliptin(prev=True), "geometric"),
+    "zaleplon_mpo_prev": lambda: _zaleplon(prev=True),
 }
 
-#: The names :func:`build_oracle` accepts (PMO's names).
+#: The names :func:`build_oracle` accepts (PMO's / TDC's names).
 ORACLE_NAMES: tuple[str, ...] = tuple(_BUILDERS)
+#: PMO's 10 RDKit-only oracles of issue 20 plus QED and celecoxib rediscovery.
+PMO_ORACLES: tuple[str, ...] = tuple(name for name in ORACLE_NAMES if not name.endswith("_prev"))
 
 
 def build_oracle(name: str) -> Oracle:

@@ -176,3 +176,14 @@ def test_oracle_is_an_rl_scorer() -> None:
     from crucible.generator.reinforcement import Scorer
 
     assert isinstance(build_oracle("zaleplon_mpo"), Scorer)
+
+
+def test_prev_variants_count_atoms_on_the_smiles_text_as_tdc_did() -> None:
+    # canonical "Cc1ccc([N+](=O)[O-])cc1N" reads as Cc1 N O O N: 5 "atoms" instead of 19
+    nitro = "Cc1ccc([N+](=O)[O-])cc1N"
+    assert one("isomers_c7h8n2o2_prev", nitro) == pytest.approx(gauss(5, 19, 2) ** (1 / 5))
+    assert one("isomers_c7h8n2o2", nitro) == 1.0
+    # sitagliptin itself: canonical SMILES text gives far fewer than 43 atoms
+    assert one("sitagliptin_mpo_prev", R["sitagliptin"]) < one("sitagliptin_mpo", R["sitagliptin"])
+    result = build_oracle("zaleplon_mpo_prev").score([R["zaleplon"]])
+    assert result.raw["similarity"][0] == 1.0 and 0 < result.total[0] < 0.1
