@@ -32,7 +32,7 @@ from crucible.generator import DEFAULT_PRIOR_PATH
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.settings import get_settings
-from crucible.validation import DeviceName, strict_config
+from crucible.validation import MAX_SAMPLES, DeviceName, strict_config
 from flows.ligand_data_flow import LigandDataConfig, SplitConfig, ligand_data
 from tasks._artifacts import publish_markdown
 from tasks.activity_model import train_activity_model
@@ -112,7 +112,7 @@ class MolecularDesignConfig(BaseModel):
     rl_target: float = Field(0.8, gt=0, le=1)
     rl: ReinforcementConfig = Field(default_factory=ReinforcementConfig)
     scoring: DesignScoring = Field(default_factory=DesignScoring)
-    samples: int = Field(1000, ge=10)
+    samples: int = Field(1000, ge=10, le=MAX_SAMPLES)
     filters: FilterConfig = Field(default_factory=lambda: FilterConfig(qed_min=0.4))
     map_method: Literal["pca", "tsne", "umap"] = "pca"
     device: DeviceName = "auto"

@@ -23,7 +23,7 @@ from blocks.environment import uses_environment_block
 from crucible.generator import DEFAULT_CORPUS_PATH, DEFAULT_PRIOR_PATH
 from crucible.generator.pretraining import PretrainConfig
 from crucible.settings import get_settings
-from crucible.validation import strict_config
+from crucible.validation import MAX_SAMPLES, strict_config
 from tasks.generator import pretrain_prior, sample
 
 SHIPPED_RECIPE = DEFAULT_PRIOR_PATH.with_name("moses_lstm.recipe.json")
@@ -53,7 +53,7 @@ class PriorFlowConfig(BaseModel):
     corpus_path: str = ""
     limit: int | None = Field(default=None, ge=1)
     pretrain: PretrainConfig = Field(default_factory=shipped_recipe)
-    quality_samples: int = Field(10_000, ge=0)
+    quality_samples: int = Field(10_000, ge=0, le=MAX_SAMPLES)
     output_dir: str = ""
     track: bool = True
 

@@ -22,7 +22,7 @@ from blocks.environment import uses_environment_block
 from crucible.generator import DEFAULT_PRIOR_PATH
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.settings import get_settings
-from crucible.validation import strict_config
+from crucible.validation import MAX_SAMPLES, strict_config
 from flows.ligand_data_flow import LigandDataConfig, ligand_data
 from tasks.generator import sample
 from tasks.generator import transfer_learn as transfer_learn_task
@@ -56,7 +56,7 @@ class TransferLearningFlowConfig(BaseModel):
     train_file: str = "train.csv"
     validation_file: str = "test.csv"
     tl: TransferLearningConfig = Field(default_factory=TransferLearningConfig)
-    samples: int = Field(1000, ge=0)
+    samples: int = Field(1000, ge=0, le=MAX_SAMPLES)
     output_dir: str = ""
     track: bool = True
     engine: Literal["crucible", "reinvent", "auto"] = "crucible"

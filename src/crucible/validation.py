@@ -19,6 +19,8 @@ PCHEMBL_MIN = 0.0
 PCHEMBL_MAX = 15.0
 #: Seeds feed NumPy and scikit-learn, which take 0 .. 2**32 - 1.
 SEED_MAX = 2**32 - 1
+#: Most SMILES a config may ask to sample in one go (a list of this many fits in memory).
+MAX_SAMPLES = 1_000_000
 
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 #: ``dialect[+driver]://...`` (SQLAlchemy), e.g. ``sqlite:///x.db``, ``postgresql+psycopg2://``.

@@ -268,6 +268,13 @@ FLOW_REFUSED: list[tuple[str, dict[str, Any], list[str]]] = [
         ["tl.learning_rate"],
     ),
     ("flows.prior_flow:PriorFlowConfig", {"limit": 0}, ["limit"]),
+    ("flows.prior_flow:PriorFlowConfig", {"quality_samples": 10**9}, ["quality_samples"]),
+    ("flows.molecular_design_flow:MolecularDesignConfig", {"samples": 10**12}, ["samples"]),
+    (
+        "flows.transfer_learning_flow:TransferLearningFlowConfig",
+        {"tl": {"sample_size": 10**8}},
+        ["tl.sample_size", "1000000"],
+    ),
     ("flows.prior_flow:PriorFlowConfig", {"pretrain": {"device": "quantum"}}, ["pretrain.device"]),
     ("flows.reinforcement_flow:ReinforcementFlowConfig", {"stages": []}, ["stages"]),
     ("flows.reinforcement_flow:ReinforcementFlowConfig", {"device": "gpu"}, ["device"]),

@@ -32,7 +32,7 @@ from crucible.generator.training import (
     seed_everything,
     train_one_epoch,
 )
-from crucible.validation import DeviceName, Seed, strict_config
+from crucible.validation import MAX_SAMPLES, DeviceName, Seed, strict_config
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,9 @@ class PretrainConfig(BaseModel):
     clip_gradient_norm: float = Field(1.0, ge=0, description="Gradient-norm clip (0 = off).")
     validation_fraction: float = Field(0.02, ge=0, lt=0.5, description="Held-out share.")
     max_validation: int = Field(10_000, ge=0, description="Cap on validation SMILES.")
-    sample_size: int = Field(1_000, ge=0, description="SMILES sampled per epoch for quality.")
+    sample_size: int = Field(
+        1_000, ge=0, le=MAX_SAMPLES, description="SMILES sampled per epoch for quality."
+    )
     max_sequence_length: int = Field(256, ge=16, description="Sampling cap stored in the file.")
     extra_tokens: list[str] = Field(
         default_factory=list, description="Tokens added to the vocabulary beyond the corpus."

@@ -43,7 +43,7 @@ from crucible.generator.training import (
     seed_everything,
     train_one_epoch,
 )
-from crucible.validation import DeviceName, Seed, check_order, strict_config
+from crucible.validation import MAX_SAMPLES, DeviceName, Seed, check_order, strict_config
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,9 @@ class TransferLearningConfig(BaseModel):
     early_stopping_patience: int | None = Field(
         5, ge=1, description="Epochs without a better validation NLL before stopping."
     )
-    sample_size: int = Field(200, ge=0, description="SMILES sampled per epoch for quality.")
+    sample_size: int = Field(
+        200, ge=0, le=MAX_SAMPLES, description="SMILES sampled per epoch for quality."
+    )
     save_every_n_epochs: int = Field(1, ge=1, description="Checkpoint frequency.")
     seed: Seed = 0
     device: DeviceName = Field("auto", description="'auto', 'cpu' or 'cuda[:N]'.")
