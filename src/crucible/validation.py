@@ -9,10 +9,12 @@ the messages here add the fix.
 
 from __future__ import annotations
 
+import inspect
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticUndefined, to_jsonable_python
 
 #: The pChEMBL scale (-log10 molar): 15 is femtomolar, far beyond any real measurement.
 PCHEMBL_MIN = 0.0
@@ -43,6 +45,10 @@ def strict_config(
 ) -> ConfigDict:
     """A model config refusing unknown keys and non-finite floats (``inf``, ``nan``).
 
+    Its JSON schema (the Prefect UI's run form) gives every field its own help text, taken
+    from the class docstring's ``Attributes:`` entry when the field has no ``description``,
+    and the real default of fields with a ``default_factory`` (see :func:`schema_help`).
+
     Args:
         frozen: Instances are immutable.
         validate_assignment: Re-validate on attribute assignment.
@@ -54,7 +60,74 @@ def strict_config(
         frozen=frozen,
         validate_assignment=validate_assignment,
         str_strip_whitespace=str_strip_whitespace,
+        json_schema_extra=schema_help,
     )
+
+
+_ATTRIBUTE = re.compile(r"^(\w+)(?: \([^)]*\))?:\s*(.*)$")
+
+
+def docstring_attributes(doc: str | None) -> tuple[str, dict[str, str]]:
+    """Split a Google-style class docstring into its prose and its ``Attributes:`` entries.
+
+    Returns:
+        The docstring without the ``Attributes:`` section, and name → one-line help text.
+    """
+    lines = inspect.cleandoc(doc or "").splitlines()
+    prose: list[str] = []
+    entries: dict[str, str] = {}
+    in_section, name = False, ""
+    for line in lines:
+        if line.strip() == "Attributes:":
+            in_section = True
+            continue
+        if in_section and line and not line.startswith(" "):
+            in_section = False  # the next section (or prose) starts at column 0
+        if not in_section:
+            prose.append(line)
+            continue
+        match = _ATTRIBUTE.match(line.strip()) if line.startswith("    ") else None
+        if match and not line.startswith("     "):
+            name = match.group(1)
+            entries[name] = match.group(2).strip()
+        elif name and line.strip():
+            entries[name] = f"{entries[name]} {line.strip()}"
+    return "\n".join(prose).strip(), entries
+
+
+def schema_help(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Per-field help text and factory defaults in a strict config's JSON schema.
+
+    Pydantic puts the whole class docstring above the fields and leaves fields with a
+    ``default_factory`` without a default, which the Prefect UI shows as an empty box.
+    """
+    prose, entries = docstring_attributes(model.__doc__)
+    if prose:
+        schema["description"] = prose
+    else:
+        schema.pop("description", None)
+    properties = schema.get("properties", {})
+    for name, field in model.model_fields.items():
+        prop = properties.get(field.alias or name)
+        if prop is None:
+            continue
+        if "description" not in prop and name in entries:
+            prop["description"] = entries[name]
+        if "default" not in prop and field.default_factory is not None:
+            default = _factory_default(field.default_factory)
+            if default is not PydanticUndefined:
+                prop["default"] = default
+
+
+def _factory_default(factory: Any) -> Any:
+    """A factory's value as JSON data, or ``PydanticUndefined`` when it needs arguments."""
+    try:
+        value = factory()
+    except TypeError:
+        return PydanticUndefined
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return to_jsonable_python(value)
 
 
 def check_device(value: str) -> str:

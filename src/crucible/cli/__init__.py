@@ -13,7 +13,17 @@ import sys
 from collections.abc import Sequence
 
 # Modules of this package that define commands, in the order ``crucible --help`` lists them.
-_COMMANDS = ("info", "gateway", "webhook", "blocks", "automations", "convert", "stack")
+_COMMANDS = (
+    "info",
+    "results",
+    "ui",
+    "gateway",
+    "webhook",
+    "blocks",
+    "automations",
+    "convert",
+    "stack",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
