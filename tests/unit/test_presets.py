@@ -53,7 +53,7 @@ PRESETS = Presets(Outer, {"default": Outer, "cpu": _cpu})
 
 
 def test_parse_assignments_nests_keys_and_reads_json_values() -> None:
-    parsed = parse_assignments(["inner.epochs=3", "name=egfr-1", "params={\"b\": 2}", "x=null"])
+    parsed = parse_assignments(["inner.epochs=3", "name=egfr-1", 'params={"b": 2}', "x=null"])
     assert parsed == {"inner": {"epochs": 3}, "name": "egfr-1", "params": {"b": 2}, "x": None}
 
 
