@@ -313,6 +313,14 @@ def test_dotted_override_of_an_unknown_setting_names_it_and_the_fix() -> None:
     assert info.value.field == "optimizer.learning_rate" and "optimizer.lr" in info.value.fix
 
 
+def test_rl_default_min_steps_follows_a_short_stage_but_explicit_reversal_fails() -> None:
+    from crucible.generator.reinforcement import StageConfig
+
+    assert StageConfig(max_steps=20).min_steps == 20  # default 50 clipped, not an error
+    with pytest.raises(ValidationError, match="min_steps=21 must be <= max_steps=20"):
+        StageConfig(max_steps=20, min_steps=21)
+
+
 def test_assignment_is_validated_too() -> None:
     from crucible.training.config import TrainConfig
 

@@ -99,6 +99,8 @@ class StageConfig(BaseModel):
 
     @model_validator(mode="after")
     def _steps_in_order(self) -> StageConfig:
+        if "min_steps" not in self.model_fields_set:  # the default follows a short stage
+            self.min_steps = min(self.min_steps, self.max_steps)
         check_order("min_steps", self.min_steps, "max_steps", self.max_steps)
         return self
 
