@@ -1,13 +1,14 @@
 """Campaign analysis: surrogate cross-validation, Pareto fronts, hypervolume, sensitivity.
 
 All functions take plain arrays (``X``: ``n x d`` encoded inputs, ``Y``: ``n x m``
-maximised outcomes) or a :class:`~crucible.bo.campaign.Campaign`.
+outcomes, maximised unless ``directions`` says otherwise) or a
+:class:`~crucible.bo.campaign.Campaign`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "campaign_sensitivity",
     "cross_validate",
     "cross_validate_campaign",
+    "directions_signs",
     "hypervolume",
     "pareto_mask",
     "sensitivity",
@@ -169,9 +171,60 @@ class _Prefit(Surrogate):
         raise NotImplementedError("use the inner surrogate's from_bytes")
 
 
-def pareto_mask(Y: np.ndarray) -> np.ndarray:
-    """Boolean mask (shape ``n``) of non-dominated rows of ``Y`` (``n x m``, maximised)."""
-    Y = np.asarray(Y, dtype=float)
+def directions_signs(
+    directions: Sequence[str] | None, m: int, field: str = "directions"
+) -> np.ndarray:
+    """+1 per maximised and -1 per minimised objective (all +1 when ``directions`` is None).
+
+    Raises:
+        InvalidInputError: ``directions`` has not ``m`` entries, or one is neither
+            ``"minimize"`` nor ``"maximize"``.
+    """
+    if directions is None:
+        return np.ones(m)
+    if isinstance(directions, str) or len(directions) != m:
+        raise InvalidInputError(
+            field,
+            f"{directions!r:.80} does not give one direction for each of the {m} objectives",
+            f"pass a list of {m} entries, each 'minimize' or 'maximize'",
+        )
+    signs = []
+    for i, d in enumerate(directions):
+        if d not in ("minimize", "maximize"):
+            raise InvalidInputError(
+                f"{field}[{i}]", f"{d!r:.60} is not a direction", "use 'minimize' or 'maximize'"
+            )
+        signs.append(1.0 if d == "maximize" else -1.0)
+    return np.array(signs)
+
+
+def _as_matrix(Y: object, field: str = "Y") -> np.ndarray:
+    """``Y`` as a finite ``n x m`` float matrix (a 1-D ``Y`` is one objective)."""
+    try:
+        arr = np.asarray(Y, dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            field, "is not numeric", "pass an n x m array of numbers"
+        ) from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or not np.all(np.isfinite(arr)):
+        raise InvalidInputError(
+            field, f"has shape {arr.shape} or non-finite values", "pass a finite n x m array"
+        )
+    return arr
+
+
+def pareto_mask(Y: np.ndarray, directions: Sequence[str] | None = None) -> np.ndarray:
+    """Boolean mask (shape ``n``) of the non-dominated rows of ``Y`` (``n x m``).
+
+    Args:
+        Y: Objective values, one row per point.
+        directions: ``"minimize"`` or ``"maximize"`` per column; None maximises every
+            column (the internal convention of :func:`~crucible.bo.objectives.objective_matrix`).
+    """
+    Y = _as_matrix(Y)
+    Y = Y * directions_signs(directions, Y.shape[1])
     n = len(Y)
     mask = np.ones(n, dtype=bool)
     for i in range(n):
@@ -181,17 +234,50 @@ def pareto_mask(Y: np.ndarray) -> np.ndarray:
     return mask
 
 
-def hypervolume(Y: np.ndarray, ref_point: np.ndarray) -> float:
-    """Hypervolume dominated by ``Y`` (``n x m``, maximised) above ``ref_point`` (``m``)."""
-    torch = require("torch")
-    hv = require("botorch.utils.multi_objective.hypervolume")
-    Y = np.asarray(Y, dtype=float)
-    keep = np.all(np.asarray(ref_point) < Y, axis=1)
+def hypervolume(
+    Y: np.ndarray, ref_point: np.ndarray | Sequence[float], directions: Sequence[str] | None = None
+) -> float:
+    """Hypervolume of the region that the rows of ``Y`` dominate, bounded by ``ref_point``.
+
+    Values and reference point are in the objectives' own units: with
+    ``directions=["minimize", "maximize"]`` a point counts where its first value is below
+    and its second above the reference. Rows that are not strictly better than the
+    reference in every objective add nothing. Computed with BoTorch's
+    ``DominatedPartitioning`` (exact).
+
+    Args:
+        Y: Objective values, ``n x m`` (``n`` may be 0).
+        ref_point: The reference point, ``m`` values (the worst acceptable values).
+        directions: ``"minimize"`` or ``"maximize"`` per objective; None maximises every
+            objective (the internal convention of
+            :func:`~crucible.bo.objectives.objective_matrix`).
+
+    Returns:
+        The hypervolume (0.0 when no row beats the reference point).
+
+    Raises:
+        InvalidInputError: Shapes that disagree, non-finite values, or a bad direction.
+    """
+    Y = _as_matrix(Y)
+    ref = _as_matrix(np.asarray(ref_point, dtype=float).reshape(1, -1), "ref_point")[0]
+    if Y.shape[1] != len(ref) and len(Y):
+        raise InvalidInputError(
+            "ref_point",
+            f"has {len(ref)} values for {Y.shape[1]} objectives",
+            "give one per objective",
+        )
+    signs = directions_signs(directions, len(ref))
+    Y_max, ref_max = Y.reshape(-1, len(ref)) * signs, ref * signs
+    keep = np.all(Y_max > ref_max, axis=1)
     if not keep.any():
         return 0.0
-    front = Y[keep][pareto_mask(Y[keep])]
-    calc = hv.Hypervolume(torch.as_tensor(ref_point, dtype=torch.float64))
-    return float(calc.compute(torch.as_tensor(front, dtype=torch.float64)))
+    torch = require("torch")
+    box = require("botorch.utils.multi_objective.box_decompositions.dominated")
+    partitioning = box.DominatedPartitioning(
+        ref_point=torch.as_tensor(ref_max, dtype=torch.float64),
+        Y=torch.as_tensor(Y_max[keep], dtype=torch.float64),
+    )
+    return float(partitioning.compute_hypervolume())
 
 
 def sensitivity(

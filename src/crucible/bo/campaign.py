@@ -38,8 +38,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 
 from crucible.bo.objectives import Objective, OutcomeConstraint, check_values, metric_names
-from crucible.bo.store import campaigns_table, check_store_url, transaction, trials_table
-from crucible.bo.strategy import Strategy, import_model_stack, propose
+from crucible.bo.store import (
+    campaigns_table,
+    check_store_url,
+    reference_points_table,
+    transaction,
+    trials_table,
+)
+from crucible.bo.strategy import (
+    Strategy,
+    front_reference_point,
+    import_model_stack,
+    propose,
+    reference_point,
+)
 from crucible.design import check_count, make_design, point_key, validate_design
 from crucible.exceptions import (
     AlreadyExistsError,
@@ -340,7 +352,8 @@ class Campaign:
             locked = self._lock_campaign(conn)
             trials = self._read_trials(conn)
             seed = self.step_seed(locked.next_number)
-            new, hyperparameters = self._plan(trials, n, locked.model_state, seed)
+            ref = self._settle_reference(conn, trials)
+            new, hyperparameters = self._plan(trials, n, locked.model_state, seed, ref)
             out = self._insert_pending(conn, locked, new)
             conn.execute(
                 campaigns_table.update()
@@ -365,7 +378,12 @@ class Campaign:
         return (self.strategy.seed * 100_003 + first_trial) % 2**63
 
     def _plan(
-        self, trials: Sequence[Trial], n: int, model_state: bytes | None, seed: int
+        self,
+        trials: Sequence[Trial],
+        n: int,
+        model_state: bytes | None,
+        seed: int,
+        ref_point: np.ndarray | None = None,
     ) -> tuple[list[tuple[dict[str, Any], str]], bytes | None]:
         """The ``n`` new ``(params, source)`` pairs and the model state to store."""
         completed = [t for t in trials if t.status == "completed"]
@@ -390,6 +408,7 @@ class Campaign:
                 pending=[t.params for t in trials if t.status == "pending"] + design_points,
                 warm_start=model_state,
                 seed=seed,
+                ref_point=ref_point,
             )
             model_points = proposal.points
             hyperparameters = proposal.hyperparameters
@@ -434,6 +453,56 @@ class Campaign:
             taken.add(key)
             out.append((params, source))
         return out
+
+    def _settle_reference(self, conn: Any, trials: Sequence[Trial]) -> np.ndarray | None:
+        """The reference point for this step (maximisation convention); None for one objective.
+
+        Thresholds are used where given. Otherwise the stored point is used; when none is
+        stored yet and the initial design is complete (at least ``n_init`` completed
+        trials), it is inferred from the completed trials and stored, inside the
+        caller's locked transaction. Before that, None (the step infers a provisional one).
+        """
+        if len(self.objectives) < 2:
+            return None
+        stored = self._stored_reference(conn)
+        if stored is not None:
+            return self._maximised(stored)
+        if all(o.threshold is not None for o in self.objectives):
+            return self._maximised({o.name: float(o.threshold or 0.0) for o in self.objectives})
+        completed = [t for t in trials if t.status == "completed"]
+        if len(completed) < self.strategy.initial_size(self.space):
+            return None
+        point = self._infer_reference(completed)
+        conn.execute(
+            reference_points_table.insert().values(
+                campaign_id=self._id,
+                point=json.dumps(point),
+                n_completed=len(completed),
+                created_at=_now(),
+            )
+        )
+        return self._maximised(point)
+
+    def _stored_reference(self, conn: Any) -> dict[str, float] | None:
+        row = conn.execute(
+            select(reference_points_table.c.point).where(
+                reference_points_table.c.campaign_id == self._id
+            )
+        ).first()
+        return None if row is None else {k: float(v) for k, v in json.loads(row.point).items()}
+
+    def _infer_reference(self, completed: Sequence[Trial]) -> dict[str, float]:
+        """Thresholds where given, else inferred from ``completed`` (see ``reference_point``)."""
+        from crucible.bo.strategy import modelled_outcomes
+
+        Y, slack = modelled_outcomes(
+            [t.values for t in completed], self.objectives, self.config.constraints
+        )
+        ref = reference_point(Y, self.objectives, slack)
+        return {o.name: float(o.sign * r) for o, r in zip(self.objectives, ref, strict=True)}
+
+    def _maximised(self, point: Mapping[str, float]) -> np.ndarray:
+        return np.array([o.sign * point[o.name] for o in self.objectives])
 
     class _Locked(NamedTuple):
         n_batches: int
@@ -697,28 +766,114 @@ class Campaign:
     def best(self) -> Trial | None:
         """The best feasible completed trial; None when there is none.
 
-        Multi-objective campaigns rank by the first objective; see :meth:`pareto_front`.
+        One objective: the trial with the best value (the earliest on ties).
+
+        Several objectives: no single trial is best in every objective, so this returns
+        one Pareto-optimal trial by a fixed rule: the one that alone dominates the largest
+        hypervolume, i.e. the largest box between its values and the reference point
+        (:meth:`reference_point`), a balanced compromise that favours no objective's
+        scale. When no Pareto trial beats the reference point in every objective, the box
+        is measured from the front's own nadir (BoTorch's ``infer_reference_point`` of the
+        front). For the whole trade-off, use :meth:`pareto_front`.
         """
-        objective = self.objectives[0]
-        best: Trial | None = None
-        for trial in self.completed():
-            if not self.is_feasible(trial.values):
-                continue
-            if best is None or objective.better(
-                trial.values[objective.name], best.values[objective.name]
-            ):
-                best = trial
-        return best
+        feasible = [t for t in self.completed() if self.is_feasible(t.values)]
+        if not feasible:
+            return None
+        if len(self.objectives) == 1:
+            objective = self.objectives[0]
+            best = feasible[0]
+            for trial in feasible[1:]:
+                if objective.better(trial.values[objective.name], best.values[objective.name]):
+                    best = trial
+            return best
+        front = self._front(feasible)
+        Y = self._objective_matrix(front)
+        ref = self.reference_point()
+        ref_max = self._maximised(ref) if ref is not None else None
+        volume = np.prod(np.clip(Y - ref_max, 0, None), axis=1) if ref_max is not None else None
+        if volume is None or not np.any(volume > 0):
+            own = front_reference_point(Y)
+            volume = np.prod(np.clip(Y - own, 0, None), axis=1)
+        return front[int(np.argmax(volume))]
 
     def pareto_front(self) -> list[Trial]:
         """Feasible completed trials that no other feasible trial dominates."""
+        return self._front([t for t in self.completed() if self.is_feasible(t.values)])
+
+    def _objective_matrix(self, trials: Sequence[Trial]) -> np.ndarray:
+        """Maximised objective values of ``trials``, ``n x m``."""
+        return np.array([[o.sign * t.values[o.name] for o in self.objectives] for t in trials])
+
+    def _front(self, feasible: Sequence[Trial]) -> list[Trial]:
         from crucible.bo.analysis import pareto_mask
 
-        feasible = [t for t in self.completed() if self.is_feasible(t.values)]
         if not feasible:
             return []
-        Y = np.array([[o.sign * t.values[o.name] for o in self.objectives] for t in feasible])
-        return [t for t, keep in zip(feasible, pareto_mask(Y), strict=True) if keep]
+        mask = pareto_mask(self._objective_matrix(feasible))
+        return [t for t, keep in zip(feasible, mask, strict=True) if keep]
+
+    def reference_point(self) -> dict[str, float] | None:
+        """The hypervolume reference point, objective name -> value in its own units.
+
+        Each objective's ``threshold`` where given. Otherwise the value inferred once, by
+        the first :meth:`suggest` after the initial design is complete (``n_init``
+        completed trials), from the Pareto front of the feasible completed trials
+        (BoTorch's ``infer_reference_point``: the front's nadir minus 10% of its range),
+        and stored with the campaign, so it stays put while the campaign runs. Until it
+        is stored the inferred part is provisional: computed from the current data on
+        each call. None when it cannot be known yet (no threshold and no completed trial).
+        """
+        with transaction(self.store_url, write=False) as conn:
+            stored = self._stored_reference(conn)
+            completed = [t for t in self._read_trials(conn) if t.status == "completed"]
+        if stored is not None:
+            return stored
+        if all(o.threshold is not None for o in self.objectives):
+            return {o.name: float(o.threshold or 0.0) for o in self.objectives}
+        if not completed:
+            return None
+        return self._infer_reference(completed)
+
+    def hypervolume(self, ref_point: Mapping[str, float] | None = None) -> float:
+        """Hypervolume of the feasible completed trials, in the objectives' directions.
+
+        The volume of the objective region that the feasible trials dominate and that is
+        better than the reference point in every objective (0.0 when none is).
+
+        Args:
+            ref_point: Objective name -> reference value in the objective's own units;
+                :meth:`reference_point` when None.
+
+        Raises:
+            InvalidInputError: ``ref_point`` lacks an objective or has a non-finite value.
+        """
+        from crucible.bo.analysis import hypervolume
+
+        ref = self.reference_point() if ref_point is None else ref_point
+        if ref is None:
+            return 0.0
+        names = [o.name for o in self.objectives]
+        if not isinstance(ref, Mapping) or set(ref) != set(names):
+            raise InvalidInputError(
+                "ref_point",
+                f"{ref!r:.80} does not map each objective to a value",
+                f"pass {{name: value}} for exactly {names}",
+            )
+        values = []
+        for name in names:
+            value = ref[name]
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                raise InvalidInputError(
+                    f"ref_point.{name}", f"{value!r:.60} is not a number", "give a number"
+                )
+            if not math.isfinite(float(value)):
+                raise InvalidInputError(
+                    f"ref_point.{name}", f"{value!r} is not finite", "give a finite number"
+                )
+            values.append(float(value))
+        front = self.pareto_front()
+        Y = np.array([[t.values[n] for n in names] for t in front]).reshape(len(front), len(names))
+        return hypervolume(Y, values, [o.direction for o in self.objectives])
 
     def trials(self) -> Any:
         """Every trial as a pandas DataFrame (one column per parameter and metric)."""

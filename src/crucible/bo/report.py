@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from crucible.bo.analysis import hypervolume, pareto_mask
+from crucible.bo.analysis import pareto_mask
 from crucible.bo.stopping import best_so_far
 from crucible.viz.figures import pyplot, save_figure
 
@@ -150,11 +150,12 @@ def markdown_report(campaign: Any, stop_reason: str = "", extra: str = "") -> st
             f"| {t.number} | " + " | ".join(f"{t.values[n]:.4g}" for n in names) + " |"
             for t in front
         ]
-        if all(o.threshold is not None for o in campaign.objectives) and front:
-            signs = np.array([o.sign for o in campaign.objectives])
-            Y = np.array([[t.values[n] for n in names] for t in front]) * signs
-            ref = np.array([o.threshold for o in campaign.objectives]) * signs
-            lines.append(f"\nHypervolume (reference = thresholds): {hypervolume(Y, ref):.6g}")
+        ref = campaign.reference_point()
+        if ref is not None and front:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in ref.items())
+            lines.append(
+                f"\nHypervolume {campaign.hypervolume(ref):.6g} (reference point: {shown})."
+            )
     if extra:
         lines += ["", extra]
     return "\n".join(lines)

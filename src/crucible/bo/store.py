@@ -1,6 +1,9 @@
 """SQLAlchemy storage of BO campaigns (SQLite by default, any SQLAlchemy URL works).
 
-Two tables, ``crucible_campaigns`` and ``crucible_trials``. Every change is one
+Three tables: ``crucible_campaigns``, ``crucible_trials`` and
+``crucible_reference_points`` (the hypervolume reference point a multi-objective campaign
+inferred once, see ``Campaign.reference_point``; a store made before it existed gains the
+table when first opened). Every change is one
 transaction that takes the campaign lock first and holds it until it commits:
 
 * SQLite: write transactions start with ``BEGIN IMMEDIATE`` (the database write lock is
@@ -44,7 +47,14 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from crucible.exceptions import InvalidInputError, MissingDependencyError, StorageError
 
-__all__ = ["campaigns_table", "check_store_url", "metadata", "transaction", "trials_table"]
+__all__ = [
+    "campaigns_table",
+    "check_store_url",
+    "metadata",
+    "reference_points_table",
+    "transaction",
+    "trials_table",
+]
 
 #: What the error messages call the store URL (the argument, or the setting behind it).
 STORE_URL_FIELD = "store_url (setting campaign_store_url, env CRUCIBLE_CAMPAIGN_STORE_URL)"
@@ -86,6 +96,15 @@ trials_table = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("campaign_id", "number", name="uq_trial_number"),
+)
+
+reference_points_table = Table(
+    "crucible_reference_points",
+    metadata,
+    Column("campaign_id", Integer, ForeignKey("crucible_campaigns.id"), primary_key=True),
+    Column("point", Text, nullable=False),
+    Column("n_completed", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 _LOCK = threading.Lock()

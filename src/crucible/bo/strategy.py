@@ -292,17 +292,52 @@ def _tag(surrogate: Surrogate, warp: str) -> Surrogate:
     return surrogate
 
 
-def reference_point(Y: np.ndarray, objectives: Sequence[Objective]) -> np.ndarray:
-    """Maximisation reference point: thresholds where given, else inferred from ``Y``."""
+def front_reference_point(Y: np.ndarray, slack: np.ndarray | None = None) -> np.ndarray:
+    """BoTorch's ``infer_reference_point`` on the Pareto front of the feasible rows of ``Y``.
+
+    ``Y`` is maximised (``n x m``, ``n >= 1``); rows with a positive ``slack`` are
+    infeasible, and every row is used when none is feasible. The result is the front's
+    nadir minus 10% of its range in each objective (maximisation convention).
+    """
+    from crucible.bo.analysis import pareto_mask
+
     torch = require("torch")
     hv = require("botorch.utils.multi_objective.hypervolume")
-    inferred = hv.infer_reference_point(torch.as_tensor(Y, dtype=torch.float64)).numpy()
-    return np.array(
+    feasible = np.ones(len(Y), dtype=bool)
+    if slack is not None and slack.shape[1]:
+        feasible = np.all(slack <= 0, axis=1)
+    rows = Y[feasible] if feasible.any() else Y
+    front = rows[pareto_mask(rows)]
+    return np.asarray(hv.infer_reference_point(torch.as_tensor(front, dtype=torch.float64)))
+
+
+def reference_point(
+    Y: np.ndarray, objectives: Sequence[Objective], slack: np.ndarray | None = None
+) -> np.ndarray:
+    """Maximisation reference point: thresholds where given, else inferred from the data.
+
+    The inferred part is :func:`front_reference_point`: the nadir of the feasible Pareto
+    front minus 10% of its range in each objective.
+
+    Args:
+        Y: Maximised objectives, ``n x m`` (``n >= 1``).
+        objectives: The objectives (their thresholds are used where set).
+        slack: Constraint slacks, ``n x c``; rows with a positive slack are infeasible.
+
+    Returns:
+        The reference point, ``m`` values in the maximisation convention.
+    """
+    thresholds = [o.threshold for o in objectives]
+    given = np.array(
         [
-            o.sign * o.threshold if o.threshold is not None else inferred[i]
-            for i, o in enumerate(objectives)
+            o.sign * t if t is not None else np.nan
+            for o, t in zip(objectives, thresholds, strict=True)
         ]
     )
+    if not np.isnan(given).any():
+        return given
+    inferred = front_reference_point(Y, slack)
+    return np.where(np.isnan(given), inferred, given)
 
 
 def propose(
@@ -316,6 +351,7 @@ def propose(
     pending: Sequence[Mapping[str, Any]] = (),
     warm_start: bytes | None = None,
     seed: int = 0,
+    ref_point: np.ndarray | None = None,
 ) -> Proposal:
     """Suggest ``n`` new points from the observations (model-based step).
 
@@ -330,6 +366,9 @@ def propose(
         pending: Suggested points still running (not suggested again, accounted for).
         warm_start: Hyperparameter blob from the previous proposal.
         seed: Seed of this step (the campaign passes strategy seed + step number).
+        ref_point: Hypervolume reference point of several objectives (maximisation
+            convention, see :func:`reference_point`); inferred from the data when None.
+            A campaign passes the one it stored once its initial design was complete.
 
     Returns:
         The proposal.
@@ -341,7 +380,17 @@ def propose(
     sampling = require("botorch.utils.sampling")
     with sampling.manual_seed(seed):
         return _propose(
-            space, objectives, constraints, strategy, points, values, n, pending, warm_start, seed
+            space,
+            objectives,
+            constraints,
+            strategy,
+            points,
+            values,
+            n,
+            pending,
+            warm_start,
+            seed,
+            ref_point,
         )
 
 
@@ -356,6 +405,7 @@ def _propose(
     pending: Sequence[Mapping[str, Any]],
     warm_start: bytes | None,
     seed: int,
+    ref_point: np.ndarray | None,
 ) -> Proposal:
     """:func:`propose` without the seeding (same arguments)."""
     torch = require("torch")
@@ -364,7 +414,9 @@ def _propose(
     Y, slack = modelled_outcomes(values, objectives, constraints)
     surrogate, Y, warp = fit_warped_surrogate(space, strategy, X, Y, slack, warm_start)
     acquisition = make_acquisition(strategy.acquisition_name(len(objectives)))
-    ref = reference_point(Y, objectives) if acquisition.multi_objective else None
+    ref = None
+    if acquisition.multi_objective:
+        ref = ref_point if ref_point is not None else reference_point(Y, objectives, slack)
     X_pending = space.encode(pending, encoding) if len(pending) else None
 
     def build(X_pend: Any) -> Any:
