@@ -67,7 +67,7 @@ def test_activity_model_flow_trains_on_the_bundled_egfr_split(tmp_path: Path) ->
     assert result["split_dir"] == str(tmp_path / "egfr-test" / "split")
     assert result["metrics"]["test"]["r2"] > 0.3
     assert result["run_id"] is None
-    assert Path(result["model_dir"], "forest.joblib").is_file()
+    assert Path(result["model_dir"], "forest.skops").is_file()
     assert {"activity-metrics-random-forest", "activity-parity-random-forest"} <= (
         _artifact_keys()
     )
