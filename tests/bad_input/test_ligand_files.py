@@ -310,6 +310,14 @@ def test_activity_at_the_ends_of_the_pchembl_scale_reads(tmp_path: Path) -> None
     ]
 
 
+def test_excel_csv_with_a_byte_order_mark_and_crlf_reads(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfsmiles,pIC50\r\nCCO,5.5\r\nCCN,6\r\n")
+    frame = read_ligands(path, ColumnMapping(activity="pIC50"))
+    assert frame["smiles"].tolist() == ["CCO", "CCN"]
+    assert frame["pchembl_value"].tolist() == [5.5, 6.0]
+
+
 def test_empty_activity_cells_are_missing_not_errors(tmp_path: Path) -> None:
     path = tmp_path / "gaps.csv"
     path.write_text("smiles,pIC50\nCCO,\nCCN,6.5\nCCC,NA\n")

@@ -323,7 +323,7 @@ def _open_raw(path: Path) -> BinaryIO:
 def open_text(path: Path, max_bytes: int) -> Iterator[TextIO]:
     """The file's (decompressed) text as UTF-8, failing past ``max_bytes``."""
     with open_binary(path, max_bytes) as stream:
-        yield io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        yield io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")  # drops a BOM
 
 
 # --------------------------------------------------------------------------- formats
