@@ -310,9 +310,12 @@ def test_activity_at_the_ends_of_the_pchembl_scale_reads(tmp_path: Path) -> None
     ]
 
 
-def test_excel_csv_with_a_byte_order_mark_and_crlf_reads(tmp_path: Path) -> None:
-    path = tmp_path / "excel.csv"
-    path.write_bytes(b"\xef\xbb\xbfsmiles,pIC50\r\nCCO,5.5\r\nCCN,6\r\n")
+@pytest.mark.parametrize("suffix", [".csv", ".smi"])
+def test_byte_order_mark_and_crlf_read(tmp_path: Path, suffix: str) -> None:
+    sep = "," if suffix == ".csv" else " "
+    path = tmp_path / f"excel{suffix}"
+    text = f"smiles{sep}pIC50\r\nCCO{sep}5.5\r\nCCN{sep}6\r\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
     frame = read_ligands(path, ColumnMapping(activity="pIC50"))
     assert frame["smiles"].tolist() == ["CCO", "CCN"]
     assert frame["pchembl_value"].tolist() == [5.5, 6.0]
