@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from blocks.environment import uses_environment_block
 from crucible.chem.activity import get_activity_model
+from crucible.naming import InputPath, OptionalSlug, OutputPath
 from crucible.validation import strict_config
 from flows.ligand_data_flow import LigandDataConfig, ligand_data
 from tasks.activity_model import train_activity_model
@@ -42,12 +43,12 @@ class ActivityModelConfig(BaseModel):
 
     kind: Literal["random_forest", "chemprop"] = "random_forest"
     params: dict[str, Any] = Field(default_factory=dict)
-    split_dir: str = ""
+    split_dir: InputPath = ""
     data: LigandDataConfig = Field(default_factory=LigandDataConfig)
     experiment: str = "crucible-activity-models"
     track: bool = True
-    register_as: str = ""
-    output_dir: str = ""
+    register_as: OptionalSlug = ""
+    output_dir: OutputPath = ""
 
     @field_validator("params")
     @classmethod

@@ -44,6 +44,7 @@ from crucible.bo.problems import get_problem
 from crucible.bo.report import CampaignSummary
 from crucible.bo.stopping import StoppingRules
 from crucible.bo.strategy import Strategy
+from crucible.naming import OutputPath, Slug
 from crucible.plugins import EVALUATORS
 from crucible.settings import get_settings
 from crucible.space import Space
@@ -78,7 +79,7 @@ class BOCampaignConfig(BaseModel):
 
     model_config = strict_config()
 
-    name: str = Field(default="branin-demo", min_length=1, max_length=200)
+    name: Slug = "branin-demo"
     problem: str = "branin"
     space: Space | None = None
     objectives: list[Objective] = Field(default_factory=list)
@@ -92,7 +93,7 @@ class BOCampaignConfig(BaseModel):
     deployment_parameter: str = "params"
     human_timeout_s: int = Field(default=24 * 3600, ge=1)
     store_url: DatabaseUrl = ""
-    output_dir: str = ""
+    output_dir: OutputPath = ""
 
     @model_validator(mode="after")
     def _fill_from_problem(self) -> "BOCampaignConfig":

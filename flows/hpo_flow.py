@@ -22,6 +22,7 @@ from prefect.futures import PrefectFuture, as_completed
 from pydantic import BaseModel, Field
 
 from blocks.environment import uses_environment_block
+from crucible.naming import OutputPath
 from crucible.settings import get_settings
 from crucible.training.config import TrainConfig
 from crucible.training.hpo import StudySpec, default_space
@@ -65,7 +66,7 @@ class HpoFlowConfig(BaseModel):
     tracking_uri: TrackingUri = ""
     recover_stale_after_s: float | None = Field(default=3600.0, ge=0)
     register_best: bool = True
-    output_dir: str = ""
+    output_dir: OutputPath = ""
 
 
 @flow(name="hpo", log_prints=True)

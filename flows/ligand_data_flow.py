@@ -25,6 +25,7 @@ from crucible.data.chembl import ChemblQuery
 from crucible.data.io import ColumnMapping
 from crucible.data.splits import SplitFractions
 from crucible.data.standardise import StandardiseOptions
+from crucible.naming import InputPath, OptionalSlug, OutputPath, inside
 from crucible.settings import get_settings
 from crucible.validation import Seed, strict_config
 from tasks.ligand_data import data_card, fetch_chembl, load_ligands, split_ligands
@@ -61,14 +62,14 @@ class LigandDataConfig(BaseModel):
     model_config = strict_config()
 
     source: Literal["egfr", "chembl", "file"] = "egfr"
-    name: str = ""
+    name: OptionalSlug = ""
     limit: int | None = Field(default=None, ge=3)
     chembl: ChemblQuery = Field(default_factory=lambda: ChemblQuery(target="CHEMBL203"))
-    path: str | None = None
+    path: InputPath | None = None
     mapping: ColumnMapping = Field(default_factory=ColumnMapping)
     standardise: StandardiseOptions = Field(default_factory=StandardiseOptions)
     split: SplitConfig = Field(default_factory=SplitConfig)
-    output_dir: str = ""
+    output_dir: OutputPath = ""
 
     @model_validator(mode="after")
     def _file_needs_a_path(self) -> "LigandDataConfig":
@@ -86,14 +87,15 @@ class LigandDataConfig(BaseModel):
             if self.output_dir
             else get_settings().artifact_folder("ligand-data")
         )
-        return root / (self.name or self.default_name())
+        return inside(root, self.name or self.default_name(), field="name")
 
     def default_name(self) -> str:
         """``egfr``, the ChEMBL target, or the file's stem, made folder-safe."""
         raw = {"egfr": "egfr-chembl27", "chembl": self.chembl.target}.get(
             self.source, Path(self.path or "ligands").stem
         )
-        return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-").lower() or "ligands"
+        safe = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9_.-]+", "-", raw))
+        return safe.strip("-.").lower()[:100] or "ligands"
 
 
 @flow(name="ligand-data", log_prints=True)

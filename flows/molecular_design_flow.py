@@ -31,6 +31,7 @@ from crucible.chem.filters import FilterConfig
 from crucible.generator import DEFAULT_PRIOR_PATH
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.generator.transfer_learning import TransferLearningConfig
+from crucible.naming import InputPath, Slug
 from crucible.settings import get_settings
 from crucible.validation import MAX_SAMPLES, DeviceName, strict_config
 from flows.ligand_data_flow import LigandDataConfig, SplitConfig, ligand_data
@@ -96,13 +97,13 @@ class MolecularDesignConfig(BaseModel):
 
     model_config = strict_config()
 
-    name: str = "egfr"
+    name: Slug = "egfr"
     data: LigandDataConfig = Field(
         default_factory=lambda: LigandDataConfig(split=SplitConfig(method="random"))
     )
     activity_model: Literal["random_forest", "chemprop"] = "random_forest"
     activity_params: dict[str, Any] = Field(default_factory=lambda: {"n_estimators": 200})
-    prior_path: str = ""
+    prior_path: InputPath = ""
     tl: TransferLearningConfig = Field(
         default_factory=lambda: TransferLearningConfig(
             epochs=2, batch_size=128, learning_rate=1e-4, sample_size=100

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from blocks.environment import uses_environment_block
 from crucible.generator import DEFAULT_CORPUS_PATH, DEFAULT_PRIOR_PATH
 from crucible.generator.pretraining import PretrainConfig
+from crucible.naming import InputPath, OutputPath, Slug, check_slug, inside
 from crucible.settings import get_settings
 from crucible.validation import MAX_SAMPLES, strict_config
 from tasks.generator import pretrain_prior, sample
@@ -49,19 +50,19 @@ class PriorFlowConfig(BaseModel):
 
     model_config = strict_config()
 
-    name: str = "moses-prior"
-    corpus_path: str = ""
+    name: Slug = "moses-prior"
+    corpus_path: InputPath = ""
     limit: int | None = Field(default=None, ge=1)
     pretrain: PretrainConfig = Field(default_factory=shipped_recipe)
     quality_samples: int = Field(10_000, ge=0, le=MAX_SAMPLES)
-    output_dir: str = ""
+    output_dir: OutputPath = ""
     track: bool = True
 
     def folder(self) -> Path:
         """Where this run's files go."""
         default = get_settings().artifact_folder("generator")
         root = Path(self.output_dir) if self.output_dir else default
-        return root / "prior" / self.name
+        return inside(root, "prior", check_slug(self.name, "name"), field="name")
 
 
 @flow(name="prior", log_prints=True)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from blocks.environment import uses_environment_block
 from crucible.generator.jobs import StageSpec
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
+from crucible.naming import InputPath, OutputPath, Slug, check_slug, inside
 from crucible.settings import get_settings
 from crucible.validation import DeviceName, strict_config
 from tasks.generator import reinforce
@@ -53,13 +54,13 @@ class ReinforcementFlowConfig(BaseModel):
 
     model_config = strict_config()
 
-    name: str = "qed"
-    prior_path: str = ""
-    agent_path: str = ""
+    name: Slug = "qed"
+    prior_path: InputPath = ""
+    agent_path: InputPath = ""
     stages: list[StageSpec] = Field(default_factory=_default_stages, min_length=1)
     rl: ReinforcementConfig = Field(default_factory=ReinforcementConfig)
     device: DeviceName = "auto"
-    output_dir: str = ""
+    output_dir: OutputPath = ""
     track: bool = True
     engine: Literal["crucible", "reinvent", "auto"] = "crucible"
 
@@ -67,7 +68,7 @@ class ReinforcementFlowConfig(BaseModel):
         """Where this run's files go."""
         default = get_settings().artifact_folder("generator")
         root = Path(self.output_dir) if self.output_dir else default
-        return root / "reinforcement" / self.name
+        return inside(root, "reinforcement", check_slug(self.name, "name"), field="name")
 
 
 @flow(name="reinforcement", log_prints=True)

@@ -20,6 +20,7 @@ from prefect import flow
 from pydantic import BaseModel, Field, model_validator
 
 from blocks.environment import uses_environment_block
+from crucible.naming import OutputPath
 from crucible.settings import get_settings
 from crucible.training.config import TrainConfig
 from crucible.training.hpo import params_to_config
@@ -46,7 +47,7 @@ class TrainFlowConfig(BaseModel):
     objective: str = "valid_loss"
     experiment: str = "crucible-training"
     tracking: bool = True
-    output_dir: str = ""
+    output_dir: OutputPath = ""
 
     @model_validator(mode="after")
     def _params_apply(self) -> "TrainFlowConfig":

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from blocks.environment import uses_environment_block
 from crucible.generator import DEFAULT_PRIOR_PATH
 from crucible.generator.transfer_learning import TransferLearningConfig
+from crucible.naming import InputPath, OptionalSlug, OutputPath, Slug, check_slug, inside
 from crucible.settings import get_settings
 from crucible.validation import MAX_SAMPLES, strict_config
 from flows.ligand_data_flow import LigandDataConfig, ligand_data
@@ -49,15 +50,15 @@ class TransferLearningFlowConfig(BaseModel):
 
     model_config = strict_config()
 
-    name: str = "egfr"
-    prior_path: str = ""
-    split_dir: str = ""
+    name: Slug = "egfr"
+    prior_path: InputPath = ""
+    split_dir: InputPath = ""
     data: LigandDataConfig = Field(default_factory=LigandDataConfig)
-    train_file: str = "train.csv"
-    validation_file: str = "test.csv"
+    train_file: Slug = "train.csv"
+    validation_file: OptionalSlug = "test.csv"
     tl: TransferLearningConfig = Field(default_factory=TransferLearningConfig)
     samples: int = Field(1000, ge=0, le=MAX_SAMPLES)
-    output_dir: str = ""
+    output_dir: OutputPath = ""
     track: bool = True
     engine: Literal["crucible", "reinvent", "auto"] = "crucible"
 
@@ -65,7 +66,7 @@ class TransferLearningFlowConfig(BaseModel):
         """Where this run's files go."""
         default = get_settings().artifact_folder("generator")
         root = Path(self.output_dir) if self.output_dir else default
-        return root / "transfer-learning" / self.name
+        return inside(root, "transfer-learning", check_slug(self.name, "name"), field="name")
 
 
 @flow(name="transfer-learning", log_prints=True)

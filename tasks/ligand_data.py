@@ -25,6 +25,7 @@ from crucible.data.card import build_data_card
 from crucible.data.provenance import Provenance
 from crucible.data.splits import SplitFractions, split_frame
 from crucible.exceptions import InvalidInputError
+from crucible.naming import input_path
 from crucible.settings import get_settings
 from tasks._artifacts import Progress, publish_image, publish_markdown, publish_table
 
@@ -116,6 +117,7 @@ def load_ligands(
         if path is None:
             raise InvalidInputError("path", "no file given", "set path for source='file'")
         column_mapping = io.ColumnMapping.model_validate(mapping or {})
+        path = str(input_path(path, "path"))
         frame = io.read_ligands(path, column_mapping)
         provenance = Provenance(
             source="file",

@@ -15,6 +15,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 
 from crucible.chem.components import ActivityModelComponent
+from crucible.chem.limits import check_smiles_length
 from crucible.chem.scoring import ScoringConfig, build_scoring_function
 from crucible.viz.molecules import molecule_grid, top_molecules
 from tasks._artifacts import publish_image, publish_table
@@ -29,7 +30,10 @@ def read_smiles(path: str | Path, column: str = "smiles") -> list[str]:
         raise InvalidInputError(
             "smiles_column", f"{path} has no column {column!r}", f"use one of {list(frame)}"
         )
-    return [s if isinstance(s, str) else "" for s in frame[column].tolist()]
+    smiles = [s if isinstance(s, str) else "" for s in frame[column].tolist()]
+    for row, text in enumerate(smiles, start=2):  # row 1 is the header
+        check_smiles_length(text, f"smiles_csv ({Path(path).name}, row {row}, column {column!r})")
+    return smiles
 
 
 @task(name="score-molecules", retries=0)

@@ -65,10 +65,14 @@ def device(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(autouse=True)
-def crucible_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def crucible_home(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """A fresh Crucible home (and so fresh embedded stores) for every test."""
     home = tmp_path / "crucible-home"
     monkeypatch.setenv("CRUCIBLE_HOME", str(home))
+    # Tests keep their input and output files in pytest's temp folders: make them the data root.
+    monkeypatch.setenv("CRUCIBLE_DATA_ROOT", str(tmp_path_factory.getbasetemp()))
     for name in (
         "CRUCIBLE_CAMPAIGN_STORE_URL",
         "CRUCIBLE_OPTUNA_STORAGE_URL",

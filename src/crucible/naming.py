@@ -4,16 +4,30 @@ Every user-supplied name that ends up in a file path (a design, a campaign, a st
 model) is checked with :func:`check_slug`; every path built from such names, or named by a
 flow parameter or an event payload, is resolved with :func:`inside` so that ``..``,
 absolute paths and symbolic links cannot leave the folder they belong to.
+
+Paths named in parameters and events: input files must lie under a data root
+(:func:`input_path`, ``CRUCIBLE_DATA_ROOT``), output folders under an output root
+(:func:`output_path`). The pydantic field types :data:`Slug`, :data:`OptionalSlug`,
+:data:`InputPath` and :data:`OutputPath` apply these checks where a config is validated, so a
+flow run is refused before it starts.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import AfterValidator, ValidationInfo
 
 from crucible.exceptions import InvalidInputError
 
+if TYPE_CHECKING:
+    from crucible.settings import CrucibleSettings
+
 SLUG_MAX_LENGTH = 100
+#: Longest path accepted from a parameter (Linux's PATH_MAX).
+PATH_MAX_LENGTH = 4096
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 SLUG_RULE = (
     f"1 to {SLUG_MAX_LENGTH} characters: letters, digits, '.', '_' or '-', starting with a "
@@ -75,3 +89,112 @@ def inside(root: str | Path, *parts: str | Path, field: str = "path") -> Path:
             f"name a path under {base} (no '..', no absolute path elsewhere, no link out)",
         )
     return target
+
+
+def _resolve_user_path(value: object, field: str) -> Path:
+    if not isinstance(value, str | Path):
+        raise InvalidInputError(
+            field, f"expected a path, got {type(value).__name__}", "give a path as a string"
+        )
+    text = str(value)
+    if not text.strip() or "\x00" in text or len(text) > PATH_MAX_LENGTH:
+        raise InvalidInputError(
+            field,
+            f"{text[:80]!r} is not a usable path",
+            f"give a non-empty path of at most {PATH_MAX_LENGTH} characters without NUL bytes",
+        )
+    return Path(text).expanduser().resolve()
+
+
+def _under_one_of(path: Path, roots: list[Path]) -> bool:
+    for root in roots:
+        base = root.expanduser().resolve()
+        if path == base or base in path.parents:
+            return True
+    return False
+
+
+def input_path(value: str | Path, field: str, settings: CrucibleSettings | None = None) -> Path:
+    """Resolve an input file or folder named in a parameter or event; it must lie in a data root.
+
+    The roots are :meth:`crucible.settings.CrucibleSettings.data_roots`: ``CRUCIBLE_DATA_ROOT``
+    (``<home>/data`` by default), ``CRUCIBLE_HOME``, the artifacts folder and Crucible's
+    bundled resources. Relative paths are taken from the working folder; symbolic links are
+    resolved before the check.
+
+    Args:
+        value: The path as given.
+        field: Dotted name of the field it came from, used in the error message.
+        settings: The settings to read the roots from; the environment's when None.
+
+    Returns:
+        The resolved absolute path (it need not exist).
+
+    Raises:
+        InvalidInputError: Not a string, empty, NUL bytes, or outside every data root.
+    """
+    from crucible.settings import get_settings
+
+    path = _resolve_user_path(value, field)
+    roots = (settings or get_settings()).data_roots()
+    if not _under_one_of(path, roots):
+        raise InvalidInputError(
+            field,
+            f"{str(value)[:200]!r} resolves to {path}, outside the data roots "
+            f"{[str(r) for r in roots]}",
+            "put the file under CRUCIBLE_DATA_ROOT (or ask the administrator to point "
+            "CRUCIBLE_DATA_ROOT at the folder that holds it)",
+        )
+    return path
+
+
+def output_path(value: str | Path, field: str, settings: CrucibleSettings | None = None) -> Path:
+    """Resolve an output folder named in a parameter; it must lie in an output root.
+
+    The roots are :meth:`crucible.settings.CrucibleSettings.output_roots`: ``CRUCIBLE_HOME``,
+    the artifacts folder and ``CRUCIBLE_DATA_ROOT``.
+
+    Raises:
+        InvalidInputError: Not a string, empty, NUL bytes, or outside every output root.
+    """
+    from crucible.settings import get_settings
+
+    path = _resolve_user_path(value, field)
+    roots = (settings or get_settings()).output_roots()
+    if not _under_one_of(path, roots):
+        raise InvalidInputError(
+            field,
+            f"{str(value)[:200]!r} resolves to {path}, outside the output roots "
+            f"{[str(r) for r in roots]}",
+            "leave it empty for the default folder under the artifacts folder, or name a "
+            "folder under CRUCIBLE_HOME, CRUCIBLE_ARTIFACTS_DIR or CRUCIBLE_DATA_ROOT",
+        )
+    return path
+
+
+def _slug_field(value: str, info: ValidationInfo) -> str:
+    return check_slug(value, info.field_name or "name")
+
+
+def _slug_or_empty_field(value: str, info: ValidationInfo) -> str:
+    return check_slug(value, info.field_name or "name") if value else value
+
+
+def _input_field(value: str | None, info: ValidationInfo) -> str | None:
+    return str(input_path(value, info.field_name or "path")) if value else value
+
+
+def _output_field(value: str, info: ValidationInfo) -> str:
+    return str(output_path(value, info.field_name or "output_dir")) if value else value
+
+
+#: A pydantic field type: a name that becomes a file or folder name (:func:`check_slug`).
+Slug = Annotated[str, AfterValidator(_slug_field)]
+#: Like :data:`Slug`, but ``""`` (meaning "derive a default") is accepted.
+OptionalSlug = Annotated[str, AfterValidator(_slug_or_empty_field)]
+#: A pydantic field type: an input file or folder; resolved, and inside a data root
+#: (:func:`input_path`). ``""`` and None pass unchanged (meaning "the default").
+InputPath = Annotated[str, AfterValidator(_input_field)]
+#: A pydantic field type: an output folder; resolved, and inside an output root
+#: (:func:`output_path`). ``""`` passes unchanged (meaning "the default folder").
+OutputPath = Annotated[str, AfterValidator(_output_field)]

@@ -168,10 +168,19 @@ class CrucibleSettings(BaseSettings):
             self.chembl_cache_path = home / "cache" / "chembl"
         return self
 
-    def artifact_folder(self, *parts: str) -> Path:
-        """``<artifacts_dir>/<parts...>``: where a flow's files go unless told otherwise."""
+    def artifact_folder(self, *parts: str, field: str = "name") -> Path:
+        """``<artifacts_dir>/<parts...>``: where a flow's files go unless told otherwise.
+
+        Every part must be a slug (:func:`crucible.naming.check_slug`), so a user-supplied
+        name (a campaign, a design) can never lead out of the artifacts folder.
+
+        Raises:
+            InvalidInputError: A part is not a slug (the message names ``field``).
+        """
+        from crucible.naming import check_slug
+
         assert self.artifacts_dir is not None  # set by the validator above
-        return self.artifacts_dir.joinpath(*parts)
+        return self.artifacts_dir.joinpath(*(check_slug(part, field) for part in parts))
 
     def data_roots(self) -> list[Path]:
         """Folders that input files named in parameters or events must lie under."""

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from crucible._imports import require
+from crucible.chem.limits import smiles_too_long
 from crucible.exceptions import (
     InvalidFileError,
     InvalidInputError,
@@ -94,7 +95,8 @@ def morgan_counts(
     valid = np.zeros(len(smiles), dtype=bool)
     with quiet_rdkit():
         for row, smi in enumerate(smiles):
-            mol = Chem.MolFromSmiles(smi) if isinstance(smi, str) and smi else None
+            usable = isinstance(smi, str) and smi and not smiles_too_long(smi)
+            mol = Chem.MolFromSmiles(smi) if usable else None
             if mol is not None:
                 features[row] = generator.GetCountFingerprintAsNumPy(mol)
                 valid[row] = True

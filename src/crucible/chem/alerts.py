@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from crucible._imports import require
+from crucible.chem.limits import check_smiles_length
 from crucible.exceptions import InvalidInputError
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ def compile_smarts(patterns: Sequence[str], field: str = "smarts") -> list[Mol]:
     chem = require("rdkit.Chem")
     compiled = []
     for i, pattern in enumerate(patterns):
+        check_smiles_length(pattern, f"{field}[{i}]")
         query = chem.MolFromSmarts(pattern) if isinstance(pattern, str) and pattern else None
         if query is None:
             raise InvalidInputError(

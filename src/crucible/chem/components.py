@@ -39,6 +39,7 @@ from crucible.chem.base import (
     ScoringComponent,
     register_component,
 )
+from crucible.chem.limits import check_smiles_list
 from crucible.chem.properties import descriptor, parse_smiles
 from crucible.chem.transforms import (
     DoubleSigmoid,
@@ -49,6 +50,7 @@ from crucible.chem.transforms import (
     ValueMapping,
 )
 from crucible.exceptions import ConfigurationError, InvalidInputError
+from crucible.naming import input_path
 
 __all__ = [
     "ActivityModelComponent",
@@ -222,6 +224,7 @@ class TanimotoParams(BaseModel):
     @field_validator("smiles")
     @classmethod
     def _parsable(cls, value: list[str]) -> list[str]:
+        check_smiles_list(value, "params.smiles")
         bad = [i for i, s in enumerate(value) if parse_smiles(s) is None]
         if bad:
             raise ValueError(f"reference SMILES at positions {bad} do not parse; fix them")
@@ -370,6 +373,7 @@ class ActivityModelParams(BaseModel):
 
 
 def _load_saved_model(path: Path) -> ActivityPredictor:
+    path = input_path(path, "params.model_path")
     if not path.exists():
         raise InvalidInputError(
             "params.model_path", f"{path} does not exist", "train a model first or fix the path"

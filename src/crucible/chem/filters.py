@@ -38,6 +38,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from crucible.chem.alerts import CatalogName, ScreenedCatalog, build_catalog
+from crucible.chem.limits import MAX_SMILES_LENGTH, smiles_too_long
 from crucible.chem.properties import descriptor, parse_smiles, qed_reusing
 from crucible.exceptions import ConfigurationError
 from crucible.validation import PChembl, check_order, strict_config
@@ -313,6 +314,10 @@ def _evaluate_chunk(smiles: Sequence[str]) -> list[_Outcome]:
     reference: frozenset[str] = _WORKER["reference"]
     outcomes = []
     for text in smiles:
+        if smiles_too_long(text):
+            detail = f"SMILES longer than {MAX_SMILES_LENGTH} characters"
+            outcomes.append(_Outcome(None, "invalid", detail))
+            continue
         mol = parse_smiles(text)
         if mol is None:
             outcomes.append(_Outcome(None, "invalid", "SMILES does not parse"))

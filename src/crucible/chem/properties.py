@@ -17,6 +17,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from crucible._imports import require
+from crucible.chem.limits import smiles_too_long
 
 if TYPE_CHECKING:
     from rdkit.Chem import Mol
@@ -40,8 +41,12 @@ def _quiet_rdkit() -> Any:
 
 
 def parse_smiles(smiles: str) -> Mol | None:
-    """Parse a SMILES string; None for invalid or empty input (nothing is logged)."""
-    if not isinstance(smiles, str) or not smiles.strip():
+    """Parse a SMILES string; None for invalid, empty or over-long input (nothing is logged).
+
+    SMILES over :data:`crucible.chem.limits.MAX_SMILES_LENGTH` characters are never handed to
+    RDKit (its parser's memory grows with the length).
+    """
+    if not isinstance(smiles, str) or not smiles.strip() or smiles_too_long(smiles):
         return None
     chem = _quiet_rdkit()
     mol = chem.MolFromSmiles(smiles)

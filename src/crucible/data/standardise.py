@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from crucible.chem.limits import MAX_SMILES_LENGTH, smiles_too_long
 from crucible.data.columns import ACTIVITY_COLUMN, ID_COLUMN, SMILES_COLUMN, YEAR_COLUMN
 from crucible.validation import strict_config
 
@@ -111,6 +112,8 @@ class _Standardiser:
 
         if not isinstance(smiles, str) or not smiles.strip():
             return None, "empty or missing SMILES"
+        if smiles_too_long(smiles):
+            return None, f"SMILES longer than {MAX_SMILES_LENGTH} characters"
         mol = Chem.MolFromSmiles(smiles.strip(), sanitize=False)
         if mol is None:
             return None, "SMILES syntax error"

@@ -9,12 +9,14 @@ from functools import lru_cache
 from rdkit import Chem, RDLogger
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
+from crucible.chem.limits import smiles_too_long
+
 RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
 
 
 def to_mol(smiles: str) -> Chem.Mol | None:
-    """RDKit molecule, or None when ``smiles`` does not parse (or is empty)."""
-    if not smiles:
+    """RDKit molecule, or None when ``smiles`` does not parse (or is empty or over-long)."""
+    if not smiles or smiles_too_long(smiles):
         return None
     return Chem.MolFromSmiles(smiles)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from crucible.chem.limits import check_smiles_list
 from crucible.validation import strict_config
 
 
@@ -20,6 +21,11 @@ class InceptionConfig(BaseModel):
     smiles: list[str] = Field(
         default_factory=list, description="Seed SMILES scored and stored at the start."
     )
+
+    @field_validator("smiles")
+    @classmethod
+    def _capped(cls, value: list[str]) -> list[str]:
+        return check_smiles_list(value, "inception.smiles", max_items=10_000)
 
 
 @dataclass(frozen=True)

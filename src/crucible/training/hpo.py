@@ -41,7 +41,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 from pydantic import BaseModel, Field, model_validator
 
 from crucible.exceptions import AlreadyExistsError, InvalidInputError, NotFoundError, StateError
-from crucible.naming import inside
+from crucible.naming import Slug, inside
 from crucible.settings import get_settings
 from crucible.space import CategoricalParameter, ContinuousParameter, IntegerParameter, Space
 from crucible.tracking import Tracker, log_pytorch_model, make_tracker
@@ -95,7 +95,7 @@ class StudySpec(BaseModel):
 
     model_config = strict_config()
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$", description="Study name.")
+    name: Slug = Field(description="Study name (becomes a folder name: a slug).")
     space: Space = Field(description="Search space; names are dotted TrainConfig fields.")
     objectives: list[str] = Field(
         default_factory=lambda: ["valid_loss"],
