@@ -72,7 +72,7 @@ def test_scoring_function_pattern_refuses_traversal_like_names() -> None:
     ],
 )
 def test_callbacks_refuse_bad_specs(specs: list, field: str) -> None:
-    from crucible.training.callbacks import build_callbacks
+    from crucible.plugins import build_callbacks
 
     with pytest.raises(InvalidInputError, match=f"^{field}"):
         build_callbacks(specs)
