@@ -8,8 +8,9 @@ them: ``POST`` with ``X-HTTP-Method-Override: GET`` and a JSON body of ``[key, v
 pairs (URL-quoted values), or plain ``GET`` with a query string.
 
 Faults are injected per request path: ``server.fail("activity", "500", times=1)`` answers
-the next matching request with HTTP 500; ``"timeout"`` sleeps before answering; ``"truncate"``
-sends half the JSON body with status 200.
+the next matching request with HTTP 500 (any status given as digits, e.g. ``"404"``);
+``"timeout"`` sleeps before answering; ``"truncate"`` sends half the JSON body with status
+200.
 
 :func:`serve_fake_chembl` (wrapped in a fixture by the tests that need it) starts the server
 on a free port, points ``CRUCIBLE_CHEMBL_BASE_URL`` at it and stops it afterwards.
@@ -167,8 +168,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.server.take_fault(path)
         if fault and fault[0] == "timeout":
             time.sleep(fault[1])
-        if fault and fault[0] == "500":
-            self._send(500, b'{"error_message": "Internal Server Error"}')
+        if fault and fault[0].isdigit():  # an HTTP status: "404", "429", "500", "503"
+            self._send(int(fault[0]), b'{"error_message": "fault injected by the test"}')
             return
         status, payload = self.server.respond(path, params)
         body = json.dumps(payload).encode()

@@ -130,7 +130,7 @@ def _render_trigger(payload: dict) -> dict:
     deployments = yaml.safe_load((root / "prefect.yaml").read_text())["deployments"]
     (trigger,) = next(d for d in deployments if d["name"] == "molecular-design-cpu")["triggers"]
     text = json.dumps(trigger["parameters"])
-    columns = {"smiles_column": "smiles", "activity_column": "pchembl_value", "activity_units": "p"}
+    columns = {"smiles_column": "smiles", "activity_column": "pchembl", "activity_units": "p"}
     for key, value in {**columns, **payload}.items():
         text = text.replace(f"{{{{ event.payload.{key} }}}}", json.dumps(value)[1:-1])
     return dict(json.loads(text))

@@ -14,7 +14,17 @@ wrapped so that
 * every failure becomes a :class:`ChemblRequestError` (a
   :class:`~crucible.exceptions.DataSourceError`) that says what failed and whether a retry
   may help (``transient``). Retries with back-off belong to the Prefect task
-  (``tasks/ligand_data.py``), so the client's own urllib3 retries are switched off.
+  (``tasks/ligand_data.py``), so the client's own urllib3 retries are switched off. Three
+  cases have their own class:
+
+  - :class:`ChemblNotFoundError` (not retried): the target does not exist (an unknown
+    ChEMBL id, a name the search does not find, or an HTTP 404); the message names it;
+  - :class:`ChemblUnavailableError` (retried): timeouts, connection errors, HTTP 429 and 5xx,
+    truncated or malformed responses;
+  - :class:`ChemblNoActivitiesError` (not retried): the target exists but no activity record
+    matches the query, or every record was dropped (no pChEMBL, flagged, no structure). This
+    is an error rather than an empty result, because an empty ligand set cannot be split,
+    modelled or learnt from; the message says which filters to relax.
 
 Nothing is written until the whole fetch succeeded: :meth:`ChemblFetchResult.write` is
 a separate step that writes into a temporary folder and renames it.
@@ -90,9 +100,35 @@ class ChemblRequestError(DataSourceError):
             429, malformed or truncated responses).
     """
 
-    def __init__(self, message: str, *, transient: bool) -> None:
+    def __init__(self, message: str, *, transient: bool = False) -> None:
         self.transient = transient
         super().__init__(message)
+
+
+class ChemblUnavailableError(ChemblRequestError):
+    """ChEMBL could not answer now (timeout, connection, 429/5xx, truncated response): retry."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=True)
+
+
+class ChemblNotFoundError(InvalidInputError, ChemblRequestError):
+    """The target does not exist in ChEMBL (unknown id or name, HTTP 404): do not retry.
+
+    Also an :class:`~crucible.exceptions.InvalidInputError` naming the field (``query.target``).
+    """
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        super().__init__(field, problem, fix)
+        self.transient = False
+
+
+class ChemblNoActivitiesError(InvalidInputError, ChemblRequestError):
+    """The target exists but the query leaves no molecule: do not retry, relax the query."""
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        super().__init__(field, problem, fix)
+        self.transient = False
 
 
 class ChemblQuery(BaseModel):
@@ -275,11 +311,36 @@ def _guarded(queryset: Any) -> Any:
     return queryset
 
 
+_RETRY_STATUS = re.compile(r"too many (\d{3}) error responses")
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status behind a client error, when there is one.
+
+    The client raises ``HttpNotFound`` & co. for query sets, but plain session requests
+    (the status endpoint) surface an error status as a ``RetryError`` ("too many 404 error
+    responses") because its urllib3 retry policy lists error statuses even with 0 retries.
+    """
+    import requests
+
+    if type(exc).__name__ == "HttpNotFound":
+        return 404
+    if isinstance(exc, requests.exceptions.RetryError):
+        match = _RETRY_STATUS.search(str(exc))
+        return int(match.group(1)) if match else None
+    return None
+
+
 def _describe(exc: BaseException) -> tuple[str, bool]:
     """A readable cause and whether retrying may help."""
     import requests
 
     name = type(exc).__name__
+    status = _http_status(exc)
+    if status is not None and (status == 429 or status >= 500):
+        return f"the server answered HTTP {status}", True
+    if status is not None:
+        return f"the server answered HTTP {status}", False
     if isinstance(exc, requests.exceptions.JSONDecodeError | json.JSONDecodeError):
         return f"the response was not complete JSON (truncated or malformed: {exc})", True
     if isinstance(exc, requests.exceptions.Timeout):
@@ -296,8 +357,14 @@ def _describe(exc: BaseException) -> tuple[str, bool]:
 
 
 @contextmanager
-def _translate_errors(what: str, base_url: str) -> Iterator[None]:
-    """Turn client, requests and parsing errors into :class:`ChemblRequestError`."""
+def _translate_errors(what: str, base_url: str, target: str | None = None) -> Iterator[None]:
+    """Turn client, requests and parsing errors into :class:`ChemblRequestError` subclasses.
+
+    Args:
+        what: The step, for the message (``"target lookup"``, ``"activity download"``).
+        base_url: The ChEMBL base URL, for the message.
+        target: The queried target; an HTTP 404 while it is known means "no such target".
+    """
     from chembl_webresource_client.http_errors import BaseHttpException
     from requests.exceptions import RequestException
 
@@ -306,11 +373,19 @@ def _translate_errors(what: str, base_url: str) -> Iterator[None]:
     except (RequestException, BaseHttpException, ValueError, KeyError, TypeError) as exc:
         if isinstance(exc, InvalidInputError):
             raise
+        if _http_status(exc) == 404 and target is not None:
+            raise ChemblNotFoundError(
+                "query.target",
+                f"ChEMBL at {base_url} answered 404 Not Found to the {what} of target "
+                f"{target!r}: it has no such target. Nothing was written",
+                "check the target id or name (e.g. CHEMBL203 or EGFR); retrying will not help",
+            ) from exc
         cause, transient = _describe(exc)
-        hint = "retry later" if transient else "check the query and CRUCIBLE_CHEMBL_BASE_URL"
+        message = f"ChEMBL {what} at {base_url} failed: {cause}. Nothing was written"
+        if transient:
+            raise ChemblUnavailableError(f"{message}; retry later.") from exc
         raise ChemblRequestError(
-            f"ChEMBL {what} at {base_url} failed: {cause}. Nothing was written; {hint}.",
-            transient=transient,
+            f"{message}; check the query and CRUCIBLE_CHEMBL_BASE_URL.", transient=False
         ) from exc
 
 
@@ -335,8 +410,11 @@ def _resolve(client: _Client, target: str, organism: str | None) -> TargetInfo:
             )
         )
         if not records:
-            raise InvalidInputError(
-                "query.target", f"ChEMBL has no target {chembl_id}", "check the target id"
+            raise ChemblNotFoundError(
+                "query.target",
+                f"ChEMBL has no target {chembl_id} (not found at {client.base_url})",
+                "check the target id (e.g. CHEMBL203) or give a gene symbol; retrying will "
+                "not help",
             )
         return TargetInfo.from_record(records[0])
     hits = []
@@ -364,7 +442,7 @@ def _pick_target(target: str, organism: str | None, hits: list[dict[str, Any]]) 
     where = f" in {organism}" if organism else ""
     if not single:
         found = f"the search found: {listing}" if listing else "the search found nothing"
-        raise InvalidInputError(
+        raise ChemblNotFoundError(
             "query.target",
             f"no target{where} has the name or gene symbol {target!r} ({found})",
             "give the ChEMBL target id (e.g. CHEMBL203) or another organism",
@@ -382,12 +460,14 @@ def resolve_target(
     """Resolve a ChEMBL target id, gene symbol or name to one target.
 
     Raises:
-        InvalidInputError: If nothing matches or the name is ambiguous (lists candidates).
-        ChemblRequestError: If the service cannot be reached or answers badly.
+        ChemblNotFoundError: Nothing matches (an :class:`InvalidInputError`; no retry).
+        InvalidInputError: The name is ambiguous (the message lists the candidates).
+        ChemblUnavailableError: The service cannot answer now (retry).
+        ChemblRequestError: Any other failed request.
     """
     settings = settings or get_settings()
     client = _Client(settings, page_size=1000, cache_expire_s=86400)
-    with _translate_errors("target lookup", client.base_url):
+    with _translate_errors("target lookup", client.base_url, target):
         return _resolve(client, target, organism)
 
 
@@ -518,6 +598,22 @@ def _clean(activities: pd.DataFrame, query: ChemblQuery) -> tuple[pd.DataFrame, 
     return activities.loc[keep].reset_index(drop=True), dropped
 
 
+def _no_activities(query: ChemblQuery, target: TargetInfo, why: str) -> None:
+    """Raise :class:`ChemblNoActivitiesError` naming the target and the filters in force."""
+    filters = (
+        f"activity_types={query.activity_types}, relation={query.relation!r}, "
+        f"units={query.units!r}, assay_types={query.assay_types}, organism={query.organism!r}, "
+        f"require_pchembl={query.require_pchembl}, exclude_flagged={query.exclude_flagged}"
+    )
+    raise ChemblNoActivitiesError(
+        "query",
+        f"target {target.target_chembl_id} ({target.pref_name}, {target.organism}) has no "
+        f"usable activities: {why} [{filters}]. Nothing was written",
+        "relax the filters (more activity_types or assay_types, organism=None, "
+        "require_pchembl=False) or choose another target; retrying will not help",
+    )
+
+
 def fetch_activities(
     query: ChemblQuery,
     settings: CrucibleSettings | None = None,
@@ -537,24 +633,34 @@ def fetch_activities(
         The activities, the per-molecule table and their provenance (not yet written).
 
     Raises:
-        InvalidInputError: If the target cannot be resolved unambiguously.
-        ChemblRequestError: If a request fails (see ``transient``) or returns bad data.
+        ChemblNotFoundError: The target does not exist (no retry).
+        InvalidInputError: The target name is ambiguous (the message lists candidates).
+        ChemblNoActivitiesError: The target has no activity that passes the query (no retry).
+        ChemblUnavailableError: A timeout, connection error, 429/5xx or truncated response
+            (retry).
+        ChemblRequestError: Any other failed request (no retry).
     """
     settings = settings or get_settings()
     client = _Client(settings, query.page_size, cache_expire_s)
     started = time.time()
     with _translate_errors("status request", client.base_url):
         status = client.status()
-    with _translate_errors("target lookup", client.base_url):
+    with _translate_errors("target lookup", client.base_url, query.target):
         target = _resolve(client, query.target, query.organism)
-    with _translate_errors("activity download", client.base_url):
+    with _translate_errors("activity download", client.base_url, query.target):
         records = _download_activities(client, query, target.target_chembl_id, progress)
+    if not records:
+        _no_activities(query, target, "no activity record matches the query")
     activities = activities_table(records)
     molecule_ids = sorted(set(activities["molecule_chembl_id"].dropna()))
-    with _translate_errors("molecule download", client.base_url):
+    with _translate_errors("molecule download", client.base_url, query.target):
         smiles = _download_smiles(client, molecule_ids)
     activities["canonical_smiles"] = activities["molecule_chembl_id"].map(smiles)
     kept, dropped = _clean(activities, query)
+    if kept.empty:
+        _no_activities(
+            query, target, f"all {len(activities)} activity records were dropped ({dropped})"
+        )
     molecules = aggregate_per_molecule(kept)
     provenance = Provenance(
         source="chembl-api",

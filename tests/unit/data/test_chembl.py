@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from crucible.data.chembl import (
+    ChemblNoActivitiesError,
     ChemblQuery,
     ChemblRequestError,
     activities_table,
@@ -73,10 +74,11 @@ def test_fetch_by_gene_symbol_pages_joins_and_aggregates(chembl_server: FakeChem
 
 
 def test_filters_reach_the_server(chembl_server: FakeChembl) -> None:
-    ki_only = fetch_activities(ChemblQuery(target="CHEMBL203", activity_types=["Ki"]))
-    assert ki_only.activities.empty and ki_only.molecules.empty
-    mouse = ChemblQuery(target="CHEMBL203", organism="Mus musculus")
-    assert fetch_activities(mouse).activities.empty
+    # Filters the fixtures' records do not meet leave nothing: a clear error, not 0 rows.
+    with pytest.raises(ChemblNoActivitiesError, match="activity_types=\\['Ki'\\]"):
+        fetch_activities(ChemblQuery(target="CHEMBL203", activity_types=["Ki"]))
+    with pytest.raises(ChemblNoActivitiesError, match="organism='Mus musculus'"):
+        fetch_activities(ChemblQuery(target="CHEMBL203", organism="Mus musculus"))
     capped = fetch_activities(ChemblQuery(target="CHEMBL203", page_size=20, max_records=30))
     assert len(capped.activities) == 30
 
