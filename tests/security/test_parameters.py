@@ -241,3 +241,22 @@ def test_ligand_task_refuses_a_file_outside_the_data_root(deep_home: Path) -> No
     with pytest.raises(InvalidInputError, match=r"^path: .*outside the data roots"):
         load_ligands.fn("file", str(out), "/etc/hosts")
     assert not out.exists()
+
+
+def test_deployed_runs_keep_import_paths_off() -> None:
+    import json
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    config = yaml.safe_load((root / "prefect.yaml").read_text())
+    cpu_env = config["definitions"]["work_pools"]["cpu_process"]["job_variables"]["env"]
+    assert cpu_env["CRUCIBLE_ALLOW_IMPORT_PATHS"] == "false"
+    for dockerfile in ("Dockerfile.cpu", "Dockerfile.cuda"):  # what the GPU pools run
+        assert "CRUCIBLE_ALLOW_IMPORT_PATHS=false" in (root / "docker" / dockerfile).read_text()
+    for template in (root / "deployments" / "pools").glob("*.json"):
+        env = json.loads(template.read_text())["variables"]["properties"]["env"].get("default")
+        assert (env or {}).get("CRUCIBLE_ALLOW_IMPORT_PATHS", "false") == "false", template
+    for deployment in config["deployments"]:
+        env = deployment.get("work_pool", {}).get("job_variables", {}).get("env", {})
+        assert env.get("CRUCIBLE_ALLOW_IMPORT_PATHS", "false") == "false", deployment["name"]

@@ -3,8 +3,8 @@
 The demo campaign, the flow's ``problem`` parameter and the benchmarks use them. Each
 problem is usable three ways:
 
-* as a ``module:function`` evaluator for campaigns and flows, e.g.
-  ``"crucible.bo.problems:branin"``: takes a parameter dict, returns a metric dict;
+* as a registered evaluator for campaigns and flows, by problem name (``"branin"``,
+  :data:`crucible.plugins.EVALUATORS`): takes a parameter dict, returns a metric dict;
 * through :data:`PROBLEMS` / :func:`get_problem`: a :class:`SyntheticProblem` with its
   :class:`~crucible.space.Space`, objectives, outcome constraints and known optimum;
 * as plain numpy functions (``branin_fn(x)``) for oracle checks.
