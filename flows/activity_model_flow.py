@@ -17,7 +17,7 @@ from prefect import flow
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from blocks.environment import uses_environment_block
-from crucible.chem.activity import get_activity_model
+from crucible.chem.activity import ActivityModelSummary, get_activity_model
 from crucible.naming import InputPath, OptionalSlug, OutputPath
 from crucible.validation import strict_config
 from flows.ligand_data_flow import LigandDataConfig, ligand_data
@@ -57,21 +57,28 @@ class ActivityModelConfig(BaseModel):
         return value
 
 
+class ActivityModelFlowResult(BaseModel):
+    """The trained model and the split it was trained on.
+
+    Attributes:
+        model: ``model_dir``, ``parity_plot``, ``run_id``, per-split ``metrics``.
+        split_dir: The split folder.
+    """
+
+    model: ActivityModelSummary
+    split_dir: str
+
+
 @flow(name="activity-model", log_prints=True)
 @uses_environment_block
 def activity_model(
     config: ActivityModelConfig = ActivityModelConfig(),  # noqa: B008
-) -> dict[str, Any]:
-    """Train, evaluate, save and track an activity model.
-
-    Returns:
-        ``model_dir``, ``parity_plot``, ``run_id``, per-split ``metrics`` and ``split_dir``.
-    """
+) -> ActivityModelFlowResult:
+    """Train, evaluate, save and track an activity model."""
     split_dir = config.split_dir
     tags = {"split_dir": split_dir}
     if not split_dir:
-        data = ligand_data(config.data)
-        split_dir = data["split_dir"]
+        split_dir = ligand_data(config.data).split_dir
         tags = {"data": config.data.default_name(), "split": config.data.split.method}
     out = config.output_dir or str(Path(split_dir).parent / "models" / config.kind)
     result = train_activity_model(
@@ -84,11 +91,9 @@ def activity_model(
         track=config.track,
         register_as=config.register_as or None,
     )
-    test = result["metrics"]["test"]
-    print(
-        f"{config.kind}: test R² {test['r2']:.3f}, RMSE {test['rmse']:.3f} ({result['model_dir']})"
-    )
-    return {**result, "split_dir": split_dir}
+    test = result.metrics["test"]
+    print(f"{config.kind}: test R² {test['r2']:.3f}, RMSE {test['rmse']:.3f} ({result.model_dir})")
+    return ActivityModelFlowResult(model=result, split_dir=split_dir)
 
 
 if __name__ == "__main__":

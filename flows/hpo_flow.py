@@ -15,8 +15,6 @@ Run locally (digits, default MLP space, TPE, median pruner)::
     python -m flows.hpo_flow
 """
 
-from typing import Any
-
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture, as_completed
 from pydantic import BaseModel, Field
@@ -25,7 +23,7 @@ from blocks.environment import uses_environment_block
 from crucible.naming import OutputPath
 from crucible.settings import get_settings
 from crucible.training.config import TrainConfig
-from crucible.training.hpo import StudySpec, default_space
+from crucible.training.hpo import StudyReport, StudySpec, TrialOutcome, default_space
 from crucible.validation import DatabaseUrl, TrackingUri, strict_config
 from tasks._artifacts import Progress
 from tasks.hpo import analyse_study, create_or_load_study, register_best, run_trial
@@ -69,36 +67,38 @@ class HpoFlowConfig(BaseModel):
     output_dir: OutputPath = ""
 
 
+class HpoFlowResult(StudyReport):
+    """The study report plus this run's trials.
+
+    Attributes:
+        outcomes: The trials this flow run ran (``SKIPPED``/``CRASHED`` included).
+        registered_version: Model Registry version of the best model (None: not registered).
+    """
+
+    outcomes: list[TrialOutcome] = Field(default_factory=list)
+    registered_version: str | None = None
+
+
 @flow(name="hpo", log_prints=True)
 @uses_environment_block
-def hpo(config: HpoFlowConfig = HpoFlowConfig()) -> dict[str, Any]:  # noqa: B008
-    """Run (or resume) an HPO study and return its summary.
-
-    Returns:
-        The study summary (counts, best trial, value, parameters), ``plots``,
-        ``top_trials``, ``outcomes`` of this run's trials and ``registered_version``.
-    """
+def hpo(config: HpoFlowConfig = HpoFlowConfig()) -> HpoFlowResult:  # noqa: B008
+    """Run (or resume) an HPO study and return its report and this run's outcomes."""
     logger = get_run_logger()
     tracking: bool | str = (config.tracking_uri or True) if config.tracking else False
     info = create_or_load_study(
-        config.study.model_dump(mode="json"),
-        config.storage_url,
-        tracking,
-        config.recover_stale_after_s,
+        config.study, config.storage_url, tracking, config.recover_stale_after_s
     )
-    name, url = info["study"], info["storage_url"]
-    total = _trials_to_run(config, info["remaining"])
+    name, url = info.study, info.storage_url
+    total = _trials_to_run(config, info.remaining)
     progress = Progress(f"hpo-{name}-progress", total=total, description=f"study {name}")
     outcomes = _run_bounded(config, name, url, tracking, total, progress)
     out_dir = config.output_dir or str(get_settings().artifact_folder("hpo", name))
-    summary = analyse_study(name, out_dir, url, tracking)
+    report = analyse_study(name, out_dir, url, tracking)
     version = None
-    if config.register_best and config.tracking and summary["n_complete"]:
+    if config.register_best and config.tracking and report.n_complete:
         version = register_best(name, url, tracking)
-    logger.info(
-        "study %s: best value %s (trial %s)", name, summary["best_value"], summary["best_trial"]
-    )
-    return {**summary, "outcomes": outcomes, "registered_version": version}
+    logger.info("study %s: best value %s (trial %s)", name, report.best_value, report.best_trial)
+    return HpoFlowResult(**dict(report), outcomes=outcomes, registered_version=version)
 
 
 def _trials_to_run(config: HpoFlowConfig, remaining: int | None) -> int:
@@ -117,10 +117,10 @@ def _run_bounded(
     tracking: bool | str,
     total: int,
     progress: Progress,
-) -> list[dict[str, Any]]:
+) -> list[TrialOutcome]:
     """Submit ``total`` trial tasks with at most ``max_concurrent`` in flight."""
-    outcomes: list[dict[str, Any]] = []
-    in_flight: list[PrefectFuture[dict[str, Any]]] = []
+    outcomes: list[TrialOutcome] = []
+    in_flight: list[PrefectFuture[TrialOutcome]] = []
     launched = 0
     while launched < total or in_flight:
         while launched < total and len(in_flight) < config.max_concurrent:
@@ -129,14 +129,13 @@ def _run_bounded(
         done = next(as_completed(in_flight))
         in_flight.remove(done)
         result = done.result(raise_on_failure=False)
-        if isinstance(result, dict):
+        if isinstance(result, TrialOutcome):
             outcomes.append(result)
         else:  # the task itself crashed (e.g. storage unreachable): record, keep going
-            outcomes.append({"state": "CRASHED", "number": None, "reason": repr(result)})
+            outcomes.append(TrialOutcome(number=None, state="CRASHED", reason=repr(result)))
         progress.advance()
     return outcomes
 
 
 if __name__ == "__main__":
-    result = hpo()
-    print({k: v for k, v in result.items() if k not in ("outcomes", "top_trials")})
+    print(hpo().model_dump(exclude={"outcomes", "top_trials"}))

@@ -15,16 +15,17 @@ Everything lands in ``<artifacts_dir>/ligand-data/<name>/``: ``source/``,
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from prefect import flow
 from pydantic import BaseModel, Field, model_validator
 
 from blocks.environment import uses_environment_block
+from crucible.data.card import DataCardFiles
 from crucible.data.chembl import ChemblQuery
-from crucible.data.io import ColumnMapping
-from crucible.data.splits import SplitFractions
-from crucible.data.standardise import StandardiseOptions
+from crucible.data.io import ColumnMapping, LigandSource
+from crucible.data.splits import SplitFiles, SplitFractions
+from crucible.data.standardise import StandardisedFiles, StandardiseOptions
 from crucible.naming import InputPath, OptionalSlug, OutputPath, inside
 from crucible.settings import get_settings
 from crucible.validation import Seed, strict_config
@@ -98,57 +99,65 @@ class LigandDataConfig(BaseModel):
         return safe.strip("-.").lower()[:100] or "ligands"
 
 
+class LigandDataResult(BaseModel):
+    """Everything the ligand-data flow wrote.
+
+    Attributes:
+        folder: The run's folder.
+        source: The fetched or loaded table and its provenance.
+        standardised: Standardised and rejected tables with the summary.
+        split_dir: Folder of ``train.csv``, ``valid.csv``, ``test.csv``.
+        split: The split's paths and summary.
+        card: The data card's files and counts.
+    """
+
+    folder: str
+    source: LigandSource
+    standardised: StandardisedFiles
+    split_dir: str
+    split: SplitFiles
+    card: DataCardFiles
+
+
 @flow(name="ligand-data", log_prints=True)
 @uses_environment_block
-def ligand_data(config: LigandDataConfig = LigandDataConfig()) -> dict[str, Any]:  # noqa: B008
-    """Fetch or load ligands, standardise, split and publish a data card.
-
-    Returns:
-        Paths of every output (``split`` holds train/valid/test/summary) and the counts.
-    """
+def ligand_data(config: LigandDataConfig = LigandDataConfig()) -> LigandDataResult:  # noqa: B008
+    """Fetch or load ligands, standardise, split and publish a data card."""
     out = config.folder()
     if config.source == "chembl":
-        source = fetch_chembl(
-            config.chembl.model_dump(), str(out / "source"), get_settings().chembl_base_url
-        )
+        source = fetch_chembl(config.chembl, str(out / "source"), get_settings().chembl_base_url)
     else:
         source = load_ligands(
-            config.source,
-            str(out / "source"),
-            config.path,
-            config.mapping.model_dump(),
-            limit=config.limit,
+            config.source, str(out / "source"), config.path, config.mapping, limit=config.limit
         )
     standardised = standardise_task(
-        source["molecules"], str(out / "standardised"), config.standardise.model_dump()
+        source.molecules, str(out / "standardised"), config.standardise
     )
     split = split_ligands(
-        standardised["standardised"],
+        standardised.standardised,
         str(out / "split"),
         config.split.method,
-        config.split.fractions.model_dump(),
+        config.split.fractions,
         config.split.seed,
-        provenance_path=source["provenance"],
-        standardisation=standardised["summary"],
+        provenance_path=source.provenance,
+        standardisation=standardised.summary,
     )
     card = data_card(
-        standardised["standardised"],
+        standardised.standardised,
         str(out / "card"),
         title=config.name or config.default_name(),
-        standardisation=standardised["summary"],
-        split_paths={k: split[k] for k in ("train", "valid", "test")},
-        provenance_path=source["provenance"],
+        standardisation=standardised.summary,
+        split=split,
+        provenance_path=source.provenance,
     )
-    return {
-        "folder": str(out),
-        "source": source,
-        "standardised": standardised["standardised"],
-        "rejected": standardised["rejected"],
-        "split_dir": str(out / "split"),
-        "split": {k: v for k, v in split.items() if k != "summary"},
-        "split_summary": split["summary"],
-        "card": card,
-    }
+    return LigandDataResult(
+        folder=str(out),
+        source=source,
+        standardised=standardised,
+        split_dir=str(out / "split"),
+        split=split,
+        card=card,
+    )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from blocks.environment import uses_environment_block
 from crucible.chem.activity import get_activity_model
 from crucible.chem.filters import FilterConfig
+from crucible.chem.scoring import ComponentConfig, ScoringConfig
 from crucible.generator import DEFAULT_PRIOR_PATH
+from crucible.generator.jobs import StageSpec
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.naming import InputPath, Slug
@@ -58,20 +60,20 @@ class DesignScoring(BaseModel):
     activity_weight: float = Field(1.0, ge=0)
     aggregation: Literal["arithmetic", "geometric"] = "geometric"
 
-    def config(self, activity_model_dir: str) -> dict[str, Any]:
-        """A ``crucible.chem.scoring.ScoringConfig`` dict using the trained model."""
-        return {
-            "aggregation": self.aggregation,
-            "components": [
-                {"type": "qed", "weight": self.qed_weight},
-                {
-                    "type": "activity_model",
-                    "name": "activity",
-                    "weight": self.activity_weight,
-                    "params": {"model_path": activity_model_dir},
-                },
+    def config(self, activity_model_dir: str) -> ScoringConfig:
+        """The scoring function, using the trained activity model."""
+        return ScoringConfig(
+            aggregation=self.aggregation,
+            components=[
+                ComponentConfig(type="qed", weight=self.qed_weight),
+                ComponentConfig(
+                    type="activity_model",
+                    name="activity",
+                    weight=self.activity_weight,
+                    params={"model_path": activity_model_dir},
+                ),
             ],
-        }
+        )
 
 
 class MolecularDesignConfig(BaseModel):
@@ -130,19 +132,56 @@ class MolecularDesignConfig(BaseModel):
         return get_settings().artifact_folder("molecular-design", self.name)
 
 
+class DesignSummary(BaseModel):
+    """The headline figures of a molecular-design run."""
+
+    activity_test_r2: float
+    tl_best_epoch: int
+    tl_best_valid_nll: float
+    rl_steps: int
+    rl_final_mean_score: float
+    sampled_validity: float
+    generated_unique: int
+    generated_mean_score: float
+    filtered_kept: int
+
+
+class MolecularDesignResult(BaseModel):
+    """Every stage's main output of a molecular-design run.
+
+    Attributes:
+        summary: The headline figures.
+        split_dir: The ligand split.
+        activity_model: The activity-model folder.
+        tl_model: The fine-tuned prior.
+        agent: The RL agent.
+        scored: Scored samples (CSV).
+        filtered: Molecules that passed the filters (CSV).
+        map: Chemical-space map (PNG).
+        map_html: Interactive map.
+        grid: Top-molecule grid (PNG).
+    """
+
+    summary: DesignSummary
+    split_dir: str
+    activity_model: str
+    tl_model: str
+    agent: str
+    scored: str
+    filtered: str
+    map: str
+    map_html: str
+    grid: str
+
+
 @flow(name="molecular-design", log_prints=True)
 @uses_environment_block
 def molecular_design(
     config: MolecularDesignConfig = MolecularDesignConfig(),  # noqa: B008
-) -> dict[str, Any]:
-    """Ligands → activity model → transfer learning → RL → filters → chemical-space map.
-
-    Returns:
-        The paths of every stage's outputs and the headline figures.
-    """
+) -> MolecularDesignResult:
+    """Ligands → activity model → transfer learning → RL → filters → chemical-space map."""
     out = config.folder()
-    data = ligand_data(config.data)
-    split = Path(data["split_dir"])
+    split = Path(ligand_data(config.data).split_dir)
     model = train_activity_model(
         str(split),
         str(out / "activity-model"),
@@ -150,86 +189,85 @@ def molecular_design(
         params=config.activity_params,
         track=config.track,
     )
-    tl_config = config.tl.model_copy(update={"device": config.device})
     tl = transfer_learn(
         config.prior_path or str(DEFAULT_PRIOR_PATH),
         str(split / "train.csv"),
         str(split / "test.csv"),
-        tl_config.model_dump(),
+        config.tl.model_copy(update={"device": config.device}),
         str(out / "transfer-learning"),
         config.track,
     )
-    scoring = config.scoring.config(model["model_dir"])
+    scoring = config.scoring.config(model.model_dir)
     stage = StageConfig(
         max_steps=config.rl_steps, min_steps=config.rl_steps // 4, max_score=config.rl_target
     )
     rl = reinforce(
-        tl["model_path"],
-        tl["model_path"],
-        [{"stage": stage.model_dump(), "scoring": scoring}],
-        config.rl.model_dump(),
+        tl.model_path,
+        tl.model_path,
+        [StageSpec(stage=stage, scoring=scoring)],
+        config.rl,
         str(out / "reinforcement"),
         config.device,
         config.track,
     )
     sampled = sample(
-        rl["agent_path"],
+        rl.agent_path,
         config.samples,
         str(out / "generated" / "sampled.csv"),
         unique=True,
         device=config.device,
     )
     scored = score_molecules(
-        sampled["csv"], scoring, str(out / "generated" / "scored.csv"), smiles_column="SMILES"
+        sampled.csv, scoring, str(out / "generated" / "scored.csv"), smiles_column="SMILES"
     )
     kept = filter_smiles(
-        scored["path"],
+        scored.path,
         str(out / "filtered"),
-        config.filters.model_dump(),
+        config.filters,
         reference_csv=str(split / "train.csv"),
-        activity_model_dir=model["model_dir"],
+        activity_model_dir=model.model_dir,
     )
     space = embed_and_plot(
         {
             "training set": str(split / "train.csv"),
-            "generated": scored["path"],
-            "filtered": kept["kept"],
+            "generated": scored.path,
+            "filtered": kept.kept,
         },
         str(out / "chemical-space"),
         method=config.map_method,
         title=f"{config.name}: chemical space",
-        mlflow_run_id=rl.get("mlflow_run_id"),
+        mlflow_run_id=rl.mlflow_run_id,
     )
-    grid = top_molecules_grid(scored["path"], str(out / "top_molecules.png"))
-    summary = {
-        "activity_test_r2": model["metrics"]["test"]["r2"],
-        "tl_best_epoch": tl["best_epoch"],
-        "tl_best_valid_nll": tl["best"]["valid_nll"],
-        "rl_steps": rl["steps"],
-        "rl_final_mean_score": rl["final_mean_score"],
-        "sampled_validity": sampled.get("validity"),
-        "generated_unique": scored["n"],
-        "generated_mean_score": scored["mean_total"],
-        "filtered_kept": kept["n_kept"],
-    }
-    publish_markdown(_report(config.name, summary, space["png"], grid), "molecular-design-report")
+    grid = top_molecules_grid(scored.path, str(out / "top_molecules.png"))
+    summary = DesignSummary(
+        activity_test_r2=model.metrics["test"]["r2"],
+        tl_best_epoch=tl.best_epoch,
+        tl_best_valid_nll=tl.best.valid_nll,
+        rl_steps=rl.steps,
+        rl_final_mean_score=rl.final_mean_score,
+        sampled_validity=sampled.validity,
+        generated_unique=scored.n,
+        generated_mean_score=scored.mean_total,
+        filtered_kept=kept.n_kept,
+    )
+    publish_markdown(_report(config.name, summary, space.png, grid), "molecular-design-report")
     print(f"molecular design '{config.name}': {summary}")
-    return {
-        "summary": summary,
-        "split_dir": str(split),
-        "activity_model": model["model_dir"],
-        "tl_model": tl["model_path"],
-        "agent": rl["agent_path"],
-        "scored": scored["path"],
-        "filtered": kept["kept"],
-        "map": space["png"],
-        "map_html": space["html"],
-        "grid": grid,
-    }
+    return MolecularDesignResult(
+        summary=summary,
+        split_dir=str(split),
+        activity_model=model.model_dir,
+        tl_model=tl.model_path,
+        agent=rl.agent_path,
+        scored=scored.path,
+        filtered=kept.kept,
+        map=space.png,
+        map_html=space.html,
+        grid=grid,
+    )
 
 
-def _report(name: str, summary: dict[str, Any], map_png: str, grid_png: str) -> str:
-    rows = "\n".join(f"| {key} | {value} |" for key, value in summary.items())
+def _report(name: str, summary: DesignSummary, map_png: str, grid_png: str) -> str:
+    rows = "\n".join(f"| {key} | {value} |" for key, value in summary.model_dump().items())
     return (
         f"# Molecular design: {name}\n\n| figure | value |\n|---|---|\n{rows}\n\n"
         f"Chemical-space map: `{map_png}`\n\nTop molecules: `{grid_png}`\n"

@@ -12,15 +12,14 @@ Run locally (small CPU example)::
     python -m flows.prior_flow
 """
 
-import json
 from pathlib import Path
-from typing import Any
 
 from prefect import flow
 from pydantic import BaseModel, Field
 
 from blocks.environment import uses_environment_block
 from crucible.generator import DEFAULT_CORPUS_PATH, DEFAULT_PRIOR_PATH
+from crucible.generator.jobs import SampleSummary, TrainingSummary
 from crucible.generator.pretraining import PretrainConfig
 from crucible.naming import InputPath, OutputPath, Slug, check_slug, inside
 from crucible.settings import get_settings
@@ -65,25 +64,32 @@ class PriorFlowConfig(BaseModel):
         return inside(root, "prior", check_slug(self.name, "name"), field="name")
 
 
+class PriorFlowResult(BaseModel):
+    """What the prior flow produced.
+
+    Attributes:
+        training: The pre-training summary (``model_path``, per-epoch ``history``, ``plot``,
+            MLflow run id).
+        quality: Validity/uniqueness of ``quality_samples`` SMILES (None when 0).
+    """
+
+    training: TrainingSummary
+    quality: SampleSummary | None = None
+
+
 @flow(name="prior", log_prints=True)
 @uses_environment_block
-def prior(config: PriorFlowConfig = PriorFlowConfig()) -> dict[str, Any]:  # noqa: B008
-    """Pre-train a prior and sample from it.
-
-    Returns:
-        ``model_path``, per-epoch ``history``, ``plot``, ``quality`` (on ``quality_samples``
-        SMILES) and the MLflow run id.
-    """
+def prior(config: PriorFlowConfig = PriorFlowConfig()) -> PriorFlowResult:  # noqa: B008
+    """Pre-train a prior and sample from it."""
     out = config.folder()
     corpus = config.corpus_path or str(DEFAULT_CORPUS_PATH)
-    result = pretrain_prior(corpus, config.pretrain.model_dump(), str(out), config.limit,
-                            config.track)  # fmt: skip
-    quality: dict[str, Any] = {}
+    training = pretrain_prior(corpus, config.pretrain, str(out), config.limit, config.track)
+    quality = None
     if config.quality_samples:
-        quality = sample(result["model_path"], config.quality_samples, str(out / "samples.csv"),
+        quality = sample(training.model_path, config.quality_samples, str(out / "samples.csv"),
                          device=config.pretrain.device)  # fmt: skip
-    print(f"prior {result['model_path']}: {json.dumps(quality)}")
-    return {**result, "quality": quality}
+    print(f"prior {training.model_path}: {quality.model_dump_json() if quality else ''}")
+    return PriorFlowResult(training=training, quality=quality)
 
 
 if __name__ == "__main__":

@@ -13,25 +13,31 @@ Run locally (QED on the shipped prior)::
 """
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from prefect import flow
 from pydantic import BaseModel, Field
 
 from blocks.environment import uses_environment_block
-from crucible.generator.jobs import StageSpec
+from crucible.chem.scoring import ComponentConfig, ScoringConfig
+from crucible.generator.jobs import (
+    ReinforcementSummary,
+    ReinventReinforcement,
+    StageSpec,
+    use_reinvent,
+)
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.naming import InputPath, OutputPath, Slug, check_slug, inside
 from crucible.settings import get_settings
 from crucible.validation import DeviceName, strict_config
-from tasks.generator import reinforce
+from tasks.generator import reinforce, reinforce_reinvent
 
 
 def _default_stages() -> list[StageSpec]:
     return [
         StageSpec(
             stage=StageConfig(max_steps=100, min_steps=25, max_score=0.9),
-            scoring={"components": [{"type": "qed"}]},
+            scoring=ScoringConfig(components=[ComponentConfig(type="qed")]),
         )
     ]
 
@@ -75,24 +81,18 @@ class ReinforcementFlowConfig(BaseModel):
 @uses_environment_block
 def reinforcement(
     config: ReinforcementFlowConfig = ReinforcementFlowConfig(),  # noqa: B008
-) -> dict[str, Any]:
+) -> ReinforcementSummary | ReinventReinforcement:
     """Run staged RL and return the agent file, CSVs, plot and per-step history."""
-    result = reinforce(
-        config.prior_path or None,
-        config.agent_path or None,
-        [s.model_dump() for s in config.stages],
-        config.rl.model_dump(),
-        str(config.folder()),
-        config.device,
-        config.track,
-        config.engine,
-    )
-    if result.get("engine") == "reinvent":
-        print(f"RL by external REINVENT 4: agent {result['agent_path']}")
-        return result
+    prior, agent = config.prior_path or None, config.agent_path or None
+    out = str(config.folder())
+    if use_reinvent(config.engine):
+        external = reinforce_reinvent(prior, agent, config.stages, config.rl, out, config.device)
+        print(f"RL by external REINVENT 4: agent {external.agent_path}")
+        return external
+    result = reinforce(prior, agent, config.stages, config.rl, out, config.device, config.track)
     print(
-        f"RL: {result['steps']} steps, {result['oracle_calls']} molecules scored, final mean "
-        f"score {result['final_mean_score']:.3f}, top-10 {result['top10_mean_score']:.3f}"
+        f"RL: {result.steps} steps, {result.oracle_calls} molecules scored, final mean "
+        f"score {result.final_mean_score:.3f}, top-10 {result.top10_mean_score:.3f}"
     )
     return result
 

@@ -77,24 +77,22 @@ def train(
         get_settings().artifact_folder("training", str(flow_run.id or "local"))
     )
     overrides = {**config.params, **(params or {})}
-    result = train_model(
-        config.train.model_dump(mode="json"), out, overrides, config.experiment, config.tracking
-    )
-    metrics = {k: float(v) for k, v in result["metrics"].items()}
+    result = train_model(config.train, out, overrides, config.experiment, config.tracking)
+    metrics = {k: float(v) for k, v in result.metrics.items()}
     if config.objective not in metrics:
         raise ValueError(
             f"objective {config.objective!r} is not a metric; use one of {sorted(metrics)}"
         )
     print(
-        f"{config.objective} = {metrics[config.objective]:.5g} (epoch {result['best_epoch']}, "
-        f"run {result['run_id']}, checkpoint {result['checkpoint']})"
+        f"{config.objective} = {metrics[config.objective]:.5g} (epoch {result.best_epoch}, "
+        f"run {result.run_id}, checkpoint {result.checkpoint})"
     )
     return {
         **metrics,
         "objective": metrics[config.objective],
-        "best_epoch": float(result["best_epoch"]),
-        "n_parameters": float(result["n_parameters"]),
-        "train_seconds": float(result["seconds"]),
+        "best_epoch": float(result.best_epoch),
+        "n_parameters": float(result.n_parameters),
+        "train_seconds": float(result.seconds),
     }
 
 

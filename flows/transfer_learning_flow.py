@@ -13,19 +13,25 @@ Run locally (bundled EGFR data, shipped prior)::
 """
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from prefect import flow
 from pydantic import BaseModel, Field
 
 from blocks.environment import uses_environment_block
 from crucible.generator import DEFAULT_PRIOR_PATH
+from crucible.generator.jobs import (
+    ReinventTransferLearning,
+    SampleSummary,
+    TransferLearningSummary,
+    use_reinvent,
+)
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.naming import InputPath, OptionalSlug, OutputPath, Slug, check_slug, inside
 from crucible.settings import get_settings
 from crucible.validation import MAX_SAMPLES, strict_config
 from flows.ligand_data_flow import LigandDataConfig, ligand_data
-from tasks.generator import sample
+from tasks.generator import sample, transfer_learn_reinvent
 from tasks.generator import transfer_learn as transfer_learn_task
 
 
@@ -69,40 +75,48 @@ class TransferLearningFlowConfig(BaseModel):
         return inside(root, "transfer-learning", check_slug(self.name, "name"), field="name")
 
 
+class TransferLearningFlowResult(BaseModel):
+    """What the transfer-learning flow produced.
+
+    Attributes:
+        training: The fine-tuning summary (``model_path`` of the best epoch, per-epoch
+            ``history``, skipped SMILES), or the external REINVENT run.
+        quality: Validity/uniqueness of samples from the fine-tuned model (None: none).
+        split_dir: The split trained on.
+    """
+
+    training: TransferLearningSummary | ReinventTransferLearning
+    quality: SampleSummary | None = None
+    split_dir: str
+
+
 @flow(name="transfer-learning", log_prints=True)
 @uses_environment_block
 def transfer_learning(
     config: TransferLearningFlowConfig = TransferLearningFlowConfig(),  # noqa: B008
-) -> dict[str, Any]:
-    """Fine-tune a prior on a ligand training split.
-
-    Returns:
-        ``model_path`` (best epoch), ``best_epoch``, per-epoch ``history``, skipped SMILES
-        count and file, ``quality`` of samples from the fine-tuned model and ``split_dir``.
-    """
-    split_dir = config.split_dir or ligand_data(config.data)["split_dir"]
+) -> TransferLearningFlowResult:
+    """Fine-tune a prior on a ligand training split, then sample from it."""
+    split_dir = config.split_dir or ligand_data(config.data).split_dir
     out = config.folder()
+    train = str(Path(split_dir) / config.train_file)
     valid = str(Path(split_dir) / config.validation_file) if config.validation_file else None
-    result = transfer_learn_task(
-        config.prior_path or str(DEFAULT_PRIOR_PATH),
-        str(Path(split_dir) / config.train_file),
-        valid,
-        config.tl.model_dump(),
-        str(out),
-        config.track,
-        config.engine,
-    )
-    quality: dict[str, Any] = {}
+    prior = config.prior_path or str(DEFAULT_PRIOR_PATH)
+    training: TransferLearningSummary | ReinventTransferLearning
+    if use_reinvent(config.engine):
+        training = transfer_learn_reinvent(prior, train, valid, config.tl, str(out))
+    else:
+        training = transfer_learn_task(prior, train, valid, config.tl, str(out), config.track)
+    quality = None
     if config.samples:
-        quality = sample(result["model_path"], config.samples, str(out / "samples.csv"),
+        quality = sample(training.model_path, config.samples, str(out / "samples.csv"),
                          device=config.tl.device)  # fmt: skip
-    if "best" in result:
+    if isinstance(training, TransferLearningSummary):
         print(
-            f"TL best epoch {result['best_epoch']} (validation NLL "
-            f"{result['best']['valid_nll']:.2f}); {result['skipped_count']} SMILES skipped; "
+            f"TL best epoch {training.best_epoch} (validation NLL "
+            f"{training.best.valid_nll:.2f}); {training.skipped_count} SMILES skipped; "
             f"samples {quality}"
         )
-    return {**result, "quality": quality, "split_dir": split_dir}
+    return TransferLearningFlowResult(training=training, quality=quality, split_dir=split_dir)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from crucible.chem import activity
+from crucible.chem.activity import ActivityModelSummary
 from crucible.data import io
 from tasks._artifacts import Progress, publish_image, publish_table
 
@@ -28,14 +29,14 @@ def train_activity_model(
     tags: dict[str, str] | None = None,
     track: bool = True,
     register_as: str | None = None,
-) -> dict[str, Any]:
+) -> ActivityModelSummary:
     """Train an activity model on ``split_dir`` and save it under ``out_dir/model``.
 
     With ``register_as`` the model is also logged as an MLflow pyfunc model and registered.
 
     Returns:
-        ``model_dir``, ``parity_plot``, ``run_id``, ``registered_version`` and per-split
-        ``metrics``.
+        ``model_dir``, ``parity_plot``, ``run_id``, ``registered_version``, per-split
+        ``metrics`` and the fit time.
     """
     logger = get_run_logger()
     split = Path(split_dir)
@@ -68,11 +69,4 @@ def train_activity_model(
     logger.info(
         "%s test R² %.3f RMSE %.3f (run %s)", kind, test["r2"], test["rmse"], result.run_id
     )
-    return {
-        "model_dir": str(result.model_dir),
-        "parity_plot": str(result.parity_plot),
-        "run_id": result.run_id,
-        "registered_version": result.registered_version,
-        "metrics": result.metrics,
-        "fit_seconds": result.seconds,
-    }
+    return result.summary()

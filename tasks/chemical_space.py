@@ -7,13 +7,17 @@ PNG, HTML and CSV files and publishes the PNGs as image artifacts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from prefect import get_run_logger, task
 
-from crucible.viz.chemical_space import chemical_space_map, plot_map_png, write_map_html
+from crucible.viz.chemical_space import (
+    MapFiles,
+    chemical_space_map,
+    plot_map_png,
+    write_map_html,
+)
 from crucible.viz.molecules import molecule_grid, top_molecules
 from tasks._artifacts import publish_image
 from tasks.scoring import read_smiles
@@ -30,7 +34,7 @@ def embed_and_plot(
     seed: int = 0,
     title: str = "Chemical space",
     mlflow_run_id: str | None = None,
-) -> dict[str, Any]:
+) -> MapFiles:
     """Embed several SMILES files into one map; write PNG, interactive HTML and CSV.
 
     Args:
@@ -71,7 +75,7 @@ def embed_and_plot(
         log_map_to_mlflow(mlflow_run_id, [png, html, csv])
     counts = {name: space.labels.count(name) for name in space.set_names}
     logger.info("%s map of %s (dropped invalid: %s)", method, counts, space.dropped)
-    return {"png": str(png), "html": str(html), "csv": str(csv), "counts": counts}
+    return MapFiles(png=str(png), html=str(html), csv=str(csv), counts=counts)
 
 
 def log_map_to_mlflow(run_id: str, paths: list[Path]) -> None:

@@ -7,11 +7,10 @@ kept and summary CSVs and publishes the per-stage report (removed count and reas
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from prefect import get_run_logger, task
 
-from crucible.chem.filters import FilterConfig, filter_molecules
+from crucible.chem.filters import FilterConfig, FilteredFiles, FilterStage, filter_molecules
 from tasks._artifacts import publish_markdown, publish_table
 from tasks.scoring import read_smiles
 
@@ -20,19 +19,19 @@ from tasks.scoring import read_smiles
 def filter_smiles(
     smiles_csv: str,
     out_dir: str,
-    config: dict[str, Any] | None = None,
+    config: FilterConfig | None = None,
     smiles_column: str = "smiles",
     reference_csv: str | None = None,
     reference_column: str = "smiles",
     activity_model_dir: str | None = None,
-) -> dict[str, Any]:
+) -> FilteredFiles:
     """Filter the SMILES of ``smiles_csv`` and write the results under ``out_dir``.
 
     Args:
         smiles_csv: Input CSV (e.g. generated molecules).
         out_dir: Folder for ``filtered_molecules.csv``, ``filtered_kept.csv`` and
             ``filtered_summary.csv``.
-        config: A :class:`FilterConfig` as a dict (defaults when None).
+        config: The filter chain (defaults when None).
         smiles_column: SMILES column of the input.
         reference_csv: Training set for the novelty filter.
         reference_column: SMILES column of the reference file.
@@ -43,7 +42,7 @@ def filter_smiles(
         ``stages`` (the summary rows).
     """
     logger = get_run_logger()
-    filter_config = FilterConfig.model_validate(config or {})
+    filter_config = config or FilterConfig()
     smiles = read_smiles(smiles_csv, smiles_column)
     reference = read_smiles(reference_csv, reference_column) if reference_csv else None
     activity = None
@@ -53,23 +52,26 @@ def filter_smiles(
         activity = load_activity_model(activity_model_dir)
     result = filter_molecules(smiles, filter_config, reference, activity)
     paths = result.to_csv(Path(out_dir))
-    rows = result.summary_rows()
-    publish_table(rows, key="filter-summary", description="Molecules removed per filter stage")
-    publish_markdown(_report(rows, len(smiles)), key="filter-report")
-    for row in rows:
-        logger.info("%-16s removed %6d, %6d remain", row["name"], row["removed"], row["remaining"])
-    return {
-        **{kind: str(path) for kind, path in paths.items()},
-        "n_in": len(smiles),
-        "n_kept": len(result.kept_smiles),
-        "stages": rows,
-    }
+    publish_table(
+        result.summary_rows(),
+        key="filter-summary",
+        description="Molecules removed per filter stage",
+    )
+    publish_markdown(_report(result.summary, len(smiles)), key="filter-report")
+    for stage in result.summary:
+        logger.info("%-16s removed %6d, %6d remain", stage.name, stage.removed, stage.remaining)
+    return FilteredFiles(
+        molecules=str(paths["molecules"]),
+        kept=str(paths["kept"]),
+        summary=str(paths["summary"]),
+        n_in=len(smiles),
+        n_kept=len(result.kept_smiles),
+        stages=result.summary,
+    )
 
 
-def _report(rows: list[dict[str, Any]], n_in: int) -> str:
+def _report(stages: list[FilterStage], n_in: int) -> str:
     lines = [f"# Filter report\n\n{n_in} molecules in.\n", "| stage | removed | remaining | why |",
              "|---|---:|---:|---|"]  # fmt: skip
-    lines += [
-        f"| {r['name']} | {r['removed']} | {r['remaining']} | {r['description']} |" for r in rows
-    ]
+    lines += [f"| {s.name} | {s.removed} | {s.remaining} | {s.description} |" for s in stages]
     return "\n".join(lines)

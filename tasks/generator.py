@@ -1,20 +1,31 @@
 """Prefect tasks of the generator stages: pretrain, transfer-learn, reinforce, sample.
 
-Each task makes one call into :mod:`crucible.generator.jobs`, shows progress (one step per
-epoch or RL step), and publishes the NLL / score plots and a history table as artifacts.
-Transfer learning is cached on the prior file, the data files and the config.
+Each task makes one call into :mod:`crucible.generator.jobs` with the stage's pydantic
+config, shows progress (one step per epoch or RL step), publishes the NLL / score plots and
+a history table as artifacts and returns the job's pydantic summary. Transfer learning is
+cached on the prior file, the data files and the config. The ``*_reinvent`` tasks hand the
+stage to an external REINVENT 4 with a generated TOML.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+from collections.abc import Sequence
 from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.context import TaskRunContext
 
 from crucible.generator import jobs
+from crucible.generator.jobs import (
+    ReinforcementSummary,
+    ReinventReinforcement,
+    ReinventTransferLearning,
+    SampleSummary,
+    StageSpec,
+    TrainingSummary,
+    TransferLearningSummary,
+)
 from crucible.generator.pretraining import PretrainConfig
 from crucible.generator.reinforcement import ReinforcementConfig, StepRecord
 from crucible.generator.training import EpochRecord
@@ -23,10 +34,14 @@ from tasks._artifacts import Progress, publish_image, publish_table
 
 _HISTORY_COLUMNS = ("epoch", "train_nll", "valid_nll", "validity", "uniqueness", "novelty",
                     "learning_rate", "skipped", "seconds")  # fmt: skip
+_STEP_COLUMNS = ("stage", "step", "mean_score", "validity", "agent_nll", "prior_nll",
+                 "oracle_calls")  # fmt: skip
 
 
-def _epoch_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: row[k] for k in _HISTORY_COLUMNS if k in row} for row in history]
+def _rows(
+    history: Sequence[EpochRecord | StepRecord], columns: Sequence[str]
+) -> list[dict[str, Any]]:
+    return [{k: getattr(row, k) for k in columns} for row in history]
 
 
 def _epoch_logger(progress: Progress, stage: str) -> Any:
@@ -46,24 +61,24 @@ def _epoch_logger(progress: Progress, stage: str) -> Any:
 @task(name="pretrain-prior", timeout_seconds=24 * 3600)
 def pretrain_prior(
     corpus_path: str,
-    config: dict[str, Any],
+    config: PretrainConfig,
     output_dir: str,
     limit: int | None = None,
     track: bool = True,
-) -> dict[str, Any]:
-    """Pre-train a prior on a SMILES file; returns the summary of :func:`jobs.run_pretraining`."""
-    recipe = PretrainConfig.model_validate(config)
-    progress = Progress("prior-epochs", total=recipe.epochs, description=corpus_path)
+) -> TrainingSummary:
+    """Pre-train a prior on a SMILES file (see :func:`jobs.run_pretraining`)."""
+    progress = Progress("prior-epochs", total=config.epochs, description=corpus_path)
     result = jobs.run_pretraining(
-        corpus_path, recipe, output_dir, limit, track,
+        corpus_path, config, output_dir, limit, track,
         on_epoch=_epoch_logger(progress, "pre-training"),
     )  # fmt: skip
-    publish_image(result["plot"], "prior-nll", "Pre-training: NLL per epoch and sample quality")
-    publish_table(_epoch_rows(result["history"]), "prior-history", "Pre-training per epoch")
+    publish_image(result.plot, "prior-nll", "Pre-training: NLL per epoch and sample quality")
+    publish_table(_rows(result.history, _HISTORY_COLUMNS), "prior-history",
+                  "Pre-training per epoch")  # fmt: skip
     return result
 
 
-def _tl_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+def _tl_cache_key(context: TaskRunContext | None, parameters: dict[str, Any]) -> str:
     """Cache key: contents of the prior and data files, the config and the output folder."""
     digest = hashlib.sha256()
     for name in ("prior_path", "train_path", "valid_path"):
@@ -75,69 +90,66 @@ def _tl_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     return "transfer-learn-" + digest.hexdigest()
 
 
+def _reinvent_tl_cache_key(context: TaskRunContext | None, parameters: dict[str, Any]) -> str:
+    return "reinvent-" + _tl_cache_key(context, parameters)
+
+
 @task(name="transfer-learn", cache_key_fn=_tl_cache_key, persist_result=True,
       timeout_seconds=12 * 3600)  # fmt: skip
 def transfer_learn(
     prior_path: str,
     train_path: str,
     valid_path: str | None,
-    config: dict[str, Any],
+    config: TransferLearningConfig,
     output_dir: str,
     track: bool = True,
-    engine: str = "crucible",
-) -> dict[str, Any]:
-    """Fine-tune a prior; reports the best epoch and validation NLL (logs, artifacts, MLflow).
-
-    ``engine="reinvent"`` (or ``"auto"`` with ``reinvent`` on the PATH) runs an external
-    REINVENT 4 with a generated TOML instead of the built-in engine.
-    """
-    recipe = TransferLearningConfig.model_validate(config)
-    if jobs.use_reinvent(engine):
-        return jobs.run_reinvent_transfer_learning(
-            prior_path, train_path, valid_path, recipe, output_dir
-        )
-    progress = Progress("transfer-learning-epochs", total=recipe.epochs, description=train_path)
+) -> TransferLearningSummary:
+    """Fine-tune a prior; reports the best epoch and validation NLL (logs, artifacts, MLflow)."""
+    progress = Progress("transfer-learning-epochs", total=config.epochs, description=train_path)
     result = jobs.run_transfer_learning(
-        prior_path, train_path, valid_path, recipe, output_dir, track,
+        prior_path, train_path, valid_path, config, output_dir, track,
         on_epoch=_epoch_logger(progress, "TL"),
     )  # fmt: skip
-    progress.set(recipe.epochs)
-    best = result["best"]
+    progress.set(config.epochs)
     get_run_logger().info(
         "TL best epoch %d (validation NLL %.3f); %d input SMILES skipped (%s)",
-        result["best_epoch"], best["valid_nll"], result["skipped_count"], result["skipped_csv"],
+        result.best_epoch, result.best.valid_nll, result.skipped_count, result.skipped_csv,
     )  # fmt: skip
-    publish_image(result["plot"], "transfer-learning-nll",
-                  f"Transfer learning: best epoch {result['best_epoch']}")  # fmt: skip
-    publish_table(_epoch_rows(result["history"]), "transfer-learning-history",
-                  f"TL per epoch; best epoch {result['best_epoch']}, "
-                  f"{result['skipped_count']} input SMILES skipped")  # fmt: skip
+    publish_image(result.plot, "transfer-learning-nll",
+                  f"Transfer learning: best epoch {result.best_epoch}")  # fmt: skip
+    publish_table(_rows(result.history, _HISTORY_COLUMNS), "transfer-learning-history",
+                  f"TL per epoch; best epoch {result.best_epoch}, "
+                  f"{result.skipped_count} input SMILES skipped")  # fmt: skip
     return result
+
+
+@task(name="transfer-learn-reinvent", cache_key_fn=_reinvent_tl_cache_key, persist_result=True,
+      timeout_seconds=12 * 3600)  # fmt: skip
+def transfer_learn_reinvent(
+    prior_path: str,
+    train_path: str,
+    valid_path: str | None,
+    config: TransferLearningConfig,
+    output_dir: str,
+) -> ReinventTransferLearning:
+    """Fine-tune a prior with an external REINVENT 4 (TOML generated from ``config``)."""
+    return jobs.run_reinvent_transfer_learning(
+        prior_path, train_path, valid_path, config, output_dir
+    )
 
 
 @task(name="reinforce", timeout_seconds=24 * 3600)
 def reinforce(
     prior_path: str | None,
     agent_path: str | None,
-    stages: list[dict[str, Any]],
-    config: dict[str, Any],
+    stages: list[StageSpec],
+    config: ReinforcementConfig,
     output_dir: str,
     device: str = "auto",
     track: bool = True,
-    engine: str = "crucible",
-) -> dict[str, Any]:
-    """Staged RL with the DAP loss; returns the agent file, CSVs and per-step history.
-
-    ``engine="reinvent"`` (or ``"auto"`` with ``reinvent`` on the PATH) runs an external
-    REINVENT 4 with a generated TOML instead of the built-in engine.
-    """
-    specs = [jobs.StageSpec.model_validate(s) for s in stages]
-    settings = ReinforcementConfig.model_validate(config)
-    if jobs.use_reinvent(engine):
-        return jobs.run_reinvent_reinforcement(
-            prior_path, agent_path, specs, settings, output_dir, device
-        )
-    total = sum(spec.stage.max_steps for spec in specs)
+) -> ReinforcementSummary:
+    """Staged RL with the DAP loss; returns the agent file, CSVs and per-step history."""
+    total = sum(spec.stage.max_steps for spec in stages)
     progress = Progress("reinforcement-steps", total=total, description=output_dir)
     logger = get_run_logger()
 
@@ -150,14 +162,27 @@ def reinforce(
         )  # fmt: skip
 
     result = jobs.run_reinforcement(
-        prior_path, agent_path, specs, settings, output_dir, device, track, on_step=on_step
+        prior_path, agent_path, stages, config, output_dir, device, track, on_step=on_step
     )
     progress.set(total)
-    publish_image(result["plot"], "reinforcement-scores", "RL: score and NLL over steps")
-    keys = ("stage", "step", "mean_score", "validity", "agent_nll", "prior_nll", "oracle_calls")
-    rows = [{k: row[k] for k in keys} for row in result["history"]]
-    publish_table(rows, "reinforcement-history", "RL per step")
+    publish_image(result.plot, "reinforcement-scores", "RL: score and NLL over steps")
+    publish_table(_rows(result.history, _STEP_COLUMNS), "reinforcement-history", "RL per step")
     return result
+
+
+@task(name="reinforce-reinvent", timeout_seconds=24 * 3600)
+def reinforce_reinvent(
+    prior_path: str | None,
+    agent_path: str | None,
+    stages: list[StageSpec],
+    config: ReinforcementConfig,
+    output_dir: str,
+    device: str = "auto",
+) -> ReinventReinforcement:
+    """Staged learning with an external REINVENT 4 (TOML generated from ours)."""
+    return jobs.run_reinvent_reinforcement(
+        prior_path, agent_path, stages, config, output_dir, device
+    )
 
 
 @task(name="sample-smiles")
@@ -168,10 +193,10 @@ def sample(
     temperature: float = 1.0,
     unique: bool = False,
     device: str = "auto",
-) -> dict[str, Any]:
+) -> SampleSummary:
     """Sample SMILES into a REINVENT-style CSV; returns validity/uniqueness."""
     result = jobs.run_sampling(
         model_path, num, output_csv, temperature, unique=unique, device=device
     )
-    get_run_logger().info("sampled %s", json.dumps(result))
+    get_run_logger().info("sampled %s", result.model_dump_json())
     return result

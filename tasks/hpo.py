@@ -3,14 +3,13 @@
 Every task loads the study from its storage (an Optuna RDB URL; once per flow run and
 process), so tasks can run in threads, processes or on other machines; the study, not the
 task, holds the state. A trial task never raises for a failed or pruned trial: the outcome
-is recorded in the study and in MLflow and returned as a dict. No task is cached: the same
-inputs run a new trial each time.
+is recorded in the study and in MLflow and returned as a :class:`TrialOutcome`. No task is
+cached: the same inputs run a new trial each time.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
 from crucible.settings import get_settings
-from crucible.training.hpo import HpoStudy, StudySpec
+from crucible.training.hpo import (
+    HpoStudy,
+    StudyInfo,
+    StudyReport,
+    StudySpec,
+    StudySummary,
+    TrialOutcome,
+)
 from tasks._artifacts import publish_image, publish_markdown, publish_table
 
 _STUDIES: dict[tuple[str, str, str, str], HpoStudy] = {}
@@ -51,11 +57,11 @@ def _load(study: str, storage_url: str, tracking: bool | str) -> HpoStudy:
 
 @task(name="hpo-create-study", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def create_or_load_study(
-    spec: dict[str, Any],
+    spec: StudySpec,
     storage_url: str = "",
     tracking: bool | str = True,
     recover_stale_after_s: float | None = None,
-) -> dict[str, Any]:
+) -> StudyInfo:
     """Create the study (or load it to resume) and fail trials left RUNNING by a crash.
 
     Returns:
@@ -64,25 +70,22 @@ def create_or_load_study(
     """
     logger = get_run_logger()
     url = storage_url or get_settings().optuna_storage_url
-    study = HpoStudy.create(StudySpec.model_validate(spec), url, tracking=tracking)
+    study = HpoStudy.create(spec, url, tracking=tracking)
     recovered = (
         study.fail_stale_trials(recover_stale_after_s) if recover_stale_after_s is not None else []
     )
     if recovered:
         logger.warning("failed and re-queued stale RUNNING trials %s", recovered)
-    info = {
-        "study": study.spec.name,
-        "storage_url": url,
-        "n_trials": study.n_trials(),
-        "remaining": study.remaining_trials(),
-        "recovered": recovered,
-        "parent_run_id": study.parent_run_id,
-    }
+    info = StudyInfo(
+        study=study.spec.name,
+        storage_url=url,
+        n_trials=study.n_trials(),
+        remaining=study.remaining_trials(),
+        recovered=recovered,
+        parent_run_id=study.parent_run_id,
+    )
     logger.info(
-        "study %s: %d trials so far, %s remaining",
-        info["study"],
-        info["n_trials"],
-        info["remaining"],
+        "study %s: %d trials so far, %s remaining", info.study, info.n_trials, info.remaining
     )
     return info
 
@@ -90,7 +93,7 @@ def create_or_load_study(
 @task(name="hpo-trial", retries=0, cache_policy=NO_CACHE)
 def run_trial(
     study: str, storage_url: str = "", tracking: bool | str = True, concurrency_limit: str = ""
-) -> dict[str, Any]:
+) -> TrialOutcome:
     """Run one trial (ask → train → tell); ``SKIPPED`` when the study is stopped or full.
 
     Args:
@@ -104,7 +107,7 @@ def run_trial(
     hpo = _load(study, storage_url, tracking)
     remaining = hpo.remaining_trials()
     if hpo.stop_requested() or (remaining is not None and remaining <= 0):
-        return {"state": "SKIPPED", "number": None, "values": None}
+        return TrialOutcome(number=None, state="SKIPPED")
     if concurrency_limit:
         with concurrency(concurrency_limit, occupy=1, strict=False):
             outcome = hpo.run_trial()
@@ -117,21 +120,21 @@ def run_trial(
         outcome.values,
         outcome.reason or "",
     )
-    return asdict(outcome)
+    return outcome
 
 
 @task(name="hpo-analyse", retries=1, cache_policy=NO_CACHE)
 def analyse_study(
     study: str, out_dir: str, storage_url: str = "", tracking: bool | str = True, top_k: int = 10
-) -> dict[str, Any]:
+) -> StudyReport:
     """Plots (history, importances), top-trials table and summary; also sent to MLflow.
 
     Returns:
         The study summary plus ``plots`` (name → PNG path) and ``top_trials`` rows.
     """
     hpo = _load(study, storage_url, tracking)
-    summary = hpo.summary()
-    plots = hpo.plot(Path(out_dir)) if summary["n_complete"] else {}
+    summary = StudySummary.model_validate(hpo.summary())
+    plots = hpo.plot(Path(out_dir)) if summary.n_complete else {}
     for name, path in plots.items():
         publish_image(path, key=f"hpo-{study}-{name}", description=f"{study}: {name}")
         hpo.tracker.get_run(hpo.parent_run_id).log_artifact(path)
@@ -139,7 +142,9 @@ def analyse_study(
     if rows:
         publish_table(rows, key=f"hpo-{study}-top-trials", description=f"{study}: best trials")
     publish_markdown(_summary_markdown(summary), key=f"hpo-{study}-summary")
-    return {**summary, "plots": {k: str(v) for k, v in plots.items()}, "top_trials": rows}
+    return StudyReport(
+        **dict(summary), plots={k: str(v) for k, v in plots.items()}, top_trials=rows
+    )
 
 
 @task(name="hpo-register-best", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
@@ -154,15 +159,15 @@ def _cell(value: Any) -> Any:
     return round(value, 6) if isinstance(value, float) else value
 
 
-def _summary_markdown(summary: dict[str, Any]) -> str:
+def _summary_markdown(summary: StudySummary) -> str:
     lines = [
-        f"# HPO study `{summary['study']}`",
+        f"# HPO study `{summary.study}`",
         "",
-        f"* trials: {summary['n_trials']} (complete {summary['n_complete']}, pruned "
-        f"{summary['n_pruned']}, failed {summary['n_fail']}, running {summary['n_running']})",
-        f"* best trial: {summary['best_trial']} with value {summary['best_value']}",
+        f"* trials: {summary.n_trials} (complete {summary.n_complete}, pruned "
+        f"{summary.n_pruned}, failed {summary.n_fail}, running {summary.n_running})",
+        f"* best trial: {summary.best_trial} with value {summary.best_value}",
     ]
-    if summary.get("best_params"):
+    if summary.best_params:
         lines += ["", "| parameter | value |", "|---|---|"]
-        lines += [f"| {k} | {_cell(v)} |" for k, v in summary["best_params"].items()]
+        lines += [f"| {k} | {_cell(v)} |" for k, v in summary.best_params.items()]
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """Prefect tasks of the ligand-data stage: fetch or load, standardise, split, data card.
 
 Each task is one call into :mod:`crucible.data`, writes its files under ``out_dir`` and
-returns a small dict of paths and counts. The ChEMBL fetch retries transient failures
+returns a small pydantic model of paths and counts. The ChEMBL fetch retries transient failures
 (timeouts, connection errors, 5xx, truncated responses) with exponential back-off, and is
 cached by its inputs (the query, the base URL, the output folder) and its source code for
 one day, so re-running a flow does not hit ChEMBL again.
@@ -21,9 +21,11 @@ from prefect.states import State
 from prefect.tasks import Task, exponential_backoff
 
 from crucible.data import chembl, datasets, io, standardise
-from crucible.data.card import build_data_card
+from crucible.data.card import DataCardFiles, build_data_card
+from crucible.data.io import ColumnMapping, LigandSource
 from crucible.data.provenance import Provenance
-from crucible.data.splits import SplitFractions, split_frame
+from crucible.data.splits import SplitFiles, SplitFractions, split_frame
+from crucible.data.standardise import StandardisedFiles, StandardiseOptions
 from crucible.exceptions import InvalidInputError
 from crucible.naming import input_path
 from crucible.settings import get_settings
@@ -53,11 +55,11 @@ def _is_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) ->
     cache_expiration=FETCH_CACHE_EXPIRATION,
     timeout_seconds=3600,
 )
-def fetch_chembl(query: dict[str, Any], out_dir: str, base_url: str) -> dict[str, Any]:
+def fetch_chembl(query: chembl.ChemblQuery, out_dir: str, base_url: str) -> LigandSource:
     """Fetch a target's activities from ChEMBL into ``out_dir``.
 
     Args:
-        query: A :class:`~crucible.data.chembl.ChemblQuery` as a dict.
+        query: The target and the activity filters.
         out_dir: Folder for ``activities.csv``, ``molecules.csv``, ``provenance.json``.
         base_url: ChEMBL base URL (part of the cache key; must match the settings).
 
@@ -65,15 +67,14 @@ def fetch_chembl(query: dict[str, Any], out_dir: str, base_url: str) -> dict[str
         Paths of the three files, the target id and the counts.
     """
     logger = get_run_logger()
-    parsed = chembl.ChemblQuery.model_validate(query)
     settings = get_settings(chembl_base_url=base_url)
-    progress = Progress(f"chembl-fetch-{parsed.target}", total=100, description=base_url)
+    progress = Progress(f"chembl-fetch-{query.target}", total=100, description=base_url)
 
     def report(done: int, total: int) -> None:
         progress.set(int(100 * done / max(total, 1)))
-        logger.info("ChEMBL %s: %d/%d activity records", parsed.target, done, total)
+        logger.info("ChEMBL %s: %d/%d activity records", query.target, done, total)
 
-    result = chembl.fetch_activities(parsed, settings=settings, progress=report)
+    result = chembl.fetch_activities(query, settings=settings, progress=report)
     paths = result.write(out_dir)
     logger.info(
         "%s: %d records, %d molecules, dropped %s",
@@ -82,14 +83,14 @@ def fetch_chembl(query: dict[str, Any], out_dir: str, base_url: str) -> dict[str
         len(result.molecules),
         result.dropped,
     )
-    return {
-        "molecules": str(paths["molecules"]),
-        "activities": str(paths["activities"]),
-        "provenance": str(paths["provenance"]),
-        "target_chembl_id": result.target.target_chembl_id,
-        "n_records": len(result.activities),
-        "n_molecules": len(result.molecules),
-    }
+    return LigandSource(
+        molecules=str(paths["molecules"]),
+        activities=str(paths["activities"]),
+        provenance=str(paths["provenance"]),
+        target_chembl_id=result.target.target_chembl_id,
+        n_records=len(result.activities),
+        n_molecules=len(result.molecules),
+    )
 
 
 @task(name="load-ligand-file")
@@ -97,9 +98,9 @@ def load_ligands(
     source: str,
     out_dir: str,
     path: str | None = None,
-    mapping: dict[str, Any] | None = None,
+    mapping: ColumnMapping | None = None,
     limit: int | None = None,
-) -> dict[str, Any]:
+) -> LigandSource:
     """Load the bundled EGFR set (``source="egfr"``) or a CSV/SMILES/SDF file (``"file"``).
 
     ``limit`` takes a seeded sample of the EGFR set (quick demos).
@@ -116,7 +117,7 @@ def load_ligands(
     else:
         if path is None:
             raise InvalidInputError("path", "no file given", "set path for source='file'")
-        column_mapping = io.ColumnMapping.model_validate(mapping or {})
+        column_mapping = mapping or ColumnMapping()
         path = str(input_path(path, "path"))
         frame = io.read_ligands(path, column_mapping)
         provenance = Provenance(
@@ -128,17 +129,15 @@ def load_ligands(
         )
     molecules = io.write_table(frame, out / "molecules.csv")
     provenance.save(out / "provenance.json")
-    return {
-        "molecules": str(molecules),
-        "provenance": str(out / "provenance.json"),
-        "n_molecules": len(frame),
-    }
+    return LigandSource(
+        molecules=str(molecules), provenance=str(out / "provenance.json"), n_molecules=len(frame)
+    )
 
 
 @task(name="standardise-ligands")
 def standardise_ligands(
-    molecules_csv: str, out_dir: str, options: dict[str, Any] | None = None
-) -> dict[str, Any]:
+    molecules_csv: str, out_dir: str, options: StandardiseOptions | None = None
+) -> StandardisedFiles:
     """Standardise a canonical table; write ``standardised.csv``, ``rejected.csv`` and a summary.
 
     Returns:
@@ -146,7 +145,7 @@ def standardise_ligands(
     """
     out = Path(out_dir)
     result = standardise.standardise_frame(
-        io.read_table(molecules_csv), standardise.StandardiseOptions.model_validate(options or {})
+        io.read_table(molecules_csv), options or StandardiseOptions()
     )
     summary = result.summary()
     get_run_logger().info(
@@ -161,12 +160,12 @@ def standardise_ligands(
     rejected = io.write_table(result.rejected, out / "rejected.csv")
     summary_path = out / "standardisation.json"
     summary_path.write_text(json.dumps(summary, indent=2))
-    return {
-        "standardised": str(standardised),
-        "rejected": str(rejected),
-        "summary_path": str(summary_path),
-        "summary": summary,
-    }
+    return StandardisedFiles(
+        standardised=str(standardised),
+        rejected=str(rejected),
+        summary_path=str(summary_path),
+        summary=summary,
+    )
 
 
 @task(name="split-ligands")
@@ -174,11 +173,11 @@ def split_ligands(
     standardised_csv: str,
     out_dir: str,
     method: str = "scaffold",
-    fractions: dict[str, float] | None = None,
+    fractions: SplitFractions | None = None,
     seed: int = 0,
     provenance_path: str | None = None,
     standardisation: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> SplitFiles:
     """Split into ``train.csv``, ``valid.csv``, ``test.csv`` plus ``split_summary.json``.
 
     With ``provenance_path``, the source's provenance is copied next to the split with the
@@ -187,7 +186,7 @@ def split_ligands(
     result = split_frame(
         io.read_table(standardised_csv),
         method,
-        SplitFractions.model_validate(fractions or {}),
+        fractions or SplitFractions(),
         seed,
     )
     paths = result.write(out_dir)
@@ -198,7 +197,14 @@ def split_ligands(
         record = record.with_step("split", **result.summary)
         paths["provenance"] = record.save(Path(out_dir) / "provenance.json")
     get_run_logger().info("%s split: %s", method, {k: len(v) for k, v in result.frames.items()})
-    return {**{k: str(v) for k, v in paths.items()}, "summary": result.summary}
+    return SplitFiles(
+        train=str(paths["train"]),
+        valid=str(paths["valid"]),
+        test=str(paths["test"]),
+        summary_path=str(paths["summary"]),
+        provenance=str(paths["provenance"]) if "provenance" in paths else None,
+        summary=result.summary,
+    )
 
 
 @task(name="ligand-data-card")
@@ -207,17 +213,13 @@ def data_card(
     out_dir: str,
     title: str,
     standardisation: dict[str, Any] | None = None,
-    split_paths: dict[str, str] | None = None,
+    split: SplitFiles | None = None,
     provenance_path: str | None = None,
-) -> dict[str, Any]:
+) -> DataCardFiles:
     """Build the data card and publish it (Markdown, histogram, scaffold grid, table)."""
     import pandas as pd
 
-    splits = (
-        {name: pd.read_csv(split_paths[name]) for name in ("train", "valid", "test")}
-        if split_paths
-        else None
-    )
+    splits = {name: pd.read_csv(path) for name, path in split.paths().items()} if split else None
     provenance = (
         Provenance.load(provenance_path).model_dump(mode="json") if provenance_path else None
     )
@@ -230,9 +232,9 @@ def data_card(
         publish_image(card.scaffolds_png, key="ligand-top-scaffolds", description=title)
     if card.top_scaffolds:
         publish_table(card.top_scaffolds, key="ligand-top-scaffolds-table", description=title)
-    return {
-        "data_card": str(card.json_path),
-        "histogram": str(card.histogram_png),
-        "scaffolds": str(card.scaffolds_png) if card.scaffolds_png else None,
-        "counts": card.counts,
-    }
+    return DataCardFiles(
+        data_card=str(card.json_path),
+        histogram=str(card.histogram_png),
+        scaffolds=str(card.scaffolds_png) if card.scaffolds_png else None,
+        counts=card.counts,
+    )

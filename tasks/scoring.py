@@ -16,7 +16,7 @@ from prefect import get_run_logger, task
 
 from crucible.chem.components import ActivityModelComponent
 from crucible.chem.limits import check_smiles_length
-from crucible.chem.scoring import ScoringConfig, build_scoring_function
+from crucible.chem.scoring import ScoredFile, ScoringConfig, build_scoring_function
 from crucible.viz.molecules import molecule_grid, top_molecules
 from tasks._artifacts import publish_image, publish_table
 
@@ -39,17 +39,17 @@ def read_smiles(path: str | Path, column: str = "smiles") -> list[str]:
 @task(name="score-molecules", retries=0)
 def score_molecules(
     smiles_csv: str,
-    scoring: dict[str, Any],
+    scoring: ScoringConfig,
     out_csv: str,
     smiles_column: str = "smiles",
     activity_models: dict[str, str] | None = None,
     top_n: int = 12,
-) -> dict[str, Any]:
+) -> ScoredFile:
     """Score every SMILES of ``smiles_csv`` and write ``out_csv``.
 
     Args:
         smiles_csv: Input CSV with a SMILES column.
-        scoring: A :class:`ScoringConfig` as a dict.
+        scoring: The scoring function.
         out_csv: Output CSV (``smiles, valid, total, <component>, <component> (raw)``).
         smiles_column: Name of the SMILES column.
         activity_models: Term name -> saved activity-model folder, overriding that term's
@@ -60,12 +60,11 @@ def score_molecules(
         ``path``, ``grid``, ``n``, ``valid_fraction``, ``mean_total``, ``max_total``.
     """
     logger = get_run_logger()
-    config = ScoringConfig.model_validate(scoring)
     components = {
         name: ActivityModelComponent({"model_path": folder})
         for name, folder in (activity_models or {}).items()
     }
-    function = build_scoring_function(config, components=components)
+    function = build_scoring_function(scoring, components=components)
     smiles = read_smiles(smiles_csv, smiles_column)
     result = function.score(smiles)
     out = Path(out_csv)
@@ -79,14 +78,14 @@ def score_molecules(
         grid = molecule_grid(best, out.with_suffix(".top.png"), values, score_name="total")
         publish_image(grid, key="scoring-top-molecules", description=f"Top {len(best)} by total")
     logger.info("scored %d SMILES, %.1f%% valid", len(smiles), 100 * result.valid.mean())
-    return {
-        "path": str(out),
-        "grid": str(grid) if grid else None,
-        "n": len(smiles),
-        "valid_fraction": float(result.valid.mean()) if smiles else 0.0,
-        "mean_total": float(result.total.mean()) if smiles else 0.0,
-        "max_total": float(result.total.max()) if smiles else 0.0,
-    }
+    return ScoredFile(
+        path=str(out),
+        grid=str(grid) if grid else None,
+        n=len(smiles),
+        valid_fraction=float(result.valid.mean()) if smiles else 0.0,
+        mean_total=float(result.total.mean()) if smiles else 0.0,
+        max_total=float(result.total.max()) if smiles else 0.0,
+    )
 
 
 def _summary(

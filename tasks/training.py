@@ -14,17 +14,18 @@ from crucible.training.callbacks import LambdaCallback
 from crucible.training.config import TrainConfig
 from crucible.training.engine import fit, fit_tracked
 from crucible.training.hpo import params_to_config
+from crucible.training.results import TrainingRunSummary
 from tasks._artifacts import Progress, publish_image, publish_table
 
 
 @task(name="train-model", retries=0, cache_policy=NO_CACHE)
 def train_model(
-    config: dict[str, Any],
+    config: TrainConfig,
     out_dir: str,
     params: dict[str, Any] | None = None,
     experiment: str = "crucible-training",
     tracking: bool | str = True,
-) -> dict[str, Any]:
+) -> TrainingRunSummary:
     """Train ``config`` with ``params`` (dotted overrides) applied; return the best metrics.
 
     Returns:
@@ -33,7 +34,7 @@ def train_model(
     """
     logger = get_run_logger()
     folder = Path(out_dir)
-    train_config = params_to_config(TrainConfig.model_validate(config), params or {})
+    train_config = params_to_config(config, params or {})
     if train_config.checkpoint.directory is None:
         train_config = train_config.with_overrides({"checkpoint.directory": str(folder)})
     progress = Progress("training", total=train_config.epochs, description=experiment)
@@ -62,13 +63,4 @@ def train_model(
     publish_table([result.best_metrics], key="training-best-metrics")
     if tracker is not None and run_id:
         tracker.get_run(run_id).log_artifact(curves)
-    return {
-        "metrics": result.best_metrics,
-        "best_epoch": result.best_epoch,
-        "history": result.history,
-        "checkpoint": str(result.best_checkpoint_path) if result.best_checkpoint_path else None,
-        "run_id": run_id,
-        "curves": str(curves),
-        "n_parameters": result.n_parameters,
-        "seconds": result.seconds,
-    }
+    return TrainingRunSummary.of(result, curves, run_id)

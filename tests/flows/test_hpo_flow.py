@@ -70,11 +70,11 @@ def test_hpo_flow_survives_a_failed_trial_resumes_and_registers(mlflow_uri: str)
         study.study.enqueue_trial({"optimizer.lr": lr, "model.architecture": "mlp"})
 
     result = hpo(HpoFlowConfig(study=spec, n_trials=3, max_concurrent=2))
-    states = sorted(o["state"] for o in result["outcomes"])
-    assert states == ["COMPLETE", "COMPLETE", "FAIL"], result["outcomes"]
-    failed = next(o for o in result["outcomes"] if o["state"] == "FAIL")
-    assert failed["reason"] == "RuntimeError: broken on purpose"
-    assert result["registered_version"] == "1" and result["n_trials"] == 3
+    states = sorted(o.state for o in result.outcomes)
+    assert states == ["COMPLETE", "COMPLETE", "FAIL"], result.outcomes
+    failed = next(o for o in result.outcomes if o.state == "FAIL")
+    assert failed.reason == "RuntimeError: broken on purpose"
+    assert result.registered_version == "1" and result.n_trials == 3
     keys = _artifact_keys()
     assert {
         "hpo-flow-study-history",
@@ -84,4 +84,4 @@ def test_hpo_flow_survives_a_failed_trial_resumes_and_registers(mlflow_uri: str)
     } <= keys
 
     again = hpo(HpoFlowConfig(study=spec, register_best=False))  # resume: up to max_trials
-    assert len(again["outcomes"]) == 1 and again["n_trials"] == 4
+    assert len(again.outcomes) == 1 and again.n_trials == 4

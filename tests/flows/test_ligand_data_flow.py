@@ -37,18 +37,18 @@ def test_chembl_target_to_data_card_retries_a_server_error(
         output_dir=str(tmp_path),
     )
     result = ligand_data(config)
-    assert result["source"]["target_chembl_id"] == "CHEMBL203"
+    assert result.source.target_chembl_id == "CHEMBL203"
     assert chembl_server.hits["/chembl/api/data/activity.json"] > 2  # 1 failed + 2 pages
-    split_sizes = {k: len(pd.read_csv(result["split"][k])) for k in ("train", "valid", "test")}
-    assert sum(split_sizes.values()) == result["card"]["counts"]["molecules"]
-    assert Path(result["card"]["histogram"]).is_file()
+    split_sizes = {k: len(pd.read_csv(path)) for k, path in result.split.paths().items()}
+    assert sum(split_sizes.values()) == result.card.counts["molecules"]
+    assert Path(result.card.histogram).is_file()
     assert {"ligand-data-card", "ligand-activity-histogram", "ligand-top-scaffolds"} <= (
         _artifact_keys()
     )
     hits = sum(chembl_server.hits.values())
     again = ligand_data(config)  # the fetch task is cached by its inputs: no new request
     assert sum(chembl_server.hits.values()) == hits
-    assert again["source"] == result["source"]
+    assert again.source == result.source
 
 
 def test_activity_model_flow_trains_on_the_bundled_egfr_split(tmp_path: Path) -> None:
@@ -64,10 +64,10 @@ def test_activity_model_flow_trains_on_the_bundled_egfr_split(tmp_path: Path) ->
             kind="random_forest", params={"n_estimators": 50}, data=data, track=False
         )
     )  # MLflow tracking is covered by tests/unit/chem/test_activity.py
-    assert result["split_dir"] == str(tmp_path / "egfr-test" / "split")
-    assert result["metrics"]["test"]["r2"] > 0.3
-    assert result["run_id"] is None
-    assert Path(result["model_dir"], "forest.skops").is_file()
+    assert result.split_dir == str(tmp_path / "egfr-test" / "split")
+    assert result.model.metrics["test"]["r2"] > 0.3
+    assert result.model.run_id is None
+    assert Path(result.model.model_dir, "forest.skops").is_file()
     assert {"activity-metrics-random-forest", "activity-parity-random-forest"} <= (
         _artifact_keys()
     )

@@ -28,13 +28,13 @@ def test_design_flow_runs_every_stage_and_publishes_pictures(tmp_path: Path) -> 
         samples=40, device="cpu", track=False,
     )  # fmt: skip
     result = molecular_design(config)
-    summary = result["summary"]
-    assert summary["rl_steps"] == 2 and 0.0 <= summary["rl_final_mean_score"] <= 1.0
-    assert 0 <= summary["filtered_kept"] <= summary["generated_unique"] <= 40
-    scored = pd.read_csv(result["scored"])
+    summary = result.summary
+    assert summary.rl_steps == 2 and 0.0 <= summary.rl_final_mean_score <= 1.0
+    assert 0 <= summary.filtered_kept <= summary.generated_unique <= 40
+    scored = pd.read_csv(result.scored)
     assert {"smiles", "total", "qed", "activity"} <= set(scored.columns)
     assert scored["total"].between(0, 1).all()
     for key in ("map", "grid"):
-        assert Path(result[key]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "<svg" in Path(result["map_html"]).read_text()
-    assert Path(result["agent"]).is_file() and Path(result["tl_model"]).is_file()
+        assert Path(getattr(result, key)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in Path(result.map_html).read_text()
+    assert Path(result.agent).is_file() and Path(result.tl_model).is_file()

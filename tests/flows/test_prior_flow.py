@@ -18,10 +18,11 @@ def test_prior_flow_trains_checkpoints_and_reports_quality(tmp_path: Path) -> No
                              output_dir=str(tmp_path / "out"), track=False)  # fmt: skip
     result = prior(config)
     folder = tmp_path / "out" / "prior" / "moses-prior"
-    assert Path(result["model_path"]) == folder / "prior.prior"
+    assert Path(result.training.model_path) == folder / "prior.prior"
     assert (folder / "epoch_1.prior").is_file() and (folder / "nll.png").is_file()
-    assert result["quality"]["num_samples"] == 30
-    assert set(torch.load(result["model_path"], weights_only=True)) >= {"network", "vocabulary"}
+    assert result.quality is not None and result.quality.num_samples == 30
+    model = torch.load(result.training.model_path, weights_only=True)
+    assert set(model) >= {"network", "vocabulary"}
 
 
 def test_default_recipe_is_the_shipped_priors() -> None:

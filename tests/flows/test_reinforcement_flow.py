@@ -1,7 +1,7 @@
 import csv
 from pathlib import Path
 
-from crucible.generator.jobs import StageSpec
+from crucible.generator.jobs import ReinforcementSummary, StageSpec
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.testing.generator import train_tiny_prior
 from flows.reinforcement_flow import ReinforcementFlowConfig, reinforcement
@@ -21,8 +21,9 @@ def test_reinforcement_flow_two_stages_with_chem_scoring(tmp_path: Path) -> None
         device="cpu", output_dir=str(tmp_path / "out"), track=False,
     )  # fmt: skip
     result = reinforcement(config)
-    assert result["steps"] == 4 and len(result["csv_paths"]) == 2
-    with open(result["csv_paths"][1]) as handle:
+    assert isinstance(result, ReinforcementSummary)
+    assert result.steps == 4 and len(result.csv_paths) == 2
+    with open(result.csv_paths[1]) as handle:
         header = next(csv.reader(handle))
     assert {"num_rings", "num_rings (raw)", "qed", "qed (raw)"} <= set(header)
-    assert Path(result["agent_path"]).is_file()
+    assert Path(result.agent_path).is_file()

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from crucible.generator.jobs import TransferLearningSummary
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.testing.generator import TINY_CORPUS, train_tiny_prior
 from flows.transfer_learning_flow import TransferLearningFlowConfig, transfer_learning
@@ -17,6 +18,9 @@ def test_tl_flow_on_a_split_folder_reports_best_epoch(tmp_path: Path) -> None:
         output_dir=str(tmp_path / "out"),
     )  # fmt: skip
     result = transfer_learning(config)
-    assert result["best_epoch"] in (1, 2) and len(result["history"]) == 2
-    assert Path(result["model_path"]).is_file() and result["quality"]["num_samples"] == 20
-    assert all(row["valid_nll"] > 0 for row in result["history"])
+    training = result.training
+    assert isinstance(training, TransferLearningSummary)
+    assert training.best_epoch in (1, 2) and len(training.history) == 2
+    assert Path(training.model_path).is_file()
+    assert result.quality is not None and result.quality.num_samples == 20
+    assert all(row.valid_nll > 0 for row in training.history)

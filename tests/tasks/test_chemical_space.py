@@ -30,10 +30,10 @@ def test_map_task_writes_png_html_csv_with_subsampling(tmp_path: Path) -> None:
     out = embed_and_plot.fn({"training actives": str(train), "generated": str(generated)},
                             str(tmp_path / "maps"), method="pca", score_column="total",
                             max_per_set=25)  # fmt: skip
-    assert out["counts"] == {"training actives": 25, "generated": 20}
-    assert Path(out["png"]).read_bytes()[:4] == b"\x89PNG"
-    assert "score 19.000" in Path(out["html"]).read_text()
-    assert len(pd.read_csv(out["csv"])) == 45
+    assert out.counts == {"training actives": 25, "generated": 20}
+    assert Path(out.png).read_bytes()[:4] == b"\x89PNG"
+    assert "score 19.000" in Path(out.html).read_text()
+    assert len(pd.read_csv(out.csv)) == 45
 
 
 def test_top_molecules_grid_task(tmp_path: Path) -> None:

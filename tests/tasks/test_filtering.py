@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from crucible.chem.filters import FilterConfig
 from tasks.filtering import filter_smiles
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -20,14 +21,14 @@ def test_filter_task_writes_csvs_and_reports_each_stage(tmp_path: Path) -> None:
     reference = tmp_path / "train.csv"
     pd.DataFrame({"smiles": ["OCC"]}).to_csv(reference, index=False)
     out = filter_smiles.fn(
-        str(source), str(tmp_path / "out"), {"n_jobs": 1, "alerts": ["PAINS"]},
+        str(source), str(tmp_path / "out"), FilterConfig(n_jobs=1, alerts=["PAINS"]),
         reference_csv=str(reference),
     )  # fmt: skip
-    assert out["n_in"] == 6 and out["n_kept"] == 2
-    removed = {row["name"]: row["removed"] for row in out["stages"]}
+    assert out.n_in == 6 and out.n_kept == 2
+    removed = {stage.name: stage.removed for stage in out.stages}
     assert removed == {"invalid": 1, "duplicate": 1, "not_novel": 1, "lipinski": 0,
                        "veber": 0, "alerts": 1}  # fmt: skip
-    kept = pd.read_csv(out["kept"])
+    kept = pd.read_csv(out.kept)
     assert len(kept) == 2
-    assert len(pd.read_csv(out["molecules"])) == 6
-    assert pd.read_csv(out["summary"])["removed"].sum() == 4
+    assert len(pd.read_csv(out.molecules)) == 6
+    assert pd.read_csv(out.summary)["removed"].sum() == 4

@@ -5,12 +5,22 @@ from pathlib import Path
 
 import pytest
 
+from crucible.chem.scoring import ScoringConfig
+from crucible.generator.jobs import StageSpec, use_reinvent
 from crucible.generator.model import NetworkConfig
 from crucible.generator.pretraining import PretrainConfig
+from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.settings import get_settings
 from crucible.testing.generator import TINY_CORPUS, train_tiny_prior, write_tiny_corpus
-from tasks.generator import _tl_cache_key, pretrain_prior, reinforce, sample, transfer_learn
+from tasks.generator import (
+    _tl_cache_key,
+    pretrain_prior,
+    reinforce,
+    sample,
+    transfer_learn,
+    transfer_learn_reinvent,
+)
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -38,26 +48,25 @@ def test_pretrain_task_tracks_epochs_in_mlflow(tmp_path: Path) -> None:
         validation_fraction=0.2,
     )  # fmt: skip
     corpus = write_tiny_corpus(tmp_path / "corpus.smi", repeats=2)
-    result = pretrain_prior.fn(str(corpus), config.model_dump(), str(tmp_path / "out"))
-    assert Path(result["model_path"]).is_file() and Path(result["plot"]).is_file()
-    assert [row["epoch"] for row in result["history"]] == [1, 2]
+    result = pretrain_prior.fn(str(corpus), config, str(tmp_path / "out"))
+    assert Path(result.model_path).is_file() and Path(result.plot).is_file()
+    assert [row.epoch for row in result.history] == [1, 2]
     client = mlflow.MlflowClient(get_settings().mlflow_tracking_uri)
-    history = client.get_metric_history(result["mlflow_run_id"], "valid_nll")
+    history = client.get_metric_history(result.mlflow_run_id, "valid_nll")
     assert [m.step for m in history] == [1, 2]
-    artifacts = {a.path for a in client.list_artifacts(result["mlflow_run_id"])}
+    artifacts = {a.path for a in client.list_artifacts(result.mlflow_run_id)}
     assert {"nll.png", "history.json", "prior.prior"} <= artifacts
 
 
 def test_transfer_learn_task_reports_best_epoch_and_skips(tiny_prior: str, tmp_path: Path) -> None:
     train, test = _split(tmp_path)
     config = TransferLearningConfig(epochs=2, batch_size=8, sample_size=10, device="cpu")
-    result = transfer_learn.fn(tiny_prior, train, test, config.model_dump(), str(tmp_path / "tl"),
-                               track=False)  # fmt: skip
-    assert result["best_epoch"] in (1, 2) and result["validation_size"] == len(TINY_CORPUS[24:])
-    assert result["skipped_count"] == 1  # the salt; "CCI" is in the vocabulary
-    with open(result["skipped_csv"]) as handle:
+    result = transfer_learn.fn(tiny_prior, train, test, config, str(tmp_path / "tl"), track=False)
+    assert result.best_epoch in (1, 2) and result.validation_size == len(TINY_CORPUS[24:])
+    assert result.skipped_count == 1  # the salt; "CCI" is in the vocabulary
+    with open(result.skipped_csv) as handle:
         assert next(csv.reader(handle)) == ["SMILES", "reason"]
-    assert Path(result["model_path"]).name == "model.prior"
+    assert Path(result.model_path).name == "model.prior"
 
 
 def test_transfer_learning_cache_key_follows_files_and_config(tiny_prior, tmp_path) -> None:
@@ -72,12 +81,12 @@ def test_transfer_learning_cache_key_follows_files_and_config(tiny_prior, tmp_pa
 
 
 def test_reinforce_task_with_qed_scoring(tiny_prior: str, tmp_path: Path) -> None:
-    stages = [{"stage": {"max_steps": 2, "min_steps": 2},
-               "scoring": {"components": [{"type": "qed"}]}}]  # fmt: skip
-    result = reinforce.fn(tiny_prior, None, stages, {"batch_size": 16}, str(tmp_path / "rl"),
-                          device="cpu", track=False)  # fmt: skip
-    assert result["steps"] == 2 and Path(result["plot"]).is_file()
-    with open(result["csv_paths"][0]) as handle:
+    qed = ScoringConfig.model_validate({"components": [{"type": "qed"}]})
+    stages = [StageSpec(stage=StageConfig(max_steps=2, min_steps=2), scoring=qed)]
+    result = reinforce.fn(tiny_prior, None, stages, ReinforcementConfig(batch_size=16),
+                          str(tmp_path / "rl"), device="cpu", track=False)  # fmt: skip
+    assert result.steps == 2 and Path(result.plot).is_file() and len(result.history) == 2
+    with open(result.csv_paths[0]) as handle:
         header = next(csv.reader(handle))
     assert header[-3:] == ["qed", "qed (raw)", "step"]
     assert Path(tmp_path / "rl" / "stage_1.chkpt").is_file()
@@ -85,10 +94,10 @@ def test_reinforce_task_with_qed_scoring(tiny_prior: str, tmp_path: Path) -> Non
 
 def test_sample_task_writes_reinvent_sampling_csv(tiny_prior: str, tmp_path: Path) -> None:
     result = sample.fn(tiny_prior, 50, str(tmp_path / "s.csv"), device="cpu")
-    with open(result["csv"]) as handle:
+    with open(result.csv) as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["SMILES", "SMILES_state", "NLL"] and len(rows) == 51
-    assert 0 <= result["validity"] <= 1
+    assert 0 <= result.validity <= 1 and result.rows == 50
 
 
 def test_reinvent_engine_hands_tl_to_an_external_reinvent(tiny_prior, tmp_path, monkeypatch):
@@ -108,6 +117,8 @@ def test_reinvent_engine_hands_tl_to_an_external_reinvent(tiny_prior, tmp_path, 
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     train, test = _split(tmp_path)
-    result = transfer_learn.fn(tiny_prior, train, test, {"device": "cpu"},
-                               str(tmp_path / "ext"), track=False, engine="auto")  # fmt: skip
-    assert result["engine"] == "reinvent" and Path(result["model_path"]).is_file()
+    assert use_reinvent("auto")
+    result = transfer_learn_reinvent.fn(
+        tiny_prior, train, test, TransferLearningConfig(device="cpu"), str(tmp_path / "ext")
+    )
+    assert result.engine == "reinvent" and Path(result.model_path).is_file()

@@ -22,11 +22,11 @@ SPACE = Space.from_dict(
 )
 
 
-def _spec(name: str, **kwargs) -> dict:
+def _spec(name: str, **kwargs) -> StudySpec:
     base = TrainConfig(epochs=2)
     return StudySpec(
         name=name, space=SPACE, base_config=base, sampler=SamplerConfig(seed=0), **kwargs
-    ).model_dump(mode="json")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +49,18 @@ def mlflow_uri(mlflow_template: Path, crucible_home: Path, monkeypatch) -> str:
 
 def test_create_trials_analyse_register(mlflow_uri: str, tmp_path: Path) -> None:
     info = create_or_load_study.fn(_spec("tasks-study"))
-    assert info["n_trials"] == 0 and info["remaining"] is None and info["parent_run_id"]
+    assert info.n_trials == 0 and info.remaining is None and info.parent_run_id
     outcomes = [run_trial.fn("tasks-study") for _ in range(2)]
-    assert [o["state"] for o in outcomes] == ["COMPLETE", "COMPLETE"]
-    assert outcomes[0]["run_id"] and outcomes[0]["values"][0] > 0
+    assert [o.state for o in outcomes] == ["COMPLETE", "COMPLETE"]
+    assert outcomes[0].run_id and outcomes[0].values and outcomes[0].values[0] > 0
     summary = analyse_study.fn("tasks-study", str(tmp_path))
-    assert summary["n_complete"] == 2 and len(summary["top_trials"]) == 2
-    assert {Path(p).name for p in summary["plots"].values()} == {
+    assert summary.n_complete == 2 and len(summary.top_trials) == 2
+    assert {Path(p).name for p in summary.plots.values()} == {
         "tasks-study-history.png",
         "tasks-study-importance.png",
     }
     hpo = HpoStudy.load("tasks-study")
-    logged = {a.path for a in hpo.tracker.client.list_artifacts(info["parent_run_id"])}
+    logged = {a.path for a in hpo.tracker.client.list_artifacts(info.parent_run_id)}
     assert {"tasks-study-history.png", "tasks-study-importance.png"} <= logged
     assert register_best.fn("tasks-study") == "1"
 
@@ -72,7 +72,7 @@ def test_resume_fails_stale_trials_and_skips_when_full() -> None:
     info = create_or_load_study.fn(
         _spec("resume", max_trials=2), tracking=False, recover_stale_after_s=0
     )
-    assert info["recovered"] == [crashed.number] and info["remaining"] == 1
+    assert info.recovered == [crashed.number] and info.remaining == 1
     retried = run_trial.fn("resume", tracking=False)
-    assert retried["state"] == "COMPLETE" and retried["params"] == crashed.params
-    assert run_trial.fn("resume", tracking=False)["state"] == "SKIPPED"
+    assert retried.state == "COMPLETE" and retried.params == crashed.params
+    assert run_trial.fn("resume", tracking=False).state == "SKIPPED"

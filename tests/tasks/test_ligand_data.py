@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from crucible.data.chembl import ChemblQuery, ChemblRequestError
+from crucible.data.io import ColumnMapping
 from crucible.settings import get_settings
 from tasks.activity_model import train_activity_model
 from tasks.ligand_data import (
@@ -29,12 +30,12 @@ def chembl_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeChembl]:
 
 
 def test_fetch_task_writes_the_tables(chembl_server: FakeChembl, tmp_path: Path) -> None:
-    query = ChemblQuery(target="EGFR", page_size=50).model_dump()
+    query = ChemblQuery(target="EGFR", page_size=50)
     out = fetch_chembl.fn(query, str(tmp_path / "src"), get_settings().chembl_base_url)
-    assert out["target_chembl_id"] == "CHEMBL203"
-    molecules = pd.read_csv(out["molecules"])
-    assert len(molecules) == out["n_molecules"] > 50
-    assert json.loads(Path(out["provenance"]).read_text())["chembl_release"] == "ChEMBL_27"
+    assert out.target_chembl_id == "CHEMBL203"
+    molecules = pd.read_csv(out.molecules)
+    assert len(molecules) == out.n_molecules > 50
+    assert json.loads(Path(out.provenance).read_text())["chembl_release"] == "ChEMBL_27"
 
 
 def test_fetch_task_retries_only_transient_failures() -> None:
@@ -61,37 +62,39 @@ def test_file_source_standardise_split_card_and_train(tmp_path: Path) -> None:
     pd.concat([sample, bad]).to_csv(ligands, index=False)
     mapping = {"smiles": "SMILES", "molecule_id": "cid", "activity": "ic50_nM"}
     mapping["activity_units"] = "nM"
-    loaded = load_ligands.fn("file", str(tmp_path / "src"), str(ligands), mapping)
-    assert loaded["n_molecules"] == 151
-    standardised = standardise_ligands.fn(loaded["molecules"], str(tmp_path / "std"))
-    assert standardised["summary"]["rejection_reasons"] == {"SMILES syntax error": 1}
-    assert pd.read_csv(standardised["rejected"])["molecule_id"].tolist() == ["bad1"]
+    loaded = load_ligands.fn(
+        "file", str(tmp_path / "src"), str(ligands), ColumnMapping.model_validate(mapping)
+    )
+    assert loaded.n_molecules == 151
+    standardised = standardise_ligands.fn(loaded.molecules, str(tmp_path / "std"))
+    assert standardised.summary["rejection_reasons"] == {"SMILES syntax error": 1}
+    assert pd.read_csv(standardised.rejected)["molecule_id"].tolist() == ["bad1"]
     split = split_ligands.fn(
-        standardised["standardised"],
+        standardised.standardised,
         str(tmp_path / "split"),
         "random",
-        provenance_path=loaded["provenance"],
-        standardisation=standardised["summary"],
+        provenance_path=loaded.provenance,
+        standardisation=standardised.summary,
     )
-    assert split["summary"]["n_molecules"] == standardised["summary"]["n_output"]
-    steps = json.loads(Path(split["provenance"]).read_text())["steps"]
+    assert split.summary["n_molecules"] == standardised.summary["n_output"]
+    steps = json.loads(Path(split.provenance).read_text())["steps"]
     assert [step["step"] for step in steps] == ["standardise", "split"]
     assert steps[0]["n_rejected"] == 1 and steps[1]["method"] == "random"
     card = data_card.fn(
-        standardised["standardised"],
+        standardised.standardised,
         str(tmp_path / "card"),
         "test ligands",
-        standardised["summary"],
-        {k: split[k] for k in ("train", "valid", "test")},
-        loaded["provenance"],
+        standardised.summary,
+        split,
+        loaded.provenance,
     )
-    assert Path(card["histogram"]).read_bytes()[:4] == b"\x89PNG"
-    assert card["counts"]["n_rejected"] == 1
+    assert Path(card.histogram).read_bytes()[:4] == b"\x89PNG"
+    assert card.counts["n_rejected"] == 1
     trained = train_activity_model.fn(
         str(tmp_path / "split"), str(tmp_path / "model"), params={"n_estimators": 20}, track=False
     )
-    assert set(trained["metrics"]) == {"train", "valid", "test"}
-    assert Path(trained["model_dir"], "model.json").is_file()
+    assert set(trained.metrics) == {"train", "valid", "test"}
+    assert Path(trained.model_dir, "model.json").is_file()
 
 
 def test_missing_file_path_is_a_clear_error(tmp_path: Path) -> None:
@@ -105,7 +108,7 @@ def test_fetch_errors_surface_as_data_source_errors(
     chembl_server.fail("activity", "500")
     with pytest.raises(ChemblRequestError):
         fetch_chembl.fn(
-            ChemblQuery(target="CHEMBL203").model_dump(),
+            ChemblQuery(target="CHEMBL203"),
             str(tmp_path / "src"),
             get_settings().chembl_base_url,
         )

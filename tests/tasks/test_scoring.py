@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from crucible.chem.activity import get_activity_model
+from crucible.chem.scoring import ScoringConfig
 from crucible.exceptions import InvalidInputError
 from tasks.scoring import score_molecules
 
@@ -32,13 +33,14 @@ def test_score_task_writes_csv_and_grid(tmp_path: Path) -> None:
             {"type": "custom_alerts", "params": {"catalogs": ["PAINS"]}},
         ],
     }
-    out = score_molecules.fn(_csv(tmp_path, SMILES), scoring, str(tmp_path / "scored.csv"))
-    frame = pd.read_csv(out["path"])
+    config = ScoringConfig.model_validate(scoring)
+    out = score_molecules.fn(_csv(tmp_path, SMILES), config, str(tmp_path / "scored.csv"))
+    frame = pd.read_csv(out.path)
     assert list(frame.columns[:3]) == ["smiles", "valid", "total"]
     assert frame["total"].iloc[2] == 0 and not frame["valid"].iloc[2]
-    assert out["valid_fraction"] == pytest.approx(0.8)
-    assert out["max_total"] == pytest.approx(frame["total"].max())
-    assert Path(out["grid"]).read_bytes()[:4] == b"\x89PNG"
+    assert out.valid_fraction == pytest.approx(0.8)
+    assert out.max_total == pytest.approx(frame["total"].max())
+    assert Path(out.grid).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_score_task_uses_a_saved_activity_model(tmp_path: Path) -> None:
@@ -48,9 +50,12 @@ def test_score_task_uses_a_saved_activity_model(tmp_path: Path) -> None:
     scoring = {"components": [{"type": "activity_model", "name": "egfr",
                                "params": {"factory": "unused:f"}}]}  # fmt: skip
     out = score_molecules.fn(
-        _csv(tmp_path, SMILES), scoring, str(tmp_path / "s.csv"), activity_models={"egfr": folder}
+        _csv(tmp_path, SMILES),
+        ScoringConfig.model_validate(scoring),
+        str(tmp_path / "s.csv"),
+        activity_models={"egfr": folder},
     )
-    frame = pd.read_csv(out["path"])
+    frame = pd.read_csv(out.path)
     valid = frame["valid"].to_numpy()
     expected = model.predict([s for s, ok in zip(SMILES, valid, strict=True) if ok])
     np.testing.assert_allclose(frame.loc[valid, "egfr (raw)"], expected, rtol=1e-6)
@@ -60,4 +65,5 @@ def test_missing_smiles_column_names_the_fix(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     pd.DataFrame({"SMILES": ["CCO"]}).to_csv(path, index=False)
     with pytest.raises(InvalidInputError, match="smiles_column"):
-        score_molecules.fn(str(path), {"components": [{"type": "qed"}]}, str(tmp_path / "o.csv"))
+        qed = ScoringConfig.model_validate({"components": [{"type": "qed"}]})
+        score_molecules.fn(str(path), qed, str(tmp_path / "o.csv"))

@@ -13,11 +13,11 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def test_train_task_applies_params_and_writes_curves(tmp_path: Path) -> None:
-    config = TrainConfig(epochs=3).model_dump(mode="json")
+    config = TrainConfig(epochs=3)
     params = {"model.width": 32, "model.depth": 1, "optimizer.lr": 0.01}
     result = train_model.fn(config, str(tmp_path), params, tracking=False)
-    assert result["n_parameters"] == 64 * 32 + 32 + 32 * 10 + 10
-    assert len(result["history"]) == 3 and result["metrics"]["valid_accuracy"] > 0.8
-    assert Path(result["curves"]).stat().st_size > 5000
-    assert Path(result["checkpoint"]).parent == tmp_path
-    assert result["run_id"] is None
+    assert result.n_parameters == 64 * 32 + 32 + 32 * 10 + 10
+    assert len(result.history) == 3 and result.metrics["valid_accuracy"] > 0.8
+    assert Path(result.curves).stat().st_size > 5000
+    assert Path(result.checkpoint).parent == tmp_path
+    assert result.run_id is None

@@ -675,6 +675,37 @@ class TrainedActivityModel:
             for name, value in values.items()
         }
 
+    def summary(self) -> ActivityModelSummary:
+        """The files, metrics and ids, without the fitted model (small, serialisable)."""
+        return ActivityModelSummary(
+            model_dir=str(self.model_dir),
+            parity_plot=str(self.parity_plot),
+            run_id=self.run_id,
+            registered_version=self.registered_version,
+            metrics=self.metrics,
+            fit_seconds=self.seconds,
+        )
+
+
+class ActivityModelSummary(BaseModel):
+    """A trained activity model as a stage result.
+
+    Attributes:
+        model_dir: Where the model was saved (what ``activity_model`` scoring loads).
+        parity_plot: Predicted vs measured PNG on the test set.
+        run_id: MLflow run id (None when tracking is off).
+        registered_version: Model Registry version (None unless registered).
+        metrics: Per split (``train``, ``valid``, ``test``): RMSE, MAE, R², r, n.
+        fit_seconds: Fit time.
+    """
+
+    model_dir: str
+    parity_plot: str
+    run_id: str | None = None
+    registered_version: str | None = None
+    metrics: dict[str, dict[str, float]]
+    fit_seconds: float = 0.0
+
 
 def parity_plot(y_true: Values, y_pred: Values, path: str | Path, title: str) -> Path:
     """Scatter of predicted vs measured activity with the identity line, as PNG."""

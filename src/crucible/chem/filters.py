@@ -297,6 +297,26 @@ class FilterResult:
         return paths
 
 
+class FilteredFiles(BaseModel):
+    """Where a filter run wrote its tables, and what it removed.
+
+    Attributes:
+        molecules: Every input with ``kept``, ``reason`` and the computed properties.
+        kept: The molecules that passed every filter.
+        summary: Per-stage removed/remaining counts (CSV).
+        n_in: Molecules in.
+        n_kept: Molecules kept.
+        stages: The per-stage summary, in chain order.
+    """
+
+    molecules: str
+    kept: str
+    summary: str
+    n_in: int
+    n_kept: int
+    stages: list[FilterStage]
+
+
 # --------------------------------------------------------------------------- workers
 _WORKER: dict[str, Any] = {}
 

@@ -220,6 +220,26 @@ class ScoringConfig(BaseModel):
         return self
 
 
+class ScoredFile(BaseModel):
+    """A scored SMILES file and its headline figures.
+
+    Attributes:
+        path: CSV with ``smiles, valid, total`` then each term transformed and raw.
+        grid: PNG grid of the best molecules (None when none is valid).
+        n: SMILES scored.
+        valid_fraction: Share of valid SMILES.
+        mean_total: Mean total score.
+        max_total: Best total score.
+    """
+
+    path: str
+    grid: str | None = None
+    n: int
+    valid_fraction: float
+    mean_total: float
+    max_total: float
+
+
 @dataclass(frozen=True)
 class ScoringTerm:
     """A built component with its transform, weight and role."""

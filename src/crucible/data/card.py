@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from crucible.data.io import ACTIVITY_COLUMN, SMILES_COLUMN
 from crucible.data.splits import SCAFFOLD_COLUMN, murcko_scaffolds
 
@@ -40,6 +42,22 @@ class DataCard:
     scaffolds_png: Path | None
     markdown: str
     json_path: Path
+
+
+class DataCardFiles(BaseModel):
+    """The card's files and counts.
+
+    Attributes:
+        data_card: ``data_card.json``.
+        histogram: Activity histogram PNG.
+        scaffolds: Top-scaffold grid PNG (None when no molecule has a ring).
+        counts: Molecules, actives, measurements, rejections, split sizes.
+    """
+
+    data_card: str
+    histogram: str
+    scaffolds: str | None = None
+    counts: dict[str, Any]
 
 
 def top_scaffolds(molecules: pd.DataFrame, n: int = 10) -> list[dict[str, Any]]:

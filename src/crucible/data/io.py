@@ -73,6 +73,26 @@ class ColumnMapping(BaseModel):
     keep: list[str] = Field(default_factory=list)
 
 
+class LigandSource(BaseModel):
+    """A canonical ligand table on disk and its provenance record.
+
+    Attributes:
+        molecules: ``molecules.csv`` (canonical columns).
+        provenance: ``provenance.json``.
+        n_molecules: Rows of ``molecules``.
+        activities: ``activities.csv`` (the raw ChEMBL records; ChEMBL sources only).
+        target_chembl_id: The ChEMBL target (ChEMBL sources only).
+        n_records: Activity records fetched (ChEMBL sources only).
+    """
+
+    molecules: str
+    provenance: str
+    n_molecules: int
+    activities: str | None = None
+    target_chembl_id: str | None = None
+    n_records: int | None = None
+
+
 def to_pchembl(values: Sequence[float], units: ActivityUnits) -> list[float]:
     """Convert activities to the pChEMBL scale (-log10 mol/L); invalid values become NaN.
 

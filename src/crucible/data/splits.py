@@ -249,6 +249,31 @@ class SplitResult:
         return paths
 
 
+class SplitFiles(BaseModel):
+    """Where a split was written.
+
+    Attributes:
+        train: ``train.csv``.
+        valid: ``valid.csv``.
+        test: ``test.csv``.
+        summary_path: ``split_summary.json``.
+        provenance: ``provenance.json`` with the standardise and split steps (when the
+            source's provenance was given).
+        summary: The split's summary (method, sizes, seed).
+    """
+
+    train: str
+    valid: str
+    test: str
+    summary_path: str
+    provenance: str | None = None
+    summary: dict[str, Any]
+
+    def paths(self) -> dict[str, str]:
+        """``train``, ``valid`` and ``test`` paths by split name."""
+        return {"train": self.train, "valid": self.valid, "test": self.test}
+
+
 def split_frame(
     frame: pd.DataFrame,
     method: str = "random",

@@ -96,6 +96,22 @@ class StandardisationResult:
         }
 
 
+class StandardisedFiles(BaseModel):
+    """Where a standardisation run wrote its tables, and its summary.
+
+    Attributes:
+        standardised: ``standardised.csv``.
+        rejected: ``rejected.csv`` (each with its reason).
+        summary_path: ``standardisation.json``.
+        summary: :meth:`StandardisationResult.summary`.
+    """
+
+    standardised: str
+    rejected: str
+    summary_path: str
+    summary: dict[str, Any]
+
+
 class _Standardiser:
     """Holds the RDKit standardiser objects (built once, reused for every molecule)."""
 

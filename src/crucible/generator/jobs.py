@@ -1,9 +1,12 @@
-"""End-to-end generator jobs: files in, model files + CSV/JSON/PNG reports (+ MLflow) out.
+"""Generator stages as plain functions: files in, model files + CSV/JSON/PNG reports out.
 
-Each job is one call for a Prefect task (``tasks/generator.py``) or a script: it loads the
-inputs, runs a stage, draws the plots (NLL per epoch, score over steps) and records
-parameters, per-epoch/per-step metrics and artifacts in one run of :mod:`crucible.tracking`
-(MLflow at ``get_settings().mlflow_tracking_uri``).
+Each function takes typed inputs (paths and the stage's pydantic config) and returns a
+pydantic summary (:class:`TrainingSummary`, :class:`TransferLearningSummary`,
+:class:`ReinforcementSummary`, :class:`SampleSummary`, or a :class:`ReinventRun` for an
+external REINVENT 4): it loads the inputs, runs the stage, draws the plots (NLL per epoch,
+score over steps) and records parameters, per-epoch/per-step metrics and artifacts in one run
+of :mod:`crucible.tracking` (MLflow at ``get_settings().mlflow_tracking_uri``). The Prefect
+tasks (``tasks/generator.py``) make one call each; scripts can call them directly.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
+from crucible.chem.scoring import ComponentConfig, ScoringConfig
 from crucible.device import resolve_device
 from crucible.generator import DEFAULT_PRIOR_PATH
 from crucible.generator.model_io import load_model
@@ -92,6 +96,125 @@ def _save(figure: Any, path: str | Path) -> Path:
     return save_figure(figure, path, dpi=110)
 
 
+# ------------------------------------------------------------------------------- results
+class TrainingSummary(BaseModel):
+    """Outcome of pre-training or transfer learning.
+
+    Attributes:
+        model_path: The final model file (the best epoch's for TL with validation).
+        best_epoch: Epoch with the lowest validation NLL (the last without validation).
+        best: That epoch's record.
+        epochs_run: Epochs trained.
+        stopped_early: Whether early stopping or a time limit ended the run.
+        history: One record per epoch.
+        plot: NLL-per-epoch PNG.
+        mlflow_run_id: The MLflow run (None without tracking).
+    """
+
+    model_path: str
+    best_epoch: int
+    best: EpochRecord
+    epochs_run: int
+    stopped_early: bool
+    history: list[EpochRecord]
+    plot: str
+    mlflow_run_id: str | None = None
+
+
+class TransferLearningSummary(TrainingSummary):
+    """Transfer learning's outcome, with the input SMILES it skipped.
+
+    Attributes:
+        skipped_count: Input SMILES the prior cannot encode (also after randomisation).
+        skipped_csv: ``SMILES,reason`` of each.
+        randomization_skips: Randomised variants skipped, per epoch.
+        train_size: Training SMILES used.
+        validation_size: Validation SMILES used.
+    """
+
+    skipped_count: int
+    skipped_csv: str
+    randomization_skips: dict[int, int]
+    train_size: int
+    validation_size: int
+
+
+class ReinforcementSummary(BaseModel):
+    """Outcome of staged RL.
+
+    Attributes:
+        agent_path: The final agent model file.
+        csv_paths: One REINVENT-style summary CSV per stage.
+        plot: Score and NLL over steps (PNG).
+        top_scored_csv: The 100 best scored SMILES.
+        steps: RL steps run (all stages).
+        oracle_calls: Unique SMILES scored.
+        final_mean_score: Mean score of the last step's batch.
+        top10_mean_score: Mean of the ten best scores.
+        history: One record per step.
+        mlflow_run_id: The MLflow run (None without tracking).
+    """
+
+    agent_path: str
+    csv_paths: list[str]
+    plot: str
+    top_scored_csv: str
+    steps: int
+    oracle_calls: int
+    final_mean_score: float
+    top10_mean_score: float
+    history: list[StepRecord]
+    mlflow_run_id: str | None = None
+
+
+class SampleSummary(BaseModel):
+    """A sampling CSV and the MOSES-style quality of its SMILES.
+
+    Attributes:
+        csv: The ``SMILES,SMILES_state,NLL`` file.
+        rows: Rows written.
+        num_samples: SMILES sampled.
+        validity: Valid / sampled.
+        uniqueness: Unique valid / valid.
+        novelty: NaN (no reference set).
+    """
+
+    csv: str
+    rows: int
+    num_samples: float
+    validity: float
+    uniqueness: float
+    novelty: float
+
+
+class ReinventRun(BaseModel):
+    """A run of an external REINVENT 4.
+
+    Attributes:
+        toml: The generated configuration.
+        log: REINVENT's log file.
+        returncode: Its exit status (0).
+    """
+
+    engine: str = "reinvent"
+    toml: str
+    log: str
+    returncode: int
+
+
+class ReinventTransferLearning(ReinventRun):
+    """Transfer learning by REINVENT 4; ``model_path`` is the fine-tuned model."""
+
+    model_path: str
+
+
+class ReinventReinforcement(ReinventRun):
+    """Staged learning by REINVENT 4; the final agent and the per-stage CSVs."""
+
+    agent_path: str
+    csv_paths: list[str]
+
+
 # ---------------------------------------------------------------------------------- jobs
 def file_digest(path: str | Path) -> str:
     """sha256 of a file (cache keys)."""
@@ -102,18 +225,18 @@ def file_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _summary(result: TrainingResult, plot: Path, run_id: str | None) -> dict[str, Any]:
+def _summary(result: TrainingResult, plot: Path, run_id: str | None) -> TrainingSummary:
     best = next(r for r in result.history if r.epoch == result.best_epoch)
-    return {
-        "model_path": result.model_path,
-        "best_epoch": result.best_epoch,
-        "best": best.as_dict(),
-        "epochs_run": len(result.history),
-        "stopped_early": result.stopped_early,
-        "history": [r.as_dict() for r in result.history],
-        "plot": str(plot),
-        "mlflow_run_id": run_id,
-    }
+    return TrainingSummary(
+        model_path=result.model_path,
+        best_epoch=result.best_epoch,
+        best=best,
+        epochs_run=len(result.history),
+        stopped_early=result.stopped_early,
+        history=result.history,
+        plot=str(plot),
+        mlflow_run_id=run_id,
+    )
 
 
 def run_pretraining(
@@ -124,8 +247,8 @@ def run_pretraining(
     track: bool = True,
     experiment: str = DEFAULT_EXPERIMENT,
     on_epoch: Callable[[EpochRecord], None] | None = None,
-) -> dict[str, Any]:
-    """Pre-train a prior on a SMILES file; returns a JSON-able summary."""
+) -> TrainingSummary:
+    """Pre-train a prior on a SMILES file."""
     out = Path(output_dir)
     smiles = read_smiles_file(corpus_path, limit)
     run = open_run(experiment, "prior", track)
@@ -158,7 +281,7 @@ def run_transfer_learning(
     track: bool = True,
     experiment: str = DEFAULT_EXPERIMENT,
     on_epoch: Callable[[EpochRecord], None] | None = None,
-) -> dict[str, Any]:
+) -> TransferLearningSummary:
     """Fine-tune ``prior_path`` on the SMILES of ``train_path`` (validation: ``valid_path``)."""
     out = Path(output_dir)
     model = load_model(prior_path, resolve_device(config.device))
@@ -191,15 +314,16 @@ def run_transfer_learning(
     for path in (plot, out / "history.json", skipped_path, Path(result.model_path)):
         run.log_artifact(path)
     run.end()
-    summary = _summary(result, plot, run.run_id)
-    summary.update(
-        skipped_count=len(skipped),
-        skipped_csv=str(skipped_path),
-        randomization_skips=result.extra["randomization_skips"],
-        train_size=result.extra["train_size"],
-        validation_size=result.extra["validation_size"],
+    return TransferLearningSummary.model_validate(
+        {
+            **dict(_summary(result, plot, run.run_id)),
+            "skipped_count": len(skipped),
+            "skipped_csv": str(skipped_path),
+            "randomization_skips": result.extra["randomization_skips"],
+            "train_size": result.extra["train_size"],
+            "validation_size": result.extra["validation_size"],
+        }
     )
-    return summary
 
 
 class StageSpec(BaseModel):
@@ -208,25 +332,17 @@ class StageSpec(BaseModel):
     model_config = strict_config()
 
     stage: StageConfig = Field(default_factory=StageConfig)
-    scoring: dict[str, Any] = Field(
-        default_factory=lambda: {"components": [{"type": "qed"}]},
-        description="A crucible.chem.scoring.ScoringConfig as a dict.",
+    scoring: ScoringConfig = Field(
+        default_factory=lambda: ScoringConfig(components=[ComponentConfig(type="qed")]),
+        description="The stage's scoring function (crucible.chem.scoring).",
     )
 
-    @field_validator("scoring")
-    @classmethod
-    def _valid_scoring(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from crucible.chem.scoring import ScoringConfig
 
-        ScoringConfig.model_validate(value)  # refuses unknown keys, bad weights, no terms
-        return value
+def build_scorer(scoring: ScoringConfig) -> Scorer:
+    """A scorer from a scoring configuration."""
+    from crucible.chem.scoring import build_scoring_function
 
-
-def build_scorer(scoring: Mapping[str, Any]) -> Scorer:
-    """A scorer from a ``crucible.chem.scoring.ScoringConfig`` dict."""
-    from crucible.chem.scoring import ScoringConfig, build_scoring_function
-
-    return build_scoring_function(ScoringConfig.model_validate(dict(scoring)))
+    return build_scoring_function(scoring)
 
 
 def run_reinforcement(
@@ -239,7 +355,7 @@ def run_reinforcement(
     track: bool = True,
     experiment: str = DEFAULT_EXPERIMENT,
     on_step: Callable[[StepRecord], None] | None = None,
-) -> dict[str, Any]:
+) -> ReinforcementSummary:
     """Staged RL; the prior defaults to the shipped one and the agent to the prior."""
     out = Path(output_dir)
     torch_device = resolve_device(device)
@@ -253,7 +369,7 @@ def run_reinforcement(
     ]  # fmt: skip
     run = open_run(experiment, "reinforcement", track)
     run.log_params({"prior": str(prior_file), "agent": str(agent_path or prior_file),
-                        "stages": json.dumps([s.model_dump() for s in stages]),
+                        "stages": json.dumps([s.model_dump(mode="json") for s in stages]),
                         **config.model_dump()})  # fmt: skip
     counter = {"n": 0}
 
@@ -279,18 +395,18 @@ def run_reinforcement(
         run.log_artifact(path)
     run.end()
     last = result.history[-1]
-    return {
-        "agent_path": result.agent_path,
-        "csv_paths": result.csv_paths,
-        "plot": str(plot),
-        "top_scored_csv": str(top_path),
-        "steps": len(result.history),
-        "oracle_calls": last.oracle_calls,
-        "final_mean_score": last.mean_score,
-        "top10_mean_score": sum(s for _, s in top[:10]) / max(len(top[:10]), 1),
-        "history": [r.as_dict() for r in result.history],
-        "mlflow_run_id": run.run_id,
-    }
+    return ReinforcementSummary(
+        agent_path=result.agent_path,
+        csv_paths=result.csv_paths,
+        plot=str(plot),
+        top_scored_csv=str(top_path),
+        steps=len(result.history),
+        oracle_calls=last.oracle_calls,
+        final_mean_score=last.mean_score,
+        top10_mean_score=sum(s for _, s in top[:10]) / max(len(top[:10]), 1),
+        history=result.history,
+        mlflow_run_id=run.run_id,
+    )
 
 
 def run_sampling(
@@ -301,7 +417,7 @@ def run_sampling(
     batch_size: int = 256,
     unique: bool = False,
     device: str = "auto",
-) -> dict[str, Any]:
+) -> SampleSummary:
     """Sample ``num`` SMILES into a REINVENT sampling CSV (``SMILES,SMILES_state,NLL``).
 
     With ``unique`` only the first occurrence of each valid molecule is written.
@@ -322,8 +438,7 @@ def run_sampling(
                 continue
             writer.writerow([text or raw, int(state), round(float(nll), 4)])
             written += 1
-    quality = sample_quality(batch.smiles)
-    return {"csv": str(path), "rows": written, **quality}
+    return SampleSummary(csv=str(path), rows=written, **sample_quality(batch.smiles))
 
 
 # ------------------------------------------------------------------- external REINVENT 4
@@ -347,7 +462,7 @@ def run_reinvent_transfer_learning(
     valid_path: str | Path | None,
     config: TransferLearningConfig,
     output_dir: str | Path,
-) -> dict[str, Any]:
+) -> ReinventTransferLearning:
     """TL with an external ``reinvent`` (config generated from ``config``)."""
     from crucible.generator.reinvent_toml import run_reinvent, transfer_learning_config
 
@@ -360,8 +475,7 @@ def run_reinvent_transfer_learning(
         config, str(Path(prior_path).resolve()), str(train), str(model),
         str(valid) if valid else None, tb_logdir=str(out / "tb"),
     )  # fmt: skip
-    run = run_reinvent(toml, out)
-    return {"engine": "reinvent", "model_path": str(model), **run}
+    return ReinventTransferLearning(model_path=str(model), **run_reinvent(toml, out))
 
 
 def run_reinvent_reinforcement(
@@ -371,16 +485,16 @@ def run_reinvent_reinforcement(
     config: ReinforcementConfig,
     output_dir: str | Path,
     device: str = "auto",
-) -> dict[str, Any]:
+) -> ReinventReinforcement:
     """Staged learning with an external ``reinvent`` (config generated from ours)."""
     from crucible.generator.reinvent_toml import run_reinvent, staged_learning_config
 
     out = Path(output_dir).resolve()
     prior = str(Path(prior_path or DEFAULT_PRIOR_PATH).resolve())
     agent = str(Path(agent_path).resolve()) if agent_path else prior
-    pairs = [(spec.stage, spec.scoring) for spec in stages]
+    pairs = [(spec.stage, spec.scoring.model_dump()) for spec in stages]
     toml = staged_learning_config(config, pairs, prior, agent, device)
     run = run_reinvent(toml, out)
     csv_paths = sorted(str(p) for p in out.glob(f"{config.summary_csv_prefix}_*.csv"))
     last = toml["stage"][-1]["chkpt_file"]
-    return {"engine": "reinvent", "agent_path": str(out / last), "csv_paths": csv_paths, **run}
+    return ReinventReinforcement(agent_path=str(out / last), csv_paths=csv_paths, **run)

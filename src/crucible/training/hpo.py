@@ -30,7 +30,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -318,13 +317,13 @@ class PruningCallback(Callback):
 
 
 # ---------------------------------------------------------------------------- the study
-@dataclass
-class TrialOutcome:
+class TrialOutcome(BaseModel):
     """What one trial produced.
 
     Attributes:
-        number: Optuna trial number.
-        state: ``COMPLETE``, ``PRUNED`` or ``FAIL``.
+        number: Optuna trial number (None when no trial started: ``SKIPPED``, ``CRASHED``).
+        state: ``COMPLETE``, ``PRUNED`` or ``FAIL``; ``SKIPPED`` (study stopped or full) or
+            ``CRASHED`` (the task running it failed) from the orchestration.
         values: Objective values (None unless complete).
         params: Sampled (and fixed) parameters.
         metrics: Best-epoch metrics.
@@ -333,14 +332,76 @@ class TrialOutcome:
         run_id: The trial's MLflow run, when tracking.
     """
 
-    number: int
+    number: int | None
     state: str
-    values: list[float] | None
-    params: dict[str, Any]
-    metrics: dict[str, float] = field(default_factory=dict)
+    values: list[float] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
     reason: str | None = None
     seconds: float = 0.0
     run_id: str | None = None
+
+
+class StudySummary(BaseModel):
+    """Counts per state and the best trial of a study.
+
+    Attributes:
+        study: Study name.
+        n_trials: Trials in any state.
+        n_complete: Complete trials.
+        n_pruned: Pruned trials.
+        n_fail: Failed trials.
+        n_running: Running trials.
+        best_trial: Number of the best trial (first objective).
+        best_value: Its first objective value.
+        best_params: Its parameters.
+        best_metrics: Its best-epoch metrics.
+        pareto_front: Trial numbers on the Pareto front (several objectives only).
+    """
+
+    study: str
+    n_trials: int
+    n_complete: int = 0
+    n_pruned: int = 0
+    n_fail: int = 0
+    n_running: int = 0
+    best_trial: int | None = None
+    best_value: float | None = None
+    best_params: dict[str, Any] | None = None
+    best_metrics: dict[str, float] | None = None
+    pareto_front: list[int] | None = None
+
+
+class StudyInfo(BaseModel):
+    """A created or resumed study.
+
+    Attributes:
+        study: Study name.
+        storage_url: Its Optuna storage.
+        n_trials: Trials so far.
+        remaining: Trials left within ``max_trials`` (None: unlimited).
+        recovered: Stale RUNNING trials failed and re-queued.
+        parent_run_id: The study's MLflow parent run.
+    """
+
+    study: str
+    storage_url: str
+    n_trials: int
+    remaining: int | None = None
+    recovered: list[int] = Field(default_factory=list)
+    parent_run_id: str | None = None
+
+
+class StudyReport(StudySummary):
+    """A study summary with its plots and best trials.
+
+    Attributes:
+        plots: Plot name -> PNG path.
+        top_trials: The best complete trials as flat rows.
+    """
+
+    plots: dict[str, str] = Field(default_factory=dict)
+    top_trials: list[dict[str, Any]] = Field(default_factory=list)
 
 
 @lru_cache(maxsize=8)
@@ -550,7 +611,7 @@ class HpoStudy:
             tags=_trial_tags(self.spec, trial.number),
             parent_run_id=self.parent_run_id,
         )
-        outcome = TrialOutcome(trial.number, "FAIL", None, params, run_id=run.run_id)
+        outcome = TrialOutcome(number=trial.number, state="FAIL", params=params, run_id=run.run_id)
         try:
             run.log_params(params)
             config = self._trial_config(params, trial.number)

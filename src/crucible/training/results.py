@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from pydantic import BaseModel
 from torch import nn
 
 from crucible.training.datasets import Task
 
-__all__ = ["FitResult"]
+__all__ = ["FitResult", "TrainingRunSummary"]
 
 
 @dataclass
@@ -55,3 +56,42 @@ class FitResult:
     def best_metrics(self) -> dict[str, float]:
         """Metrics of the best epoch."""
         return self.history[self.best_epoch - 1]
+
+
+class TrainingRunSummary(BaseModel):
+    """A finished training run as a stage result (numbers and paths, no tensors).
+
+    Attributes:
+        metrics: Metrics of the best epoch.
+        best_epoch: The best epoch (1-based).
+        history: One dict of metrics per epoch.
+        checkpoint: ``best.pt`` when a checkpoint folder was configured.
+        run_id: The MLflow run (None without tracking).
+        curves: Learning-curve PNG.
+        n_parameters: Trainable parameters.
+        seconds: Wall time of the fit.
+    """
+
+    metrics: dict[str, float]
+    best_epoch: int
+    history: list[dict[str, float]]
+    checkpoint: str | None = None
+    run_id: str | None = None
+    curves: str
+    n_parameters: int
+    seconds: float
+
+    @classmethod
+    def of(cls, result: FitResult, curves: Path, run_id: str | None) -> TrainingRunSummary:
+        """The summary of ``result`` with its curves PNG and MLflow run."""
+        checkpoint = result.best_checkpoint_path
+        return cls(
+            metrics=result.best_metrics,
+            best_epoch=result.best_epoch,
+            history=result.history,
+            checkpoint=str(checkpoint) if checkpoint else None,
+            run_id=run_id,
+            curves=str(curves),
+            n_parameters=result.n_parameters,
+            seconds=result.seconds,
+        )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from pydantic import BaseModel
 
 from crucible._imports import require
 from crucible.chem.properties import morgan_generator, parse_smiles
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ChemicalSpaceMap",
     "EmbeddingMethod",
+    "MapFiles",
     "chemical_space_map",
     "embed",
     "fingerprint_matrix",
@@ -41,6 +43,22 @@ __all__ = [
 
 EmbeddingMethod = Literal["pca", "tsne", "umap"]
 _MIN_POINTS = 3
+
+
+class MapFiles(BaseModel):
+    """A chemical-space map on disk.
+
+    Attributes:
+        png: Static figure.
+        html: Interactive page (SMILES on hover).
+        csv: Coordinates, set and SMILES of every point.
+        counts: Points per set.
+    """
+
+    png: str
+    html: str
+    csv: str
+    counts: dict[str, int]
 
 
 def fingerprint_matrix(
