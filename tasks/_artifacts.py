@@ -23,6 +23,9 @@ from prefect.artifacts import (
 
 _MAX_INLINE_IMAGE_BYTES = 4_000_000
 
+#: One row of a table artifact: column name -> cell value.
+Row = dict[str, Any]
+
 
 def _artifact_key(key: str) -> str:
     """Prefect artifact keys allow lowercase letters, digits and dashes only."""
@@ -52,7 +55,7 @@ def publish_image(path: str | Path, key: str, description: str = "") -> UUID | N
     return create_image_artifact(image_url=url, key=_artifact_key(key), description=note)
 
 
-def publish_table(rows: Sequence[dict[str, Any]], key: str, description: str = "") -> UUID:
+def publish_table(rows: Sequence[Row], key: str, description: str = "") -> UUID:
     """Publish a list of row dicts as a table artifact."""
     return create_table_artifact(
         table=[dict(row) for row in rows], key=_artifact_key(key), description=description

@@ -30,7 +30,7 @@ from crucible.generator.pretraining import PretrainConfig
 from crucible.generator.reinforcement import ReinforcementConfig, StepRecord
 from crucible.generator.training import EpochRecord
 from crucible.generator.transfer_learning import TransferLearningConfig
-from tasks._artifacts import Progress, publish_image, publish_table
+from tasks._artifacts import Progress, Row, publish_image, publish_table
 
 _HISTORY_COLUMNS = ("epoch", "train_nll", "valid_nll", "validity", "uniqueness", "novelty",
                     "learning_rate", "skipped", "seconds")  # fmt: skip
@@ -38,9 +38,7 @@ _STEP_COLUMNS = ("stage", "step", "mean_score", "validity", "agent_nll", "prior_
                  "oracle_calls")  # fmt: skip
 
 
-def _rows(
-    history: Sequence[EpochRecord | StepRecord], columns: Sequence[str]
-) -> list[dict[str, Any]]:
+def _rows(history: Sequence[EpochRecord | StepRecord], columns: Sequence[str]) -> list[Row]:
     return [{k: getattr(row, k) for k in columns} for row in history]
 
 

@@ -8,7 +8,6 @@ a grid of the best molecules.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,7 @@ from crucible.chem.components import ActivityModelComponent
 from crucible.chem.limits import check_smiles_length
 from crucible.chem.scoring import ScoredFile, ScoringConfig, build_scoring_function
 from crucible.viz.molecules import molecule_grid, top_molecules
-from tasks._artifacts import publish_image, publish_table
+from tasks._artifacts import Row, publish_image, publish_table
 
 
 def read_smiles(path: str | Path, column: str = "smiles") -> list[str]:
@@ -90,7 +89,7 @@ def score_molecules(
 
 def _summary(
     total: np.ndarray, valid: np.ndarray, transformed: dict[str, np.ndarray]
-) -> list[dict[str, Any]]:
+) -> list[Row]:
     rows = [{"term": "total", "mean": float(np.mean(total)) if total.size else 0.0,
              "valid": int(valid.sum())}]  # fmt: skip
     for name, values in transformed.items():
