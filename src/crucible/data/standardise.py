@@ -1,10 +1,19 @@
-"""RDKit standardisation of ligand tables.
+"""Standardisation of ligand tables with the ChEMBL Structure Pipeline.
 
-Each SMILES goes through: parse → sanitise → (normalise functional groups) → keep the largest
-fragment → neutralise → (remove stereochemistry) → canonical SMILES. A molecule that fails
-any step is dropped *with its reason* (kept in :attr:`StandardisationResult.rejected`), never
-silently. Molecules that become identical after standardisation (salts, stereo removal) are
-merged: median activity, measurement count, all source ids kept.
+Each SMILES goes through: parse → sanitise → ChEMBL ``standardize_mol`` (functional-group
+normalisation, charge and stereo clean-up; ``normalise``) → ChEMBL ``get_parent_mol``
+(isotopes, salts, solvents and counter-ions such as ``[Na+]``, ``Cl`` or ``[Zn+2]`` removed,
+neutralised; ``largest_fragment``) → the largest organic fragment when several remain (ChEMBL
+keeps every fragment when all of them are on its salt list, e.g. sodium acetate) → RDKit
+uncharger (``neutralise``) → (remove stereochemistry) → canonical SMILES. Structures with no
+carbon left (a lone metal ion) or with a metal (``chembl_structure_pipeline``'s exclusion
+flag) are rejected. A molecule that fails any step is dropped *with its reason* (kept in
+:attr:`StandardisationResult.rejected`), never silently.
+
+The ChEMBL Structure Pipeline (Bento et al., J. Cheminform. 12:51, 2020; MIT licence) is
+the ``chembl_structure_pipeline`` package. Molecules that become identical after
+standardisation (salts, stereo removal) are merged: median activity, measurement count, all
+source ids kept.
 
 Example:
     >>> from crucible.data.standardise import standardise_smiles
@@ -39,9 +48,11 @@ class StandardiseOptions(BaseModel):
     """What standardisation does.
 
     Attributes:
-        largest_fragment: Keep the largest organic fragment (strips salts and solvents).
+        largest_fragment: Keep the ChEMBL parent (salts, solvents and counter-ions removed),
+            then the largest organic fragment if several remain.
         neutralise: Neutralise charges where a neutral form exists (RDKit ``Uncharger``).
-        normalise: Apply RDKit's functional-group normalisations (nitro, N-oxides, ...).
+        normalise: ChEMBL ``standardize_mol`` (functional groups such as nitro and N-oxides,
+            charges, stereo clean-up).
         remove_stereo: Drop stereochemistry (so stereoisomers merge).
         deduplicate: Merge molecules with the same standardised SMILES.
         require_activity: Drop rows whose activity is missing (when the table has one).
@@ -116,12 +127,13 @@ class _Standardiser:
     """Holds the RDKit standardiser objects (built once, reused for every molecule)."""
 
     def __init__(self, options: StandardiseOptions) -> None:
+        from chembl_structure_pipeline import standardizer
         from rdkit.Chem.MolStandardize import rdMolStandardize
 
         self.options = options
+        self.chembl = standardizer
         self.chooser = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
         self.uncharger = rdMolStandardize.Uncharger()
-        self.normalizer = rdMolStandardize.Normalizer()
 
     def __call__(self, smiles: object) -> tuple[str | None, str | None]:
         from rdkit import Chem
@@ -147,15 +159,20 @@ class _Standardiser:
         options = self.options
         try:
             if options.normalise:
-                mol = self.normalizer.normalize(mol)
+                mol = self.chembl.standardize_mol(mol)
             if options.largest_fragment:
-                mol = self.chooser.choose(mol)
+                mol, _ = self.chembl.get_parent_mol(mol, neutralize=options.neutralise)
+                if len(Chem.GetMolFrags(mol)) > 1:
+                    mol = self.chooser.choose(mol)
             if options.neutralise:
                 mol = self.uncharger.uncharge(mol)
             if options.remove_stereo:
                 Chem.RemoveStereochemistry(mol)
         except Exception as exc:
             return None, f"standardisation failed: {str(exc).splitlines()[0]}"
+        refused = self._inorganic(mol)
+        if refused:
+            return None, refused
         if (
             options.max_heavy_atoms is not None
             and mol.GetNumHeavyAtoms() > options.max_heavy_atoms
@@ -163,6 +180,14 @@ class _Standardiser:
             return None, f"more than {options.max_heavy_atoms} heavy atoms"
         canonical = Chem.MolToSmiles(mol)
         return (canonical, None) if canonical else (None, "empty structure after standardisation")
+
+    def _inorganic(self, mol: Any) -> str | None:
+        """Why a parent structure is no organic ligand (None when it is one)."""
+        if not any(atom.GetAtomicNum() == 6 for atom in mol.GetAtoms()):
+            return "no organic structure (inorganic or lone metal ion)"
+        if self.chembl.exclude_flag(mol, includeRDKitSanitization=False):
+            return "metal-containing structure (ChEMBL exclusion flag)"
+        return None
 
 
 @contextmanager

@@ -22,6 +22,10 @@ from crucible.data.standardise import (
         ("OC(=O)c1ccccc1.O.O", "O=C(O)c1ccccc1"),  # solvent removed
         ("C1=CC=CC=C1", "c1ccccc1"),  # canonical aromatic form
         ("C[N+](=O)[O-]", "C[N+](=O)[O-]"),  # nitro kept charge-separated
+        ("Nc1ccc(cc1)C(=O)O.[Zn+2]", "Nc1ccc(C(=O)O)cc1"),  # lone metal counter-ion dropped
+        ("Cl.Cl.CN1CCNCC1", "CN1CCNCC1"),  # ChEMBL parent: hydrochloride removed
+        ("[2H]C([2H])([2H])Oc1ccccc1", "COc1ccccc1"),  # ChEMBL isotope parent
+        ("CN(C)C.CCCC[n+]1ccccc1", "CCCC[n+]1ccccc1"),  # largest organic fragment remains
     ],
 )
 def test_standardise_smiles(raw: str, expected: str) -> None:
@@ -43,6 +47,9 @@ def test_stereo_is_kept_unless_removal_is_asked_for() -> None:
         ("C1CC", "SMILES syntax error"),
         ("C(C)(C)(C)(C)C", "sanitisation failed"),
         ("c1cccc1", "sanitisation failed"),
+        ("[Zn+2]", "no organic structure"),  # a lone metal is no ligand
+        ("[Na+].[Cl-]", "no organic structure"),
+        ("CC(=O)O[Sn](C)(C)C", "metal-containing structure"),
     ],
 )
 def test_invalid_inputs_get_a_reason(raw: object, reason: str) -> None:
