@@ -129,7 +129,9 @@ def unique_scaffold_fraction(mols: Sequence[Mol | None]) -> float:
     return len(scaffolds) / len(valid)
 
 
-def score_gain(final_scores: Sequence[float], baseline_scores: Sequence[float]) -> float:
+def score_gain(
+    final_scores: Sequence[float] | np.ndarray, baseline_scores: Sequence[float] | np.ndarray
+) -> float:
     """Mean of ``final_scores`` over mean of ``baseline_scores`` (NaN scores count as 0).
 
     Returns:
@@ -142,7 +144,7 @@ def score_gain(final_scores: Sequence[float], baseline_scores: Sequence[float]) 
     return final / base
 
 
-def _mean(values: Sequence[float]) -> float:
+def _mean(values: Sequence[float] | np.ndarray) -> float:
     array = np.nan_to_num(np.asarray(values, dtype=float))
     return float(array.mean()) if array.size else 0.0
 
@@ -178,21 +180,25 @@ class DescriptorForest:
 
     def fit(self, smiles: Sequence[str], values: Sequence[float]) -> DescriptorForest:
         """Fit on parsable ``smiles`` and their activities."""
-        mols = parse_all(smiles)
-        keep = [i for i, m in enumerate(mols) if m is not None]
+        keep, mols = _parsed(smiles)
         if len(keep) < 2:
             raise InvalidInputError("smiles", "fewer than 2 parsable molecules", "give more")
-        self.forest.fit(self.features([mols[i] for i in keep]), np.asarray(values, float)[keep])
+        self.forest.fit(self.features(mols), np.asarray(values, float)[keep])
         return self
 
     def predict(self, smiles: Sequence[str]) -> np.ndarray:
         """Predictions (NaN where a SMILES does not parse)."""
-        mols = parse_all(smiles)
-        out = np.full(len(mols), np.nan)
-        keep = [i for i, m in enumerate(mols) if m is not None]
+        keep, mols = _parsed(smiles)
+        out = np.full(len(smiles), np.nan)
         if keep:
-            out[keep] = self.forest.predict(self.features([mols[i] for i in keep]))
+            out[keep] = self.forest.predict(self.features(mols))
         return out
+
+
+def _parsed(smiles: Sequence[str]) -> tuple[list[int], list[Mol]]:
+    """Indices of the parsable SMILES and their molecules."""
+    pairs = [(i, m) for i, m in enumerate(parse_all(smiles)) if m is not None]
+    return [i for i, _ in pairs], [m for _, m in pairs]
 
 
 def _safe(function: Callable[[Mol], float], mol: Mol) -> float:
@@ -207,8 +213,8 @@ def evaluate_samples(
     actives: Sequence[str],
     predict: Predict,
     predict_independent: Predict,
-    final_scores: Sequence[float],
-    baseline_scores: Sequence[float],
+    final_scores: Sequence[float] | np.ndarray,
+    baseline_scores: Sequence[float] | np.ndarray,
     threshold: float = ACTIVE_THRESHOLD,
 ) -> DesignSummary:
     """The figures of a design run from its final samples.

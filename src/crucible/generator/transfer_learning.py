@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import shutil
 import time
@@ -67,6 +68,15 @@ class TransferLearningConfig(BaseModel):
     )
     sample_size: int = Field(
         200, ge=0, le=MAX_SAMPLES, description="SMILES sampled per epoch for quality."
+    )
+    min_validity: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Sample validity an epoch needs to be kept as the best one (lowest validation NLL "
+            "among such epochs; the most valid epoch when none reaches it). Needs sample_size."
+        ),
     )
     save_every_n_epochs: int = Field(1, ge=1, description="Checkpoint frequency.")
     seed: Seed = 0
@@ -158,8 +168,9 @@ def transfer_learn(
         on_epoch: Called with each epoch's record.
 
     Returns:
-        The result; ``best_epoch`` has the lowest validation NLL and ``extra`` holds the
-        skipped SMILES (``skipped_input``) and per-epoch randomisation skips.
+        The result; ``best_epoch`` has the lowest validation NLL among the epochs whose
+        sample validity reaches ``config.min_validity`` (see :func:`_better`); ``extra``
+        holds the skipped SMILES (``skipped_input``) and per-epoch randomisation skips.
     """
     seed_everything(config.seed)
     out = Path(output_dir)
@@ -188,7 +199,8 @@ def transfer_learn(
     reference = set(train)
     history: list[EpochRecord] = []
     randomization_skips: dict[int, list[str]] = {}
-    best_epoch, best_nll, stale = 0, float("inf"), 0
+    best_epoch, best_nll, stale, lowest_nll = 0, float("inf"), 0, float("inf")
+    best: tuple[float, float] | None = None
     stopped_early = False
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
@@ -219,11 +231,11 @@ def transfer_learn(
         if on_epoch is not None:
             on_epoch(record)
         score = record.valid_nll if valid else record.train_nll
-        if score < best_nll:
-            best_epoch, best_nll, stale = epoch, score, 0
+        stale = 0 if score < lowest_nll else stale + 1
+        lowest_nll = min(lowest_nll, score)
+        if best is None or _better((score, record.validity), best, config.min_validity):
+            best_epoch, best_nll, best = epoch, score, (score, record.validity)
             _write_best(model, record.checkpoint, out / "best.prior")
-        else:
-            stale += 1
         patience = config.early_stopping_patience
         if (patience is not None and valid and stale >= patience) or (
             optimizer.param_groups[0]["lr"] < config.min_learning_rate
@@ -248,6 +260,24 @@ def transfer_learn(
         )
     )
     return TrainingResult(str(final), history, best_epoch, stopped_early, extra)
+
+
+def _better(
+    candidate: tuple[float, float], best: tuple[float, float], min_validity: float
+) -> bool:
+    """Whether an epoch's ``(nll, validity)`` beats the best so far.
+
+    Epochs whose sample validity reaches ``min_validity`` (or was not measured) compete on
+    NLL and beat every epoch below it; below it, the more valid epoch wins.
+    """
+
+    def fit(validity: float) -> bool:
+        return math.isnan(validity) or validity >= min_validity
+
+    (nll, validity), (best_nll, best_validity) = candidate, best
+    if fit(validity) != fit(best_validity):
+        return fit(validity)
+    return nll < best_nll if fit(validity) else validity > best_validity
 
 
 def _write_best(model: GenerativeModel, checkpoint: str, path: Path) -> None:

@@ -10,6 +10,7 @@ from crucible.generator.model_io import load_model
 from crucible.generator.tokenizer import Vocabulary
 from crucible.generator.transfer_learning import (
     TransferLearningConfig,
+    _better,
     prepare_smiles,
     randomized_epoch,
     transfer_learn,
@@ -101,3 +102,28 @@ def test_best_model_file_is_the_best_epochs_checkpoint(tiny_model, tmp_path) -> 
     best = (tmp_path / "model.prior").read_bytes()
     assert best == (tmp_path / f"epoch_{result.best_epoch}.chkpt").read_bytes()
     assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("candidate", "best", "expected"),
+    [
+        ((10.0, 0.90), (12.0, 0.90), True),  # both valid enough: lower NLL wins
+        ((12.0, 0.90), (10.0, 0.90), False),
+        ((20.0, 0.85), (10.0, 0.50), True),  # reaching the validity floor beats any NLL
+        ((10.0, 0.50), (20.0, 0.85), False),
+        ((10.0, 0.60), (5.0, 0.55), True),  # both below the floor: more valid wins
+        ((10.0, float("nan")), (12.0, 0.90), True),  # validity not measured: NLL decides
+    ],
+)
+def test_best_epoch_needs_sample_validity(
+    candidate: tuple[float, float], best: tuple[float, float], expected: bool
+) -> None:
+    assert _better(candidate, best, min_validity=0.8) is expected
+
+
+def test_validity_floor_keeps_a_valid_epoch_over_a_lower_nll(tiny_model, tmp_path) -> None:
+    config = TransferLearningConfig(epochs=3, randomize_smiles=False, min_validity=1.0, **FAST)
+    result = transfer_learn(tiny_model, TINY_CORPUS[:16], TINY_CORPUS[16:], config, tmp_path)
+    validity = [r.validity for r in result.history]
+    best = result.history[result.best_epoch - 1]
+    assert best.validity == max(validity)  # no epoch reaches 1.0: the most valid is kept
