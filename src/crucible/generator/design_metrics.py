@@ -36,6 +36,8 @@ from crucible.exceptions import InvalidInputError
 if TYPE_CHECKING:
     from rdkit.Chem import Mol
 
+    from crucible.chem.scoring import ScoringConfig
+
 #: pChEMBL at or above which a molecule counts as active (an activity of 100 nM or better).
 ACTIVE_THRESHOLD = 7.0
 
@@ -268,7 +270,7 @@ def missed_targets(summary: Mapping[str, Any]) -> dict[str, str]:
 def evaluate_design(
     agent_path: str | Path,
     tl_model_path: str | Path,
-    scoring: Mapping[str, Any],
+    scoring: ScoringConfig | Mapping[str, Any],
     activity_model_dir: str | Path,
     split_dir: str | Path,
     output_json: str | Path,
@@ -294,6 +296,7 @@ def evaluate_design(
     import pandas as pd
 
     from crucible.chem.activity import load_activity_model
+    from crucible.chem.scoring import ScoringConfig
     from crucible.data.columns import ACTIVITY_COLUMN, SMILES_COLUMN
     from crucible.generator.jobs import build_scorer
     from crucible.generator.model_io import load_model
@@ -301,7 +304,7 @@ def evaluate_design(
 
     train = pd.read_csv(Path(split_dir) / "train.csv")
     actives = train.loc[train[ACTIVITY_COLUMN] >= threshold, SMILES_COLUMN].tolist()
-    scorer = build_scorer(scoring)
+    scorer = build_scorer(ScoringConfig.model_validate(scoring))
     seed_everything(seed)
     samples = load_model(agent_path, "cpu").sample(n_samples).smiles
     baseline = load_model(tl_model_path, "cpu").sample(n_samples).smiles
