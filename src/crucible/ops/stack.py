@@ -547,7 +547,8 @@ class Stack:
             done = subprocess.run(
                 argv,
                 cwd=self.layout.project,
-                env=self._process_env(self.client_env()),
+                # prefect.yaml's "{{ $PWD }}" reads the variable, not the working directory.
+                env=self._process_env({**self.client_env(), "PWD": str(self.layout.project)}),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
