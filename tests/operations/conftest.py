@@ -1,13 +1,14 @@
 """The operations suite (marker ``operations``; ``make test-operations``, run by ``.ci/run``).
 
-Tests record durations in :data:`TIMINGS`; they are printed at the end of the session.
+Tests record durations in :data:`tests.operations.timings.TIMINGS`; they are printed at the
+end of the session.
 """
 
 from __future__ import annotations
 
 import pytest
 
-TIMINGS: dict[str, float] = {}
+from tests.operations.timings import TIMINGS
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from crucible.gateway.signing import new_secret, sign
-from tests.operations.conftest import TIMINGS
+from tests.operations.timings import TIMINGS
 from tests.servers import child_env
 
 pytestmark = [pytest.mark.operations, pytest.mark.timeout(1800)]
@@ -143,11 +143,18 @@ def test_credentials_are_private_and_import_paths_stay_off(stack: OpsStack) -> N
     for path in [stack.root / "env", *(stack.root / "secrets").iterdir()]:
         assert path.stat().st_mode & 0o777 == 0o600, path
     assert (stack.root / "secrets").stat().st_mode & 0o777 == 0o700
+    password = (stack.root / "secrets" / "postgres-password").read_text().strip().encode()
     for name, pid in stack.pids().items():
         if name == "postgres":
             continue
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         assert not any(v.startswith(b"CRUCIBLE_ALLOW_IMPORT_PATHS=") for v in environ), name
+        # No service shows the database password on its command line; the worker and the
+        # gateway read their store URLs from the crucible-environment block 'stack'.
+        assert password not in Path(f"/proc/{pid}/cmdline").read_bytes(), name
+        if name in {"worker-cpu", "gateway"}:
+            assert not any(password in v for v in environ), name
+            assert b"CRUCIBLE_ENVIRONMENT_BLOCK=stack" in environ, name
     status = _crucible(["stack", "status", *_layout_args(stack.root, stack.home)])
     for service in SERVICES:
         assert f"{service}" in status.stdout

@@ -54,7 +54,18 @@ WEBHOOK_SOURCE = "lab"
 WEBHOOK_EVENTS = ("crucible.campaign.requested", "crucible.ligands.ready")
 # Stopped in this order by ``down``; started in the reverse order by ``up``.
 SERVICES = ("gateway", "worker-cpu", "mlflow", "prefect-server", "postgres")
-_DROPPED_ENV = ("CRUCIBLE_ALLOW_IMPORT_PATHS", "PREFECT_API_URL", "PREFECT_API_KEY")
+_DROPPED_ENV = (
+    "CRUCIBLE_ALLOW_IMPORT_PATHS",
+    "PREFECT_API_URL",
+    "PREFECT_API_KEY",
+    "CRUCIBLE_ENVIRONMENT_BLOCK",
+    "CRUCIBLE_HOME",
+    "CRUCIBLE_CAMPAIGN_STORE_URL",
+    "CRUCIBLE_OPTUNA_STORAGE_URL",
+    "CRUCIBLE_MLFLOW_TRACKING_URI",
+)
+# The crucible-environment block (store URLs as secrets) the worker and the gateway load.
+ENVIRONMENT_BLOCK = "stack"
 # What shapes a deployment: prefect.yaml, pool templates and the code behind the flows.
 _DEPLOY_INPUTS = ("prefect.yaml", "deployments", "blocks", "flows", "tasks", "src/crucible")
 
@@ -288,6 +299,19 @@ class Stack:
             "CRUCIBLE_MLFLOW_TRACKING_URI": self.urls()["mlflow"],
         }
 
+    def _block_env(self) -> dict[str, str]:
+        """Settings of the worker and the gateway: the API, and the environment block by name.
+
+        Their store URLs (with the database password) come from the ``crucible-environment``
+        block :data:`ENVIRONMENT_BLOCK`, not from their process environment.
+        """
+        client = self.client_env()
+        return {
+            "PREFECT_API_URL": client["PREFECT_API_URL"],
+            "PREFECT_API_AUTH_STRING": client["PREFECT_API_AUTH_STRING"],
+            "CRUCIBLE_ENVIRONMENT_BLOCK": ENVIRONMENT_BLOCK,
+        }
+
     def _process_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
         env.update(
@@ -416,22 +440,21 @@ class Stack:
                     ports["mlflow"],
                     "--workers",
                     "1",
-                    "--backend-store-uri",
-                    self.postgres().url("mlflow"),
                     "--artifacts-destination",
                     str(artifacts),
                 ],
-                {},
+                # In the environment, not the command line that `ps` shows every user.
+                {"MLFLOW_BACKEND_STORE_URI": self.postgres().url("mlflow")},
             ),
             "worker-cpu": _ServiceSpec(
                 None,
                 [_bin("prefect"), *worker, "--name", self._worker_name()],
-                {**self.client_env(), "PREFECT_WORKER_QUERY_SECONDS": "2"},
+                {**self._block_env(), "PREFECT_WORKER_QUERY_SECONDS": "2"},
             ),
             "gateway": _ServiceSpec(
                 "gateway",
                 [_bin("crucible"), "gateway", "serve", *loopback, ports["gateway"]],
-                self.client_env(),
+                self._block_env(),
             ),
         }
 
@@ -575,6 +598,7 @@ class Stack:
         self._wait_healthy(["prefect-server"], report, started)
         self._write_env_file()
         self._ensure_pools(report)
+        self._ensure_environment_block(report)
         names = ["worker-cpu", "gateway"] if gateway_available() else ["worker-cpu"]
         started.update({name: self._ensure_service(name) for name in names})
         if gateway_available():
@@ -582,6 +606,31 @@ class Stack:
         self.deploy(report, force=redeploy)
         self._wait_healthy(["mlflow", *names], report, started)
         return report
+
+    def _ensure_environment_block(self, report: UpReport) -> None:
+        """Save the ``crucible-environment`` block :data:`ENVIRONMENT_BLOCK` unless it exists."""
+        started = time.monotonic()
+        path = f"/block_types/slug/crucible-environment/block_documents/name/{ENVIRONMENT_BLOCK}"
+        try:
+            self.api("GET", path)
+            report.add("environment", time.monotonic() - started, "up to date")
+            return
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                raise StackError(f"environment block: HTTP {error.code} reading {path}") from None
+        # The values travel in the environment (CRUCIBLE_*), never on the command line.
+        script = (
+            "import os\n"
+            "from blocks.environment import CrucibleEnvironment\n"
+            "CrucibleEnvironment(\n"
+            "    home=os.environ['CRUCIBLE_HOME'],\n"
+            "    campaign_store_url=os.environ['CRUCIBLE_CAMPAIGN_STORE_URL'],\n"
+            "    optuna_storage_url=os.environ['CRUCIBLE_OPTUNA_STORAGE_URL'],\n"
+            "    mlflow_tracking_uri=os.environ['CRUCIBLE_MLFLOW_TRACKING_URI'],\n"
+            f").save({ENVIRONMENT_BLOCK!r}, overwrite=True)\n"
+        )
+        self._run_logged("deploy", [sys.executable, "-c", script])
+        report.add("environment", time.monotonic() - started, f"saved block '{ENVIRONMENT_BLOCK}'")
 
     def _ensure_webhook_source(self, report: UpReport) -> None:
         """Create the ``lab`` webhook source unless it exists and its secret file is here."""

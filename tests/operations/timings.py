@@ -1,0 +1,5 @@
+"""Durations the operations tests measure; ``conftest.py`` prints them after the session."""
+
+from __future__ import annotations
+
+TIMINGS: dict[str, float] = {}
