@@ -12,10 +12,13 @@ under ``<root>/logs`` and its pid file under ``<root>/run`` (root: ``.crucible/s
 * **gateway**: ``crucible gateway serve`` (signed webhooks → Prefect events), when this
   checkout has it;
 
-then creates the work pools from ``deployments/pools/*.json`` and runs
-``prefect deploy --all`` (skipped when nothing that shapes a deployment changed since the
-last deploy). Every step is idempotent: a healthy service is left alone. Clients get their
-settings from ``<root>/env`` (0600: it holds the credentials). ``crucible stack down`` stops
+then creates the work pools from ``deployments/pools/*.json``, saves the
+``crucible-environment`` block ``stack`` (store URLs as secrets; the worker and the gateway
+load it, so the database password is not in their environment), creates the webhook source
+``lab`` (secret in ``<root>/secrets/webhook-lab``) and runs ``crucible blocks register``,
+``crucible automations apply`` and ``prefect deploy --all`` (skipped when nothing that shapes
+a deployment changed since the last deploy). Every step is idempotent: a healthy service is
+left alone. Clients get their settings from ``<root>/env`` (0600: it holds the credentials). ``crucible stack down`` stops
 only the processes whose pid files ``up`` wrote. ``CRUCIBLE_ALLOW_IMPORT_PATHS`` is removed
 from every process the stack starts.
 """
