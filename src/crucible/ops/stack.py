@@ -18,9 +18,9 @@ load it, so the database password is not in their environment), creates the webh
 ``lab`` (secret in ``<root>/secrets/webhook-lab``) and runs ``crucible blocks register``,
 ``crucible automations apply`` and ``prefect deploy --all`` (skipped when nothing that shapes
 a deployment changed since the last deploy). Every step is idempotent: a healthy service is
-left alone. Clients get their settings from ``<root>/env`` (0600: it holds the credentials). ``crucible stack down`` stops
-only the processes whose pid files ``up`` wrote. ``CRUCIBLE_ALLOW_IMPORT_PATHS`` is removed
-from every process the stack starts.
+left alone. Clients get their settings from ``<root>/env`` (0600: it holds the credentials).
+``crucible stack down`` stops only the processes whose pid files ``up`` wrote.
+``CRUCIBLE_ALLOW_IMPORT_PATHS`` is removed from every process the stack starts.
 """
 
 from __future__ import annotations
