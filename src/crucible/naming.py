@@ -198,3 +198,38 @@ InputPath = Annotated[str, AfterValidator(_input_field)]
 #: A pydantic field type: an output folder; resolved, and inside an output root
 #: (:func:`output_path`). ``""`` passes unchanged (meaning "the default folder").
 OutputPath = Annotated[str, AfterValidator(_output_field)]
+
+
+_SQLITE_URL = re.compile(r"^sqlite(?:\+\w+)?:///(?P<path>[^?]*)")
+
+
+def local_store_file(url: str) -> Path | None:
+    """The local file a store URL writes to (``sqlite:///...``, ``file:...``), else None.
+
+    In-memory SQLite (``sqlite://``, ``sqlite:///:memory:``) and server URLs give None.
+    """
+    match = _SQLITE_URL.match(url)
+    if match:
+        path = match.group("path")
+        return None if path in ("", ":memory:") else Path(path)
+    if url.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(url).path)) if urlparse(url).path else None
+    return None
+
+
+def check_store_url(url: str, field: str, settings: CrucibleSettings | None = None) -> str:
+    """Return ``url`` if the local file it names (if any) lies under an output root.
+
+    A store URL in a parameter (a campaign store, an Optuna storage, an MLflow tracking URI)
+    that points at a SQLite file or a ``file:`` folder would create files wherever it says;
+    the file must lie where :func:`output_path` allows output folders.
+
+    Raises:
+        InvalidInputError: The named file lies outside every output root.
+    """
+    path = local_store_file(url)
+    if path is not None:
+        output_path(path, field, settings)
+    return url

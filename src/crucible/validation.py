@@ -176,10 +176,25 @@ def _check_pchembl(value: float) -> float:
 DeviceName = Annotated[str, AfterValidator(check_device)]
 #: An activity threshold on the pChEMBL scale, in [0, 15].
 PChembl = Annotated[float, AfterValidator(_check_pchembl)]
-#: Empty (use the setting) or a SQLAlchemy database URL.
-DatabaseUrl = Annotated[str, AfterValidator(check_database_url)]
-#: Empty (use the setting) or an MLflow tracking URI.
-TrackingUri = Annotated[str, AfterValidator(check_tracking_uri)]
+
+
+def _store_url_parameter(value: str) -> str:
+    """A store URL from a parameter may only name a local file under an output root."""
+    from crucible.naming import check_store_url
+
+    return check_store_url(value, "store URL") if value else value
+
+
+#: Empty (use the setting) or a SQLAlchemy database URL; a SQLite file it names must lie
+#: under an output root (:func:`crucible.naming.check_store_url`).
+DatabaseUrl = Annotated[
+    str, AfterValidator(check_database_url), AfterValidator(_store_url_parameter)
+]
+#: Empty (use the setting) or an MLflow tracking URI; a SQLite file or ``file:`` folder it
+#: names must lie under an output root.
+TrackingUri = Annotated[
+    str, AfterValidator(check_tracking_uri), AfterValidator(_store_url_parameter)
+]
 #: A random seed in [0, 2**32 - 1].
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 

@@ -187,3 +187,43 @@ def test_saved_activity_model_outside_the_data_root_is_refused() -> None:
 
     with pytest.raises(InvalidInputError, match=r"^params\.model_path: .*outside"):
         ActivityModelComponent({"model_path": "/usr/lib"})
+
+
+# --------------------------------------------------------------------------- store URLs
+@pytest.mark.parametrize(
+    ("config", "field", "url"),
+    [
+        ("flows.bo_campaign_flow:BOCampaignConfig", "store_url", "sqlite:////etc/campaigns.db"),
+        ("flows.bo_campaign_flow:BOCampaignConfig", "store_url", "sqlite:///../../../x.db"),
+        ("flows.hpo_flow:HpoFlowConfig", "storage_url", "sqlite+pysqlite:////usr/optuna.db"),
+        ("flows.hpo_flow:HpoFlowConfig", "tracking_uri", "sqlite:////etc/mlflow.db"),
+        ("flows.hpo_flow:HpoFlowConfig", "tracking_uri", "file:///etc/mlruns"),
+    ],
+)
+def test_store_urls_naming_files_outside_the_output_roots_are_refused(
+    config: str, field: str, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    module, _, cls = config.partition(":")
+    model = getattr(importlib.import_module(module), cls)
+    with pytest.raises(ValidationError, match=field) as info:
+        model.model_validate({field: url})
+    assert "outside the output roots" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql+psycopg2://bo@db/crucible", "sqlite://", "sqlite:///:memory:"]
+)
+def test_server_and_memory_store_urls_pass(url: str) -> None:
+    from flows.bo_campaign_flow import BOCampaignConfig
+
+    assert BOCampaignConfig(store_url=url).store_url == url
+
+
+def test_store_url_under_the_home_passes(crucible_home: Path) -> None:
+    from flows.bo_campaign_flow import BOCampaignConfig
+
+    url = f"sqlite:///{crucible_home / 'other.db'}"
+    assert BOCampaignConfig(store_url=url).store_url == url
