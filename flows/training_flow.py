@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from blocks.environment import uses_environment_block
 from crucible.naming import OutputPath
+from crucible.plugins import CallbackSpec
 from crucible.settings import get_settings
 from crucible.training.config import TrainConfig
 from crucible.training.hpo import params_to_config
@@ -38,6 +39,8 @@ class TrainFlowConfig(BaseModel):
         experiment: MLflow experiment.
         tracking: Record the run in MLflow.
         output_dir: Checkpoint and plot folder (``<artifacts_dir>/training/<flow run>``).
+        callbacks: Registered training callbacks by name (:mod:`crucible.plugins`), e.g.
+            ``[{"name": "time_limit", "params": {"seconds": 3600}}]``.
     """
 
     model_config = strict_config()
@@ -48,6 +51,7 @@ class TrainFlowConfig(BaseModel):
     experiment: str = "crucible-training"
     tracking: bool = True
     output_dir: OutputPath = ""
+    callbacks: list[CallbackSpec] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
     def _params_apply(self) -> "TrainFlowConfig":
@@ -77,7 +81,14 @@ def train(
         get_settings().artifact_folder("training", str(flow_run.id or "local"))
     )
     overrides = {**config.params, **(params or {})}
-    result = train_model(config.train, out, overrides, config.experiment, config.tracking)
+    result = train_model(
+        config.train,
+        out,
+        overrides,
+        config.experiment,
+        config.tracking,
+        [spec.model_dump() for spec in config.callbacks],
+    )
     metrics = {k: float(v) for k, v in result.metrics.items()}
     if config.objective not in metrics:
         raise ValueError(

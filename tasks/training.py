@@ -8,6 +8,7 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from crucible.plugins import build_callbacks
 from crucible.tracking import MlflowTracker
 from crucible.training._plots import plot_learning_curves
 from crucible.training.callbacks import LambdaCallback
@@ -25,8 +26,12 @@ def train_model(
     params: dict[str, Any] | None = None,
     experiment: str = "crucible-training",
     tracking: bool | str = True,
+    callbacks: list[dict[str, Any]] | None = None,
 ) -> TrainingRunSummary:
     """Train ``config`` with ``params`` (dotted overrides) applied; return the best metrics.
+
+    ``callbacks`` names registered training callbacks (``[{"name", "params"}]``,
+    :func:`crucible.plugins.build_callbacks`), added after the progress callback.
 
     Returns:
         ``metrics`` (best epoch), ``best_epoch``, ``history``, ``checkpoint``, ``run_id``,
@@ -43,7 +48,7 @@ def train_model(
         progress.set(epoch)
         logger.info("epoch %d %s", epoch, {k: round(v, 5) for k, v in metrics.items()})
 
-    callbacks = [LambdaCallback(on_epoch)]
+    hooks = [LambdaCallback(on_epoch), *build_callbacks(callbacks or [])]
     tracker = None
     if tracking:
         tracker = MlflowTracker(tracking if isinstance(tracking, str) else None)
@@ -52,10 +57,10 @@ def train_model(
             experiment=experiment,
             tracker=tracker,
             params=params,
-            callbacks=callbacks,
+            callbacks=hooks,
         )
     else:
-        result, run_id = fit(train_config, callbacks=callbacks), None
+        result, run_id = fit(train_config, callbacks=hooks), None
     progress.set(train_config.epochs)
     folder.mkdir(parents=True, exist_ok=True)
     curves = plot_learning_curves(result.history, folder / "learning-curves.png", experiment)

@@ -32,6 +32,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from crucible.exceptions import AlreadyExistsError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ __all__ = [
     "CALLBACKS",
     "EVALUATORS",
     "SCORING_COMPONENTS",
+    "CallbackSpec",
     "PluginRegistry",
     "build_callbacks",
     "import_paths_allowed",
@@ -268,3 +271,23 @@ def build_callbacks(specs: list[dict[str, Any]], field: str = "callbacks") -> li
             )
         callbacks.append(callback)
     return callbacks
+
+
+class CallbackSpec(BaseModel):
+    """A training callback named in a flow parameter (see :func:`build_callbacks`).
+
+    Attributes:
+        name: A registered callback: ``time_limit`` or an installed ``crucible.callbacks``
+            entry point (checked when the parameter is validated; nothing is imported).
+        params: Keyword arguments of its factory, e.g. ``{"seconds": 600}``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        return CALLBACKS.check(value, "name")

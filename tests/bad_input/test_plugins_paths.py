@@ -227,3 +227,20 @@ def test_store_url_under_the_home_passes(crucible_home: Path) -> None:
 
     url = f"sqlite:///{crucible_home / 'other.db'}"
     assert BOCampaignConfig(store_url=url).store_url == url
+
+
+@pytest.mark.parametrize(
+    ("callbacks", "says"),
+    [
+        ([{"name": "no-such-callback"}], "unknown training callback"),
+        ([{"name": "os:system", "params": {"command": "id"}}], "CRUCIBLE_ALLOW_IMPORT_PATHS"),
+        ([{"name": "time_limit", "extra": 1}], "extra"),
+        ([{"name": "time_limit"}] * 21, "20"),
+    ],
+)
+def test_training_flow_callbacks_are_registered_names(callbacks: list, says: str) -> None:
+    from flows.training_flow import TrainFlowConfig
+
+    with pytest.raises(ValidationError, match="callbacks") as info:
+        TrainFlowConfig(callbacks=callbacks)
+    assert says in str(info.value)

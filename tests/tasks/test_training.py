@@ -21,3 +21,15 @@ def test_train_task_applies_params_and_writes_curves(tmp_path: Path) -> None:
     assert Path(result.curves).stat().st_size > 5000
     assert Path(result.checkpoint).parent == tmp_path
     assert result.run_id is None
+
+
+def test_train_task_runs_callbacks_chosen_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.data.plugin_dist import install_plugin_distribution
+
+    install_plugin_distribution(tmp_path / "site-packages", monkeypatch)
+    callbacks = [{"name": "lab-stop", "params": {"epoch": 2}}]  # an installed entry point
+    result = train_model.fn(TrainConfig(epochs=5), str(tmp_path), tracking=False,
+                            callbacks=callbacks)  # fmt: skip
+    assert len(result.history) == 2
