@@ -351,7 +351,7 @@ def test_refused_file_leaves_the_stored_table_unchanged(
     good.write_bytes(CSV)
     bad.write_bytes(content)
     out = crucible_home / "artifacts" / "ligands"
-    mapping = {"activity": "pIC50"}
+    mapping = ColumnMapping(activity="pIC50")
     load_ligands.fn(source="file", out_dir=str(out), path=str(good), mapping=mapping)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     with pytest.raises(InvalidFileError):
