@@ -330,3 +330,47 @@ def _summary(
         "test_scaffolds_in_train": len(set(frames["test"][SCAFFOLD_COLUMN]) & train_scaffolds),
         "valid_scaffolds_in_train": len(set(frames["valid"][SCAFFOLD_COLUMN]) & train_scaffolds),
     }
+
+
+def write_actives(
+    split_dir: str | Path,
+    out_dir: str | Path,
+    threshold: float,
+    names: tuple[str, ...] = ("train", "valid"),
+) -> dict[str, Path]:
+    """Write the actives (``pchembl_value >= threshold``) of a written split.
+
+    Transfer learning on a target's actives (REINVENT's focused-set TL) reads these files:
+    ``train.csv`` to fine-tune on, ``valid.csv`` to validate on.
+
+    Args:
+        split_dir: Folder with the split's ``<name>.csv`` tables.
+        out_dir: Receives one ``<name>.csv`` per name with the active rows only.
+        threshold: pChEMBL counted as active (e.g. 7, i.e. 100 nM or better).
+        names: Which split tables to filter.
+
+    Returns:
+        The written path per name.
+
+    Raises:
+        InvalidInputError: If the training table has no activity column or no active.
+    """
+    import pandas as pd
+
+    paths: dict[str, Path] = {}
+    for name in names:
+        table = pd.read_csv(Path(split_dir) / f"{name}.csv")
+        if ACTIVITY_COLUMN not in table:
+            raise InvalidInputError(
+                f"{name}.csv", f"has no {ACTIVITY_COLUMN} column", "split a table with activities"
+            )
+        actives = table.loc[table[ACTIVITY_COLUMN] >= threshold]
+        if name == "train" and actives.empty:
+            best = float(table[ACTIVITY_COLUMN].max())
+            raise InvalidInputError(
+                "threshold",
+                f"{threshold} leaves no training active (highest pChEMBL {best:.2f})",
+                "lower the activity threshold",
+            )
+        paths[name] = write_table(actives.reset_index(drop=True), Path(out_dir) / f"{name}.csv")
+    return paths

@@ -15,6 +15,7 @@ from crucible.data.splits import (
     murcko_scaffolds,
     register_splitter,
     split_frame,
+    write_actives,
 )
 from crucible.exceptions import InvalidInputError
 
@@ -130,3 +131,15 @@ def test_write_creates_three_tables_and_a_summary(tmp_path: Path) -> None:
     summary = json.loads(paths["summary"].read_text())
     assert summary["method"] == "scaffold" and summary["n_molecules"] == 400
     assert len(pd.read_csv(paths["train"])) == summary["splits"]["train"]["n"]
+
+
+def test_write_actives_keeps_rows_at_or_above_the_threshold(tmp_path: Path) -> None:
+    for name, values in {"train": [5.0, 7.0, 8.1], "valid": [6.9, 7.2]}.items():
+        frame = pd.DataFrame({"smiles": ["C" * (i + 1) for i in range(len(values))],
+                              "pchembl_value": values})  # fmt: skip
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    paths = write_actives(tmp_path, tmp_path / "actives", threshold=7.0)
+    assert pd.read_csv(paths["train"])["pchembl_value"].tolist() == [7.0, 8.1]
+    assert pd.read_csv(paths["valid"])["smiles"].tolist() == ["CC"]
+    with pytest.raises(InvalidInputError, match=r"highest pChEMBL 8\.10"):
+        write_actives(tmp_path, tmp_path / "none", threshold=9.0)
