@@ -1,7 +1,9 @@
+import json
 from pathlib import Path
 
 import pandas as pd
 
+from crucible.generator.design_metrics import TARGETS
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.testing.generator import TINY_CORPUS, train_tiny_prior
 from flows.ligand_data_flow import LigandDataConfig, SplitConfig
@@ -25,6 +27,7 @@ def test_design_flow_runs_every_stage_and_publishes_pictures(tmp_path: Path) -> 
     config = MolecularDesignConfig(
         name="tiny", data=data, prior_path=str(prior), activity_params={"n_estimators": 10},
         tl=TransferLearningConfig(epochs=1, batch_size=8, sample_size=0), rl_steps=2,
+        tl_active_min=5.5,
         samples=40, device="cpu", track=False,
     )  # fmt: skip
     result = molecular_design(config)
@@ -38,3 +41,6 @@ def test_design_flow_runs_every_stage_and_publishes_pictures(tmp_path: Path) -> 
         assert Path(getattr(result, key)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in Path(result.map_html).read_text()
     assert Path(result.agent).is_file() and Path(result.tl_model).is_file()
+    figures = json.loads(Path(result.summary_json).read_text())
+    assert set(TARGETS) | {"flow_cpu_s"} <= set(figures)
+    assert 0.0 <= figures["valid_fraction"] <= 1.0 and figures["flow_cpu_s"] > 0

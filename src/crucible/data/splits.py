@@ -350,10 +350,11 @@ def write_actives(
         names: Which split tables to filter.
 
     Returns:
-        The written path per name.
+        The written path per name; a name other than ``train`` without any active is left
+        out (no file).
 
     Raises:
-        InvalidInputError: If the training table has no activity column or no active.
+        InvalidInputError: If a table has no activity column or the training one no active.
     """
     import pandas as pd
 
@@ -372,5 +373,8 @@ def write_actives(
                 f"{threshold} leaves no training active (highest pChEMBL {best:.2f})",
                 "lower the activity threshold",
             )
-        paths[name] = write_table(actives.reset_index(drop=True), Path(out_dir) / f"{name}.csv")
+        if not actives.empty:
+            paths[name] = write_table(
+                actives.reset_index(drop=True), Path(out_dir) / f"{name}.csv"
+            )
     return paths

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from crucible.chem.properties import morgan_generator, parse_smiles
 from crucible.exceptions import InvalidInputError
@@ -54,8 +54,7 @@ TARGETS: dict[str, tuple[str, float]] = {
 Predict = Callable[[Sequence[str]], np.ndarray]
 
 
-@dataclass
-class DesignSummary:
+class DesignMetrics(BaseModel):
     """The figures of a design run (see the module docstring)."""
 
     valid_fraction: float
@@ -67,12 +66,23 @@ class DesignSummary:
     flow_cpu_s: float = float("nan")
     n_samples: int = 0
 
-    def as_dict(self, digits: int = 4) -> dict[str, float | int]:
-        """Rounded, JSON-ready dict (NaN becomes None in JSON writers that ask for it)."""
+    def as_dict(self, digits: int = 4) -> dict[str, float | int | None]:
+        """Rounded, JSON-ready dict (NaN and inf become None)."""
         return {
-            key: round(value, digits) if isinstance(value, float) else value
-            for key, value in asdict(self).items()
+            key: (round(value, digits) if math.isfinite(value) else None)
+            if isinstance(value, float)
+            else value
+            for key, value in self.model_dump().items()
         }
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and its finished child processes."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def parse_all(smiles: Sequence[str]) -> list[Mol | None]:
@@ -218,12 +228,13 @@ def evaluate_samples(
     final_scores: Sequence[float] | np.ndarray,
     baseline_scores: Sequence[float] | np.ndarray,
     threshold: float = ACTIVE_THRESHOLD,
-) -> DesignSummary:
+) -> DesignMetrics:
     """The figures of a design run from its final samples.
 
     Args:
         samples: Raw sampled SMILES from the final agent (invalid ones included).
-        actives: Training-set actives (the nearest-neighbour reference).
+        actives: Training-set actives (the nearest-neighbour reference; without any the
+            similarity is NaN).
         predict: The RL activity model's ``predict`` (NaN for invalid SMILES).
         predict_independent: The independent model's ``predict``.
         final_scores: RL scores of ``samples`` (invalid = 0).
@@ -233,7 +244,7 @@ def evaluate_samples(
     mols = parse_all(samples)
     reference = [m for m in parse_all(actives) if m is not None]
     valid_smiles = [s if m is not None else "" for s, m in zip(samples, mols, strict=True)]
-    return DesignSummary(
+    return DesignMetrics(
         valid_fraction=valid_fraction(mols),
         predicted_active_fraction=active_fraction(
             _predict_valid(predict, valid_smiles), threshold
@@ -241,7 +252,9 @@ def evaluate_samples(
         independent_active_fraction=active_fraction(
             _predict_valid(predict_independent, valid_smiles), threshold
         ),
-        median_nn_similarity_to_actives=median_nn_similarity(mols, reference),
+        median_nn_similarity_to_actives=(
+            median_nn_similarity(mols, reference) if reference else float("nan")
+        ),
         unique_scaffold_fraction=unique_scaffold_fraction(mols),
         rl_score_gain=score_gain(final_scores, baseline_scores),
         n_samples=len(samples),
@@ -277,7 +290,8 @@ def evaluate_design(
     n_samples: int = 500,
     threshold: float = ACTIVE_THRESHOLD,
     seed: int = 0,
-) -> DesignSummary:
+    cpu_started: float | None = None,
+) -> DesignMetrics:
     """Sample the final agent and the TL model, compute the figures, write ``output_json``.
 
     Args:
@@ -290,6 +304,8 @@ def evaluate_design(
         n_samples: Samples from each model.
         threshold: pChEMBL counted as active (training actives and predictions).
         seed: Sampling and forest seed.
+        cpu_started: :func:`cpu_seconds` at the start of the run; ``flow_cpu_s`` is then
+            the CPU time from there to the end of this evaluation.
     """
     import json
 
@@ -320,6 +336,8 @@ def evaluate_design(
         scorer.score(baseline).total,
         threshold,
     )
+    if cpu_started is not None:
+        summary.flow_cpu_s = cpu_seconds() - cpu_started
     path = Path(output_json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary.as_dict(), indent=2))

@@ -141,5 +141,6 @@ def test_write_actives_keeps_rows_at_or_above_the_threshold(tmp_path: Path) -> N
     paths = write_actives(tmp_path, tmp_path / "actives", threshold=7.0)
     assert pd.read_csv(paths["train"])["pchembl_value"].tolist() == [7.0, 8.1]
     assert pd.read_csv(paths["valid"])["smiles"].tolist() == ["CC"]
+    assert set(write_actives(tmp_path, tmp_path / "high", threshold=8.0)) == {"train"}
     with pytest.raises(InvalidInputError, match=r"highest pChEMBL 8\.10"):
         write_actives(tmp_path, tmp_path / "none", threshold=9.0)
