@@ -174,3 +174,16 @@ def test_inception_seeds_are_capped() -> None:
         InceptionConfig(smiles=[JUST_OVER])
     with pytest.raises(ValidationError, match=r"inception\.smiles: 10,001 SMILES"):
         InceptionConfig(smiles=["C"] * 10_001)
+
+
+def test_corpus_with_a_huge_line_names_the_file_and_line(
+    tmp_path: Path, quick: Callable[[], None]
+) -> None:
+    from crucible.exceptions import InvalidFileError
+    from crucible.generator.pretraining import read_smiles_file
+
+    path = tmp_path / "corpus.smi"
+    path.write_text(f"CCO\n{HUGE}\nCCN\n")
+    with pytest.raises(InvalidFileError, match=r"corpus\.smi.*line 2.*over the cap of 500"):
+        read_smiles_file(path)
+    quick()

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel, Field
 
+from crucible.chem.limits import MAX_SMILES_LENGTH, smiles_too_long
 from crucible.data.io import check_file, check_rows, file_errors, ligand_limits, open_text
 from crucible.device import resolve_device
 from crucible.exceptions import InvalidFileError, InvalidInputError
@@ -111,6 +112,14 @@ def _smiles_lines(path: Path, lines: Iterable[str], limit: int | None, max_rows:
                 continue
         fields = stripped.split(",") if column else stripped.split(",")[0].split()
         value = fields[column].strip() if len(fields) > column else ""
+        if smiles_too_long(value):
+            raise InvalidFileError(
+                path,
+                f"the SMILES is {len(value):,} characters long, over the cap of "
+                f"{MAX_SMILES_LENGTH}",
+                "remove or fix that line (a corpus holds one SMILES per line)",
+                line=number + 1,
+            )
         if value:
             out.append(value)
             check_rows(path, len(out), max_rows)
