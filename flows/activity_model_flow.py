@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from blocks.environment import uses_environment_block
 from crucible.chem.activity import ActivityModelSummary, get_activity_model
 from crucible.naming import InputPath, OptionalSlug, OutputPath
+from crucible.presets import Presets
 from crucible.validation import strict_config
 from flows.ligand_data_flow import LigandDataConfig, ligand_data
 from tasks.activity_model import train_activity_model
@@ -69,12 +70,33 @@ class ActivityModelFlowResult(BaseModel):
     split_dir: str
 
 
+ActivityModelPreset = Literal["default", "chemprop"]
+
+
+def chemprop_config() -> ActivityModelConfig:
+    """Chemprop (50 epochs) instead of the random forest: the GPU deployment's preset."""
+    return ActivityModelConfig(kind="chemprop", params={"epochs": 50})
+
+
+#: Named presets of ``config`` (``crucible run activity-model --preset NAME``).
+PRESETS = Presets(
+    ActivityModelConfig, {"default": ActivityModelConfig, "chemprop": chemprop_config}
+)
+
+
 @flow(name="activity-model", log_prints=True)
 @uses_environment_block
 def activity_model(
     config: ActivityModelConfig = ActivityModelConfig(),  # noqa: B008
+    preset: ActivityModelPreset = "default",
 ) -> ActivityModelFlowResult:
-    """Train, evaluate, save and track an activity model."""
+    """Train, evaluate, save and track an activity model.
+
+    Args:
+        config: Settings to change; every setting left out keeps the preset's value.
+        preset: Named starting point (``default``, ``chemprop``).
+    """
+    config = PRESETS.resolve(preset, config)
     split_dir = config.split_dir
     tags = {"split_dir": split_dir}
     if not split_dir:
@@ -97,4 +119,8 @@ def activity_model(
 
 
 if __name__ == "__main__":
-    activity_model()
+    import sys
+
+    from crucible.cli import main
+
+    raise SystemExit(main(["run", "activity-model", *sys.argv[1:]]))

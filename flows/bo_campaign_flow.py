@@ -46,6 +46,7 @@ from crucible.bo.stopping import StoppingRules
 from crucible.bo.strategy import Strategy
 from crucible.naming import OutputPath, Slug
 from crucible.plugins import EVALUATORS
+from crucible.presets import Presets
 from crucible.settings import get_settings
 from crucible.space import Space
 from crucible.validation import DatabaseUrl, strict_config
@@ -237,15 +238,28 @@ class _Publisher:
         )
 
 
+BOCampaignPreset = Literal["default"]
+#: Named presets of ``config`` (``crucible run bo-campaign --preset NAME``).
+PRESETS = Presets(BOCampaignConfig, {"default": BOCampaignConfig})
+
+
 @flow(name="bo-campaign", log_prints=True)
 @uses_environment_block
-def bo_campaign(config: BOCampaignConfig = BOCampaignConfig()) -> CampaignSummary:  # noqa: B008
+def bo_campaign(
+    config: BOCampaignConfig = BOCampaignConfig(),  # noqa: B008
+    preset: BOCampaignPreset = "default",
+) -> CampaignSummary:
     """Run (or resume) a BO campaign until a stopping rule fires.
+
+    Args:
+        config: Settings to change; every setting left out keeps the preset's value.
+        preset: Named starting point (``default``).
 
     Returns:
         Stop reason, trial count, best parameters/values (or Pareto trials), CSV and report
         paths, and the per-iteration best values.
     """
+    config = PRESETS.resolve(preset, config)
     name = config.name
     output_dir = config.output_dir or str(get_settings().artifact_folder("bo", name))
     created = bo_tasks.create_campaign(name, config.definition(), config.store_url)
@@ -293,8 +307,8 @@ def demo(name: str = "branin-demo", max_trials: int = 24) -> CampaignSummary:
 
 
 if __name__ == "__main__":
-    result = demo()
-    print(
-        f"campaign {result.name}: {result.stop_reason}; best {result.best_values} "
-        f"at {result.best_params}; report {result.report}"
-    )
+    import sys
+
+    from crucible.cli import main
+
+    raise SystemExit(main(["run", "bo-campaign", *sys.argv[1:]]))

@@ -15,12 +15,15 @@ Run locally (digits, default MLP space, TPE, median pruner)::
     python -m flows.hpo_flow
 """
 
+from typing import Literal
+
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture, as_completed
 from pydantic import BaseModel, Field
 
 from blocks.environment import uses_environment_block
 from crucible.naming import OutputPath
+from crucible.presets import Presets
 from crucible.settings import get_settings
 from crucible.training.config import TrainConfig
 from crucible.training.hpo import StudyReport, StudySpec, TrialOutcome, default_space
@@ -79,10 +82,31 @@ class HpoFlowResult(StudyReport):
     registered_version: str | None = None
 
 
+HpoPreset = Literal["default", "gpu"]
+
+
+def gpu_config() -> HpoFlowConfig:
+    """The GPU pool's preset: 4 trials in flight."""
+    return HpoFlowConfig(max_concurrent=4)
+
+
+#: Named presets of ``config`` (``crucible run hpo --preset NAME``).
+PRESETS = Presets(HpoFlowConfig, {"default": HpoFlowConfig, "gpu": gpu_config})
+
+
 @flow(name="hpo", log_prints=True)
 @uses_environment_block
-def hpo(config: HpoFlowConfig = HpoFlowConfig()) -> HpoFlowResult:  # noqa: B008
-    """Run (or resume) an HPO study and return its report and this run's outcomes."""
+def hpo(
+    config: HpoFlowConfig = HpoFlowConfig(),  # noqa: B008
+    preset: HpoPreset = "default",
+) -> HpoFlowResult:
+    """Run (or resume) an HPO study and return its report and this run's outcomes.
+
+    Args:
+        config: Settings to change; every setting left out keeps the preset's value.
+        preset: Named starting point (``default``, ``gpu``).
+    """
+    config = PRESETS.resolve(preset, config)
     logger = get_run_logger()
     tracking: bool | str = (config.tracking_uri or True) if config.tracking else False
     info = create_or_load_study(
@@ -138,4 +162,8 @@ def _run_bounded(
 
 
 if __name__ == "__main__":
-    print(hpo().model_dump(exclude={"outcomes", "top_trials"}))
+    import sys
+
+    from crucible.cli import main
+
+    raise SystemExit(main(["run", "hpo", *sys.argv[1:]]))

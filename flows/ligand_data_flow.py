@@ -27,6 +27,7 @@ from crucible.data.io import ColumnMapping, LigandSource
 from crucible.data.splits import SplitFiles, SplitFractions
 from crucible.data.standardise import StandardisedFiles, StandardiseOptions
 from crucible.naming import InputPath, OptionalSlug, OutputPath, inside
+from crucible.presets import Presets
 from crucible.settings import get_settings
 from crucible.validation import Seed, strict_config
 from tasks.ligand_data import data_card, fetch_chembl, load_ligands, split_ligands
@@ -34,7 +35,14 @@ from tasks.ligand_data import standardise_ligands as standardise_task
 
 
 class SplitConfig(BaseModel):
-    """How to split the standardised molecules."""
+    """How to split the standardised molecules.
+
+    Attributes:
+        method: ``random``, ``scaffold`` (Murcko scaffolds kept together), ``stratified``
+            (by activity) or ``temporal`` (by year; needs a year column).
+        fractions: Train/validation/test shares.
+        seed: Seed of the split.
+    """
 
     model_config = strict_config()
 
@@ -119,10 +127,24 @@ class LigandDataResult(BaseModel):
     card: DataCardFiles
 
 
+LigandDataPreset = Literal["default"]
+#: Named presets of ``config`` (``crucible run ligand-data --preset NAME``).
+PRESETS = Presets(LigandDataConfig, {"default": LigandDataConfig})
+
+
 @flow(name="ligand-data", log_prints=True)
 @uses_environment_block
-def ligand_data(config: LigandDataConfig = LigandDataConfig()) -> LigandDataResult:  # noqa: B008
-    """Fetch or load ligands, standardise, split and publish a data card."""
+def ligand_data(
+    config: LigandDataConfig = LigandDataConfig(),  # noqa: B008
+    preset: LigandDataPreset = "default",
+) -> LigandDataResult:
+    """Fetch or load ligands, standardise, split and publish a data card.
+
+    Args:
+        config: Settings to change; every setting left out keeps the preset's value.
+        preset: Named starting point (``default``).
+    """
+    config = PRESETS.resolve(preset, config)
     out = config.folder()
     if config.source == "chembl":
         source = fetch_chembl(config.chembl, str(out / "source"), get_settings().chembl_base_url)
@@ -161,4 +183,8 @@ def ligand_data(config: LigandDataConfig = LigandDataConfig()) -> LigandDataResu
 
 
 if __name__ == "__main__":
-    print(ligand_data())
+    import sys
+
+    from crucible.cli import main
+
+    raise SystemExit(main(["run", "ligand-data", *sys.argv[1:]]))

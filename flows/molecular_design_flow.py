@@ -44,6 +44,7 @@ from crucible.generator.recipes import design_reinforcement, focused_transfer_le
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.naming import InputPath, Slug
+from crucible.presets import Presets
 from crucible.settings import get_settings
 from crucible.validation import MAX_SAMPLES, DeviceName, PChembl, strict_config
 from flows.ligand_data_flow import LigandDataConfig, SplitConfig, ligand_data
@@ -215,13 +216,33 @@ class MolecularDesignResult(BaseModel):
     grid: str
 
 
+MolecularDesignPreset = Literal["default", "cpu", "demo"]
+
+
+def cpu_config() -> MolecularDesignConfig:
+    """The CPU pool's preset: the focused-TL recipe for 4 epochs (50 samples each) on the CPU."""
+    return MolecularDesignConfig(
+        name="egfr-cpu",
+        tl=focused_transfer_learning(epochs=4, sample_size=50),
+        rl_steps=25,
+        device="cpu",
+    )
+
+
 @flow(name="molecular-design", log_prints=True)
 @uses_environment_block
 def molecular_design(
     config: MolecularDesignConfig = MolecularDesignConfig(),  # noqa: B008
+    preset: MolecularDesignPreset = "default",
 ) -> MolecularDesignResult:
-    """Ligands → activity model → transfer learning → RL → filters → chemical-space map."""
+    """Ligands → activity model → transfer learning → RL → filters → chemical-space map.
+
+    Args:
+        config: Settings to change; every setting left out keeps the preset's value.
+        preset: Named starting point (``default``, ``cpu``, ``demo``).
+    """
     cpu_started = cpu_seconds()
+    config = PRESETS.resolve(preset, config)
     out = config.folder()
     split = Path(ligand_data(config.data).split_dir)
     model = train_activity_model(
@@ -358,7 +379,19 @@ def demo_config() -> MolecularDesignConfig:
     )
 
 
+#: Named presets of ``config`` (``crucible run molecular-design --preset NAME``).
+PRESETS = Presets(
+    MolecularDesignConfig,
+    {"default": MolecularDesignConfig, "cpu": cpu_config, "demo": demo_config},
+)
+
+
 if __name__ == "__main__":
     import sys
 
-    print(molecular_design(demo_config() if "--demo" in sys.argv else MolecularDesignConfig()))
+    from crucible.cli import main
+
+    # ``--demo`` is the old spelling of ``--preset demo`` (make demo used it).
+    demo = ["--preset", "demo"]
+    argv = [part for arg in sys.argv[1:] for part in (demo if arg == "--demo" else [arg])]
+    raise SystemExit(main(["run", "molecular-design", *argv]))

@@ -9,10 +9,11 @@ The default recipe is the one that produced the shipped prior
 
 Run locally (small CPU example)::
 
-    python -m flows.prior_flow
+    python -m flows.prior_flow --preset cpu
 """
 
 from pathlib import Path
+from typing import Literal
 
 from prefect import flow
 from pydantic import BaseModel, Field
@@ -22,6 +23,7 @@ from crucible.generator import DEFAULT_CORPUS_PATH, DEFAULT_PRIOR_PATH
 from crucible.generator.jobs import SampleSummary, TrainingSummary
 from crucible.generator.pretraining import PretrainConfig
 from crucible.naming import InputPath, OutputPath, Slug, check_slug, inside
+from crucible.presets import Presets
 from crucible.settings import get_settings
 from crucible.validation import MAX_SAMPLES, strict_config
 from tasks.generator import pretrain_prior, sample
@@ -77,10 +79,42 @@ class PriorFlowResult(BaseModel):
     quality: SampleSummary | None = None
 
 
+PriorPreset = Literal["default", "cpu"]
+
+
+def cpu_config() -> PriorFlowConfig:
+    """A small prior for the CPU pool: 2x256 LSTM on 20,000 MOSES SMILES, 2 epochs."""
+    from crucible.generator.model import NetworkConfig
+
+    small = shipped_recipe().model_copy(
+        update={
+            "network": NetworkConfig(num_layers=2, layer_size=256, embedding_layer_size=128),
+            "epochs": 2,
+            "batch_size": 128,
+            "sample_size": 500,
+            "device": "cpu",
+        }
+    )
+    return PriorFlowConfig(name="cpu-prior", limit=20_000, pretrain=small, quality_samples=1000)
+
+
+#: Named presets of ``config`` (``crucible run prior --preset NAME``).
+PRESETS = Presets(PriorFlowConfig, {"default": PriorFlowConfig, "cpu": cpu_config})
+
+
 @flow(name="prior", log_prints=True)
 @uses_environment_block
-def prior(config: PriorFlowConfig = PriorFlowConfig()) -> PriorFlowResult:  # noqa: B008
-    """Pre-train a prior and sample from it."""
+def prior(
+    config: PriorFlowConfig = PriorFlowConfig(),  # noqa: B008
+    preset: PriorPreset = "default",
+) -> PriorFlowResult:
+    """Pre-train a prior and sample from it.
+
+    Args:
+        config: Settings to change; every setting left out keeps the preset's value.
+        preset: Named starting point (``default``, ``cpu``).
+    """
+    config = PRESETS.resolve(preset, config)
     out = config.folder()
     corpus = config.corpus_path or str(DEFAULT_CORPUS_PATH)
     training = pretrain_prior(corpus, config.pretrain, str(out), config.limit, config.track)
@@ -93,11 +127,8 @@ def prior(config: PriorFlowConfig = PriorFlowConfig()) -> PriorFlowResult:  # no
 
 
 if __name__ == "__main__":
-    from crucible.generator.model import NetworkConfig
+    import sys
 
-    small = PretrainConfig(
-        network=NetworkConfig(num_layers=2, layer_size=256, embedding_layer_size=128),
-        epochs=2, batch_size=128, sample_size=500, log_every=100,
-    )  # fmt: skip
-    print(prior(PriorFlowConfig(name="cpu-example", limit=20_000, pretrain=small,
-                                quality_samples=1000)))  # fmt: skip
+    from crucible.cli import main
+
+    raise SystemExit(main(["run", "prior", *sys.argv[1:]]))

@@ -28,6 +28,7 @@ from crucible.generator.jobs import (
 )
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.naming import InputPath, OutputPath, Slug, check_slug, inside
+from crucible.presets import Presets
 from crucible.settings import get_settings
 from crucible.validation import DeviceName, strict_config
 from tasks.generator import reinforce, reinforce_reinvent
@@ -77,12 +78,31 @@ class ReinforcementFlowConfig(BaseModel):
         return inside(root, "reinforcement", check_slug(self.name, "name"), field="name")
 
 
+ReinforcementPreset = Literal["default", "cpu"]
+
+
+def cpu_config() -> ReinforcementFlowConfig:
+    """The CPU pool's preset: the default stages on the CPU."""
+    return ReinforcementFlowConfig(device="cpu")
+
+
+#: Named presets of ``config`` (``crucible run reinforcement --preset NAME``).
+PRESETS = Presets(ReinforcementFlowConfig, {"default": ReinforcementFlowConfig, "cpu": cpu_config})
+
+
 @flow(name="reinforcement", log_prints=True)
 @uses_environment_block
 def reinforcement(
     config: ReinforcementFlowConfig = ReinforcementFlowConfig(),  # noqa: B008
+    preset: ReinforcementPreset = "default",
 ) -> ReinforcementSummary | ReinventReinforcement:
-    """Run staged RL and return the agent file, CSVs, plot and per-step history."""
+    """Run staged RL and return the agent file, CSVs, plot and per-step history.
+
+    Args:
+        config: Settings to change; every setting left out keeps the preset's value.
+        preset: Named starting point (``default``, ``cpu``).
+    """
+    config = PRESETS.resolve(preset, config)
     prior, agent = config.prior_path or None, config.agent_path or None
     out = str(config.folder())
     if use_reinvent(config.engine):
@@ -98,4 +118,8 @@ def reinforcement(
 
 
 if __name__ == "__main__":
-    print(reinforcement())
+    import sys
+
+    from crucible.cli import main
+
+    raise SystemExit(main(["run", "reinforcement", *sys.argv[1:]]))

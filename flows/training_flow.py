@@ -14,7 +14,7 @@ Run locally::
     python -m flows.training_flow
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow
 from pydantic import BaseModel, Field, model_validator
@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, model_validator
 from blocks.environment import uses_environment_block
 from crucible.naming import OutputPath
 from crucible.plugins import CallbackSpec
+from crucible.presets import Presets
 from crucible.settings import get_settings
 from crucible.training.config import TrainConfig
 from crucible.training.hpo import params_to_config
@@ -59,22 +60,30 @@ class TrainFlowConfig(BaseModel):
         return self
 
 
+TrainPreset = Literal["default"]
+#: Named presets of ``config`` (``crucible run train --preset NAME``).
+PRESETS = Presets(TrainFlowConfig, {"default": TrainFlowConfig})
+
+
 @flow(name="train", log_prints=True, persist_result=True)
 @uses_environment_block
 def train(
     params: dict[str, Any] | None = None,
     config: TrainFlowConfig = TrainFlowConfig(),  # noqa: B008
+    preset: TrainPreset = "default",
 ) -> dict[str, float]:
     """Train once with ``params`` applied and return the metrics as numbers.
 
     Args:
         params: Dotted training-config overrides (a BO point or an HPO trial's parameters).
         config: Base config, objective, tracking and output settings.
+        preset: Named starting point (``default``); ``config`` changes apply on top.
 
     Returns:
         Best-epoch metrics plus ``objective``, ``best_epoch``, ``n_parameters`` and
         ``train_seconds`` (the MLflow run id and checkpoint path are in the logs).
     """
+    config = PRESETS.resolve(preset, config)
     from prefect.runtime import flow_run
 
     out = config.output_dir or str(
@@ -108,4 +117,8 @@ def train(
 
 
 if __name__ == "__main__":
-    print(train())
+    import sys
+
+    from crucible.cli import main
+
+    raise SystemExit(main(["run", "train", *sys.argv[1:]]))

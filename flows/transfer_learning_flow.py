@@ -28,6 +28,7 @@ from crucible.generator.jobs import (
 )
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.naming import InputPath, OptionalSlug, OutputPath, Slug, check_slug, inside
+from crucible.presets import Presets
 from crucible.settings import get_settings
 from crucible.validation import MAX_SAMPLES, strict_config
 from flows.ligand_data_flow import LigandDataConfig, ligand_data
@@ -90,12 +91,36 @@ class TransferLearningFlowResult(BaseModel):
     split_dir: str
 
 
+TransferLearningPreset = Literal["default", "cpu"]
+
+
+def cpu_config() -> TransferLearningFlowConfig:
+    """The CPU pool's preset: 10 epochs of the default recipe on the CPU."""
+    default = TransferLearningFlowConfig()
+    return TransferLearningFlowConfig(
+        tl=default.tl.model_copy(update={"epochs": 10, "device": "cpu"})
+    )
+
+
+#: Named presets of ``config`` (``crucible run transfer-learning --preset NAME``).
+PRESETS = Presets(
+    TransferLearningFlowConfig, {"default": TransferLearningFlowConfig, "cpu": cpu_config}
+)
+
+
 @flow(name="transfer-learning", log_prints=True)
 @uses_environment_block
 def transfer_learning(
     config: TransferLearningFlowConfig = TransferLearningFlowConfig(),  # noqa: B008
+    preset: TransferLearningPreset = "default",
 ) -> TransferLearningFlowResult:
-    """Fine-tune a prior on a ligand training split, then sample from it."""
+    """Fine-tune a prior on a ligand training split, then sample from it.
+
+    Args:
+        config: Settings to change; every setting left out keeps the preset's value.
+        preset: Named starting point (``default``, ``cpu``).
+    """
+    config = PRESETS.resolve(preset, config)
     split_dir = config.split_dir or ligand_data(config.data).split_dir
     out = config.folder()
     train = str(Path(split_dir) / config.train_file)
@@ -120,4 +145,8 @@ def transfer_learning(
 
 
 if __name__ == "__main__":
-    print(transfer_learning())
+    import sys
+
+    from crucible.cli import main
+
+    raise SystemExit(main(["run", "transfer-learning", *sys.argv[1:]]))

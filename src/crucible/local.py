@@ -36,10 +36,17 @@ def ui_file() -> Path:
     return prefect_home() / "ui.json"
 
 
-def apply_local_env(environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
+def apply_local_env(
+    environ: MutableMapping[str, str] | None = None, *, use_running_ui: bool = True
+) -> dict[str, str]:
     """Set the local Prefect environment where the caller has not set it already.
 
     Must run before Prefect is imported (it reads its settings then).
+
+    Args:
+        environ: The environment to complete (``os.environ`` by default).
+        use_running_ui: Send runs to a ``crucible ui`` server of this database if one
+            answers (``PREFECT_API_URL``).
 
     Returns:
         The variables this call set.
@@ -55,7 +62,7 @@ def apply_local_env(environ: MutableMapping[str, str] | None = None) -> dict[str
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
-    api_url = running_ui_api_url()
+    api_url = running_ui_api_url() if use_running_ui else None
     if api_url:
         wanted["PREFECT_API_URL"] = api_url
     applied = {key: value for key, value in wanted.items() if not env.get(key)}

@@ -14,7 +14,8 @@ config is validated (``extra="forbid"``; Prefect's parameter schema refuses them
 creation).
 
 ``crucible run <stage> --preset NAME --set key=value`` uses :func:`parse_assignments` and
-:meth:`Presets.check_keys` to validate overrides before anything starts::
+:meth:`Presets.resolve` to validate overrides before anything starts (``--set`` values apply
+as given, even one equal to the code default), then hands the flow the resolved config::
 
     presets = Presets(DesignConfig, {"default": DesignConfig, "cpu": cpu_config})
     overrides = parse_assignments(["tl.epochs=3", "device=cpu"])
@@ -204,8 +205,8 @@ class Presets(Generic[C]):
         Args:
             name: Preset name.
             overrides: A config whose changes apply (what a flow receives: the fields the
-                caller set that differ from the ``default`` preset), or the same as a nested
-                dict (what ``--set`` gives), checked with :meth:`validate_overrides`.
+                caller set that differ from the ``default`` preset), or a nested dict (what
+                ``--set`` gives), checked with :meth:`validate_overrides` and applied as given.
 
         Raises:
             InvalidInputError: Unknown preset or key, or a value the model refuses.
@@ -216,7 +217,8 @@ class Presets(Generic[C]):
         elif isinstance(overrides, BaseModel):
             changes = overrides_of(overrides, default)
         else:
-            changes = overrides_of(self.validate_overrides(overrides), default)
+            self.validate_overrides(overrides)
+            changes = dict(overrides)
         base = self.get(name)
         if not changes:
             return base

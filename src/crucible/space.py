@@ -50,6 +50,7 @@ from pydantic import (
 )
 
 from crucible.exceptions import InvalidInputError, input_error_from_validation
+from crucible.validation import schema_help
 
 __all__ = [
     "MAX_CHOICES",
@@ -86,7 +87,7 @@ _UNION_TAGS = frozenset(
 
 
 class _ParameterBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=schema_help)
 
     name: str = Field(
         pattern=_NAME_PATTERN,
@@ -356,7 +357,7 @@ class LinearConstraint(BaseModel):
     Only continuous and integer parameters on a linear scale may appear.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=schema_help)
 
     coefficients: dict[str, float] = Field(
         min_length=1, description="Parameter name -> coefficient."
@@ -398,7 +399,7 @@ class Space(BaseModel):
         constraints: Linear inequality constraints between parameters (raw units).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=schema_help)
 
     parameters: list[Parameter] = Field(
         min_length=1, max_length=MAX_PARAMETERS, description="The parameters."

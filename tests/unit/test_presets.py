@@ -127,3 +127,10 @@ def test_schema_gives_each_field_its_help_and_factory_defaults() -> None:
     inner = schema["$defs"]["Inner"]
     assert inner["description"] == "Training recipe."
     assert inner["properties"]["epochs"]["description"] == "Passes over the data."
+
+
+def test_set_values_apply_as_given_but_a_flow_config_changes_only_what_differs() -> None:
+    """``--set inner.epochs=2`` on preset cpu is explicit; the same value in a flow's config
+    equals the default preset's and so keeps the preset's (documented trade-off)."""
+    assert PRESETS.resolve("cpu", {"name": "run"}).name == "run"
+    assert PRESETS.resolve("cpu", Outer.model_validate({"name": "run"})).name == "cpu-run"

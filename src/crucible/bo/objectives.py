@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from crucible.exceptions import InvalidInputError
+from crucible.validation import schema_help
 
 #: Most metrics one observation may report.
 MAX_METRICS = 1_000
@@ -41,7 +42,7 @@ class Objective(BaseModel):
             reference point (inferred from the data when omitted).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=schema_help)
 
     name: str = Field(min_length=1, max_length=100, description="Metric name.")
     direction: Literal["minimize", "maximize"] = Field(default="minimize")
@@ -62,7 +63,7 @@ class Objective(BaseModel):
 class OutcomeConstraint(BaseModel):
     """A limit on a measured metric: feasible iff ``metric <= bound`` (or ``>=``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=schema_help)
 
     metric: str = Field(min_length=1, max_length=100, description="Metric name.")
     operator: Literal["<=", ">="] = Field(default="<=")

@@ -36,6 +36,7 @@ from crucible.bo.optimize import AcqfOptions, optimize_acquisition
 from crucible.bo.surrogates import GPSurrogate, NoisePrior, Surrogate, make_surrogate
 from crucible.bo.warping import OutcomeWarp, power_warp
 from crucible.space import Encoding, Space
+from crucible.validation import schema_help
 
 __all__ = ["Proposal", "Strategy", "fit_surrogate", "import_model_stack", "propose"]
 
@@ -99,7 +100,7 @@ class Strategy(BaseModel):
         seed: Seed of the design, samplers and optimiser.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=schema_help)
 
     n_init: int | None = Field(default=None, ge=1, le=100_000, strict=True)
     init_design: Literal["sobol", "lhs", "random"] = "sobol"

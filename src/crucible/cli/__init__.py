@@ -15,6 +15,7 @@ from collections.abc import Sequence
 # Modules of this package that define commands, in the order ``crucible --help`` lists them.
 _COMMANDS = (
     "info",
+    "run",
     "results",
     "ui",
     "gateway",

@@ -36,7 +36,13 @@ SCAFFOLD_COLUMN = "scaffold"
 
 
 class SplitFractions(BaseModel):
-    """Fractions of molecules in each split; each in [0, 1], train > 0, summing to 1."""
+    """Fractions of molecules in each split; each in [0, 1], train > 0, summing to 1.
+
+    Attributes:
+        train: Share used to fit models and fine-tune the generator.
+        valid: Share for early stopping and model choice.
+        test: Share held out for the final metrics.
+    """
 
     model_config = strict_config()
 

@@ -37,7 +37,11 @@ class DiversityFilterConfig(BaseModel):
 
     model_config = strict_config()
 
-    type: DiversityFilterType = "IdenticalMurckoScaffold"
+    type: DiversityFilterType = Field(
+        "IdenticalMurckoScaffold",
+        description="Which molecules share a bucket: same Murcko or topological scaffold, "
+        "similar scaffold, or same SMILES.",
+    )
     bucket_size: int = Field(25, ge=1, description="Molecules allowed per scaffold.")
     minscore: float = Field(0.4, ge=0, le=1, description="Score to be memorised.")
     minsimilarity: float = Field(0.4, ge=0, le=1, description="ScaffoldSimilarity threshold.")

@@ -51,7 +51,9 @@ class PretrainConfig(BaseModel):
 
     model_config = strict_config()
 
-    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    network: NetworkConfig = Field(
+        default_factory=NetworkConfig, description="RNN cell, layers and sizes."
+    )
     epochs: int = Field(10, ge=1, description="Passes over the training SMILES.")
     batch_size: int = Field(128, ge=1, description="SMILES per optimisation step.")
     learning_rate: float = Field(1e-3, gt=0, description="Adam learning rate of epoch 1.")
@@ -69,7 +71,7 @@ class PretrainConfig(BaseModel):
     time_limit_s: float | None = Field(
         None, gt=0, description="Stop after the epoch that would overrun this wall time."
     )
-    seed: Seed = 0
+    seed: Seed = Field(0, description="Seed of initialisation, batching and sampling.")
     device: DeviceName = Field("auto", description="'auto', 'cpu' or 'cuda[:N]'.")
     log_every: int = Field(0, ge=0, description="Log the running NLL every N steps (0 = off).")
 

@@ -72,7 +72,7 @@ class LearningStrategyConfig(BaseModel):
 
     model_config = strict_config()
 
-    type: Literal["dap"] = "dap"
+    type: Literal["dap"] = Field("dap", description="Loss: DAP (REINVENT 4's default).")
     sigma: float = Field(128.0, gt=0, description="Score multiplier in the augmented LL.")
     rate: float = Field(1e-4, gt=0, description="Adam learning rate of the agent.")
     likelihood_penalty: float = Field(
@@ -113,7 +113,9 @@ class ReinforcementConfig(BaseModel):
     batch_size: int = Field(64, ge=2, description="SMILES sampled per step.")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature of the agent.")
     summary_csv_prefix: str = Field("summary", description="CSV name: <prefix>_<stage>.csv.")
-    learning_strategy: LearningStrategyConfig = Field(default_factory=LearningStrategyConfig)
+    learning_strategy: LearningStrategyConfig = Field(
+        default_factory=LearningStrategyConfig, description="Loss, σ and learning rate."
+    )
     diversity_filter: DiversityFilterConfig | None = Field(
         default_factory=DiversityFilterConfig, description="None disables the filter."
     )
@@ -128,7 +130,7 @@ class ReinforcementConfig(BaseModel):
     max_oracle_calls: int | None = Field(
         None, ge=1, description="Stop once this many unique SMILES were scored (PMO budget)."
     )
-    seed: Seed = 0
+    seed: Seed = Field(0, description="Seed of the agent's sampling.")
 
 
 @dataclass

@@ -79,7 +79,7 @@ class TransferLearningConfig(BaseModel):
         ),
     )
     save_every_n_epochs: int = Field(1, ge=1, description="Checkpoint frequency.")
-    seed: Seed = 0
+    seed: Seed = Field(0, description="Seed of batching, SMILES randomisation and sampling.")
     device: DeviceName = Field("auto", description="'auto', 'cpu' or 'cuda[:N]'.")
 
     @model_validator(mode="after")
