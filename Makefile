@@ -20,16 +20,21 @@ export DO_NOT_TRACK := 1
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet torch==2.13.0 -c constraints.txt $(QUIET_PIP)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]' $(QUIET_PIP)
+	@echo "[1/2] torch 2.13.0, CPU build (about 1 min on a fresh venv)"
+	$(BIN)/pip install --progress-bar off torch==2.13.0 -c constraints.txt $(QUIET_PIP) \
+		| { grep -v '^Requirement already satisfied' || true; }
+	@echo "[2/2] Crucible and its dependencies (about 3 min on a fresh venv)"
+	$(BIN)/pip install --progress-bar off -c constraints.txt -e '.[dev]' $(QUIET_PIP) \
+		| { grep -v '^Requirement already satisfied' || true; }
 	$(BIN)/pip check
 	@touch $@
 
 install: $(STAMP)
 
+# The same as `.venv/bin/crucible run molecular-design --preset demo` (Prefect's local
+# database under .crucible/prefect; `.venv/bin/crucible ui` shows the run afterwards).
 demo: $(STAMP)
-	@mkdir -p $(CURDIR)/.crucible/prefect  # Prefect does not create missing parents
-	PREFECT_HOME=$(CURDIR)/.crucible/prefect $(BIN)/python -m flows.molecular_design_flow --demo
+	$(BIN)/crucible run molecular-design --preset demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
