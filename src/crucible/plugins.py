@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crucible.exceptions import AlreadyExistsError, InvalidInputError
+from crucible.validation import schema_help
 
 if TYPE_CHECKING:
     from crucible.training.callbacks import Callback
@@ -282,7 +283,7 @@ class CallbackSpec(BaseModel):
         params: Keyword arguments of its factory, e.g. ``{"seconds": 600}``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=schema_help)
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
