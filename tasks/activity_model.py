@@ -29,10 +29,12 @@ def train_activity_model(
     tags: dict[str, str] | None = None,
     track: bool = True,
     register_as: str | None = None,
+    parent_run_id: str | None = None,
 ) -> ActivityModelSummary:
     """Train an activity model on ``split_dir`` and save it under ``out_dir/model``.
 
-    With ``register_as`` the model is also logged as an MLflow pyfunc model and registered.
+    With ``register_as`` the model is also logged as an MLflow pyfunc model and registered;
+    with ``parent_run_id`` its MLflow run is nested under that run (e.g. a design run's).
 
     Returns:
         ``model_dir``, ``parity_plot``, ``run_id``, ``registered_version``, per-split
@@ -60,6 +62,7 @@ def train_activity_model(
         tags=tags,
         on_epoch=on_epoch,
         register_as=register_as,
+        parent_run_id=parent_run_id,
     )
     progress.flush()
     rows = [{"split": name, **values} for name, values in result.metrics.items()]

@@ -101,12 +101,16 @@ def transfer_learn(
     config: TransferLearningConfig,
     output_dir: str,
     track: bool = True,
+    parent_run_id: str | None = None,
 ) -> TransferLearningSummary:
-    """Fine-tune a prior; reports the best epoch and validation NLL (logs, artifacts, MLflow)."""
+    """Fine-tune a prior; reports the best epoch and validation NLL (logs, artifacts, MLflow).
+
+    With ``parent_run_id`` the MLflow run is nested under that run (e.g. a design run's).
+    """
     progress = Progress("transfer-learning-epochs", total=config.epochs, description=train_path)
     result = jobs.run_transfer_learning(
         prior_path, train_path, valid_path, config, output_dir, track,
-        on_epoch=_epoch_logger(progress, "TL"),
+        parent_run_id=parent_run_id, on_epoch=_epoch_logger(progress, "TL"),
     )  # fmt: skip
     progress.set(config.epochs)
     get_run_logger().info(
@@ -145,8 +149,12 @@ def reinforce(
     output_dir: str,
     device: str = "auto",
     track: bool = True,
+    parent_run_id: str | None = None,
 ) -> ReinforcementSummary:
-    """Staged RL with the DAP loss; returns the agent file, CSVs and per-step history."""
+    """Staged RL with the DAP loss; returns the agent file, CSVs and per-step history.
+
+    With ``parent_run_id`` the MLflow run is nested under that run (e.g. a design run's).
+    """
     total = sum(spec.stage.max_steps for spec in stages)
     progress = Progress("reinforcement-steps", total=total, description=output_dir)
     logger = get_run_logger()
@@ -160,8 +168,9 @@ def reinforce(
         )  # fmt: skip
 
     result = jobs.run_reinforcement(
-        prior_path, agent_path, stages, config, output_dir, device, track, on_step=on_step
-    )
+        prior_path, agent_path, stages, config, output_dir, device, track,
+        parent_run_id=parent_run_id, on_step=on_step,
+    )  # fmt: skip
     progress.set(total)
     publish_image(result.plot, "reinforcement-scores", "RL: score and NLL over steps")
     publish_table(_rows(result.history, _STEP_COLUMNS), "reinforcement-history", "RL per step")

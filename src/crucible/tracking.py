@@ -466,6 +466,14 @@ def open_run(
     name: str,
     tracking: bool | str | Tracker = True,
     tags: Mapping[str, str] | None = None,
+    parent_run_id: str | None = None,
 ) -> Run:
-    """Open a top-level run with the tracker :func:`make_tracker` gives for ``tracking``."""
-    return make_tracker(tracking).start_run(experiment, name, tags=tags)
+    """Open a run with the tracker :func:`make_tracker` gives for ``tracking``.
+
+    With ``parent_run_id`` the run is nested under that run, in the parent's experiment
+    (MLflow shows nesting within one experiment), and ``experiment`` is not used.
+    """
+    tracker = make_tracker(tracking)
+    if parent_run_id:
+        return tracker.get_run(parent_run_id).start_child(name, tags)
+    return tracker.start_run(experiment, name, tags=tags)

@@ -743,6 +743,7 @@ def train_activity_model(
     tags: Mapping[str, str] | None = None,
     on_epoch: EpochCallback | None = None,
     register_as: str | None = None,
+    parent_run_id: str | None = None,
 ) -> TrainedActivityModel:
     """Fit, evaluate, save, plot and (optionally) track an activity model.
 
@@ -760,6 +761,8 @@ def train_activity_model(
         on_epoch: Progress callback ``(epoch, epochs, metrics)``.
         register_as: Also log an MLflow ``pyfunc`` model and register it under this name
             in the Model Registry (needs ``track``).
+        parent_run_id: Nest the MLflow run under this run, in its experiment (e.g. a
+            design run's; ``experiment`` is then not used).
 
     Returns:
         The fitted model with per-split metrics, paths and the MLflow run id.
@@ -806,20 +809,27 @@ def train_activity_model(
     )
     result = TrainedActivityModel(model, metrics, model_dir, plot, None, seconds, history)
     if track:
-        result.run_id = log_to_mlflow(result, experiment, run_name or kind, tags or {})
+        result.run_id = log_to_mlflow(
+            result, experiment, run_name or kind, tags or {}, parent_run_id
+        )
         if register_as:
             result.registered_version = register_model(result, register_as)
     return result
 
 
 def log_to_mlflow(
-    result: TrainedActivityModel, experiment: str, run_name: str, tags: Mapping[str, str]
+    result: TrainedActivityModel,
+    experiment: str,
+    run_name: str,
+    tags: Mapping[str, str],
+    parent_run_id: str | None = None,
 ) -> str:
     """Record a trained model in MLflow: params, metrics, per-epoch history, plot, model files.
 
     One run of :mod:`crucible.tracking` at ``get_settings().mlflow_tracking_uri`` (SQLite by
     default), written in one batch; new experiments put artifacts under
-    ``<mlflow_artifact_location>/<experiment>``.
+    ``<mlflow_artifact_location>/<experiment>``. With ``parent_run_id`` the run is nested
+    under that run, in its experiment.
 
     Returns:
         The run id.
@@ -829,7 +839,11 @@ def log_to_mlflow(
         artifact_location=f"{settings.mlflow_artifact_location}/{experiment}", flush_s=math.inf
     )
     all_tags = {"crucible.role": "activity-model", "model_kind": result.model.name, **tags}
-    run = tracker.start_run(experiment, run_name, tags=all_tags)
+    run = (
+        tracker.get_run(parent_run_id).start_child(run_name, all_tags)
+        if parent_run_id
+        else tracker.start_run(experiment, run_name, tags=all_tags)
+    )
     run.log_params(
         {
             "kind": result.model.name,

@@ -280,6 +280,7 @@ def run_transfer_learning(
     output_dir: str | Path,
     track: bool = True,
     experiment: str = DEFAULT_EXPERIMENT,
+    parent_run_id: str | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TransferLearningSummary:
     """Fine-tune ``prior_path`` on the SMILES of ``train_path`` (validation: ``valid_path``)."""
@@ -287,7 +288,7 @@ def run_transfer_learning(
     model = load_model(prior_path, resolve_device(config.device))
     train = read_smiles_file(train_path)
     valid = read_smiles_file(valid_path) if valid_path else []
-    run = open_run(experiment, "transfer-learning", track)
+    run = open_run(experiment, "transfer-learning", track, parent_run_id=parent_run_id)
     run.log_params({"prior": str(prior_path), "train": str(train_path),
                         "valid": str(valid_path or ""), **config.model_dump()})  # fmt: skip
 
@@ -354,6 +355,7 @@ def run_reinforcement(
     device: str = "auto",
     track: bool = True,
     experiment: str = DEFAULT_EXPERIMENT,
+    parent_run_id: str | None = None,
     on_step: Callable[[StepRecord], None] | None = None,
 ) -> ReinforcementSummary:
     """Staged RL; the prior defaults to the shipped one and the agent to the prior."""
@@ -367,7 +369,7 @@ def run_reinforcement(
                                             or f"stage_{i}.chkpt"}), build_scorer(spec.scoring))
         for i, spec in enumerate(stages, start=1)
     ]  # fmt: skip
-    run = open_run(experiment, "reinforcement", track)
+    run = open_run(experiment, "reinforcement", track, parent_run_id=parent_run_id)
     run.log_params({"prior": str(prior_file), "agent": str(agent_path or prior_file),
                         "stages": json.dumps([s.model_dump(mode="json") for s in stages]),
                         **config.model_dump()})  # fmt: skip
