@@ -6,10 +6,11 @@ folder, and deploys ``prefect.yaml``. Then, in order: a second ``up`` changes no
 API refuses a client without the auth string; ``prefect deployment run`` takes a small BO
 campaign to Completed; a signed webhook becomes a Completed campaign run; every refused
 webhook (bad or missing signature, stale timestamp, replay, unknown source, bad payload,
-oversized body) creates no event and no run; ``crucible stack down`` leaves no process.
+oversized body) creates no event and no run; ``crucible stack down`` leaves no process; a
+later ``up`` restarts on the same data without redeploying, and ``down`` again stops it all.
 
-Timings are printed at the end of the session: cold and warm ``up``, deployment run → Completed,
-webhook POST → Completed.
+Timings are printed at the end of the session: cold, warm and restarted ``up``, deployment
+run → Completed, webhook POST → Completed.
 """
 
 from __future__ import annotations
@@ -168,6 +169,11 @@ def test_api_refuses_clients_without_the_auth_string(stack: OpsStack) -> None:
         f"{stack.api_url}/deployments/filter", json={}, auth=("crucible", "guess"), timeout=30
     )
     assert wrong.status_code == 401
+    # The UI and MLflow pages themselves are served (the UI asks for the auth string).
+    ui = httpx.get(stack.api_url.removesuffix("/api") + "/", timeout=30)
+    assert ui.status_code == 200 and "text/html" in ui.headers["content-type"]
+    mlflow = httpx.get(stack.env["CRUCIBLE_MLFLOW_TRACKING_URI"] + "/", timeout=30)
+    assert mlflow.status_code == 200 and "text/html" in mlflow.headers["content-type"]
     names = {d["name"] for d in stack.api("POST", "/deployments/filter", {})}
     assert {"bo-campaign", "molecular-design-cpu", "molecular-design-k8s"} <= names
 
@@ -327,6 +333,23 @@ def test_refused_webhooks_create_no_event_and_no_run(stack: OpsStack) -> None:
 
 
 def test_down_leaves_no_process(stack: OpsStack) -> None:
+    _down_and_check(stack)
+
+
+def test_up_after_down_reuses_the_data(stack: OpsStack) -> None:
+    started = time.monotonic()
+    up = _crucible(["stack", "up", *_layout_args(stack.root, stack.home)])
+    TIMINGS["make up after make down (data kept)"] = time.monotonic() - started
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+    assert "postgres         started" in up.stdout
+    assert "deployments      up to date" in up.stdout  # nothing redeployed
+    assert set(stack.pids()) == set(SERVICES)
+    _assert_campaign_stored(stack, "ops-webhook", trials=10)
+    _down_and_check(stack)
+
+
+def _down_and_check(stack: OpsStack) -> None:
+    """``crucible stack down`` (what ``make down`` runs), then check nothing is left."""
     pids = stack.pids()
     ports = json.loads((stack.root / "stack.json").read_text())["ports"]
     done = _crucible(["stack", "down", *_layout_args(stack.root, stack.home)])
