@@ -38,7 +38,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -729,10 +729,3 @@ class Stack:
             return self._health(name)()
         except (StackError, OSError, KeyError):
             return False
-
-    def running_services(self) -> Iterator[processes.PidRecord]:
-        """The pid records of the services that are running now."""
-        for name in SERVICES:
-            record = self._running(name)
-            if record is not None:
-                yield record
