@@ -39,6 +39,7 @@ from crucible.chem.filters import FilterConfig
 from crucible.chem.scoring import ComponentConfig, ScoringConfig
 from crucible.generator import DEFAULT_PRIOR_PATH
 from crucible.generator.design_metrics import TARGETS, DesignMetrics, cpu_seconds, missed_targets
+from crucible.generator.design_report import closing_text
 from crucible.generator.jobs import StageSpec
 from crucible.generator.recipes import design_reinforcement, focused_transfer_learning
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
@@ -48,12 +49,12 @@ from crucible.presets import Presets
 from crucible.settings import get_settings
 from crucible.validation import MAX_SAMPLES, DeviceName, PChembl, strict_config
 from flows.ligand_data_flow import LigandDataConfig, SplitConfig, ligand_data
-from tasks._artifacts import publish_markdown
 from tasks.activity_model import train_activity_model
 from tasks.chemical_space import embed_and_plot, top_molecules_grid
 from tasks.design import ActiveSets, design_metrics, write_actives
 from tasks.filtering import filter_smiles
 from tasks.generator import reinforce, sample, transfer_learn
+from tasks.report import design_parent_run, design_report, report_config
 from tasks.scoring import score_molecules
 
 
@@ -200,6 +201,8 @@ class MolecularDesignResult(BaseModel):
         map: Chemical-space map (PNG).
         map_html: Interactive map.
         grid: Top-molecule grid (PNG).
+        report: ``report.html`` (self-contained: summary, data card, every figure).
+        results: ``results.csv`` (one row per kept molecule with every score, ranked).
     """
 
     summary: DesignSummary
@@ -214,6 +217,8 @@ class MolecularDesignResult(BaseModel):
     map: str
     map_html: str
     grid: str
+    report: str = ""
+    results: str = ""
 
 
 MolecularDesignPreset = Literal["default", "cpu", "demo"]
@@ -244,13 +249,16 @@ def molecular_design(
     cpu_started = cpu_seconds()
     config = PRESETS.resolve(preset, config)
     out = config.folder()
-    split = Path(ligand_data(config.data).split_dir)
+    parent = design_parent_run(config.name, config.track)
+    data = ligand_data(config.data)
+    split = Path(data.split_dir)
     model = train_activity_model(
         str(split),
         str(out / "activity-model"),
         kind=config.activity_model,
         params=config.activity_params,
         track=config.track,
+        parent_run_id=parent,
     )
     tl_data = (
         write_actives(str(split), str(out / "tl-actives"), config.tl_active_min)
@@ -264,6 +272,7 @@ def molecular_design(
         config.tl.model_copy(update={"device": config.device}),
         str(out / "transfer-learning"),
         config.track,
+        parent_run_id=parent,
     )
     scoring = config.scoring.config(model.model_dir)
     stage = StageConfig(
@@ -277,6 +286,7 @@ def molecular_design(
         str(out / "reinforcement"),
         config.device,
         config.track,
+        parent_run_id=parent,
     )
     sampled = sample(
         rl.agent_path,
@@ -324,8 +334,13 @@ def molecular_design(
         generated_mean_score=scored.mean_total,
         filtered_kept=kept.n_kept,
     )
-    publish_markdown(_report(config.name, summary, space.png, grid), "molecular-design-report")
-    print(f"molecular design '{config.name}': {summary}")
+    report = design_report(
+        report_config(config.name, str(out), str(split), data.card, model, tl, rl, scored.path,
+                      kept, space, str(out / "summary.json"),
+                      threshold=config.filters.activity_min or 7.0, parent_run_id=parent),
+        config.track,
+    )  # fmt: skip
+    print(closing_text(report, summary.model_dump()))
     return MolecularDesignResult(
         summary=summary,
         figures=figures,
@@ -339,6 +354,8 @@ def molecular_design(
         map=space.png,
         map_html=space.html,
         grid=grid,
+        report=report.html,
+        results=report.results_csv,
     )
 
 
@@ -352,14 +369,6 @@ def _figures_table(figures: DesignMetrics, path: Path) -> str:
         lines.append(f"{key:34} {values[key]!s:>8}  {comparison} {goal} {mark}")
     lines.append(f"{'flow_cpu_s':34} {values['flow_cpu_s']!s:>8}")
     return "\n".join([*lines, f"written to {path}"])
-
-
-def _report(name: str, summary: DesignSummary, map_png: str, grid_png: str) -> str:
-    rows = "\n".join(f"| {key} | {value} |" for key, value in summary.model_dump().items())
-    return (
-        f"# Molecular design: {name}\n\n| figure | value |\n|---|---|\n{rows}\n\n"
-        f"Chemical-space map: `{map_png}`\n\nTop molecules: `{grid_png}`\n"
-    )
 
 
 def demo_config() -> MolecularDesignConfig:

@@ -60,6 +60,9 @@ __all__ = [
 RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
 #: The tag MLflow reads to nest a run under its parent.
 PARENT_TAG = "mlflow.parentRunId"
+#: Experiment tag the MLflow 3 UI reads to pick its view: Crucible's experiments are
+#: "Machine learning" ones, so they open on the runs table, not the GenAI (traces) view.
+EXPERIMENT_KIND_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 _MAX_PARAM_LENGTH = 6000
 _MAX_TAG_LENGTH = 5000
 
@@ -330,13 +333,18 @@ class MlflowTracker:
         self._experiments: dict[str, str] = {}
 
     def experiment_id(self, experiment: str) -> str:
-        """Id of the experiment named ``experiment`` (created on first use)."""
+        """Id of the experiment named ``experiment``, created on first use.
+
+        New experiments carry :data:`EXPERIMENT_KIND_TAGS` (MLflow 3's "Machine learning" kind).
+        """
         if experiment not in self._experiments:
             found = self.client.get_experiment_by_name(experiment)
             if found is None:
                 try:
                     exp_id = self.client.create_experiment(
-                        experiment, artifact_location=self.artifact_location
+                        experiment,
+                        artifact_location=self.artifact_location,
+                        tags=EXPERIMENT_KIND_TAGS,
                     )
                 except Exception:  # another worker created it first
                     found = self.client.get_experiment_by_name(experiment)

@@ -4,8 +4,10 @@ from pathlib import Path
 import pandas as pd
 
 from crucible.generator.design_metrics import TARGETS
+from crucible.generator.design_report import DESIGN_EXPERIMENT, FLOW_RUN_TAG
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.testing.generator import TINY_CORPUS, train_tiny_prior
+from crucible.tracking import PARENT_TAG, MlflowTracker
 from flows.ligand_data_flow import LigandDataConfig, SplitConfig
 from flows.molecular_design_flow import MolecularDesignConfig, molecular_design
 
@@ -28,7 +30,7 @@ def test_design_flow_runs_every_stage_and_publishes_pictures(tmp_path: Path) -> 
         name="tiny", data=data, prior_path=str(prior), activity_params={"n_estimators": 10},
         tl=TransferLearningConfig(epochs=1, batch_size=8, sample_size=0), rl_steps=2,
         tl_active_min=5.5,
-        samples=40, device="cpu", track=False,
+        samples=40, device="cpu", track=True,
     )  # fmt: skip
     result = molecular_design(config)
     summary = result.summary
@@ -44,3 +46,29 @@ def test_design_flow_runs_every_stage_and_publishes_pictures(tmp_path: Path) -> 
     figures = json.loads(Path(result.summary_json).read_text())
     assert set(TARGETS) | {"flow_cpu_s"} <= set(figures)
     assert 0.0 <= figures["valid_fraction"] <= 1.0 and figures["flow_cpu_s"] > 0
+    _check_report(result.report, result.results, summary.filtered_kept)
+    _check_one_parent_run_with_stages_nested("tiny")
+
+
+def _check_report(report: str, results: str, n_kept: int) -> None:
+    page = Path(report).read_text(encoding="utf-8")
+    for section in ("Summary", "Data card", "Transfer learning", "Reinforcement learning",
+                    "Filter funnel", "Chemical space", "Top molecules"):  # fmt: skip
+        assert f"<h2>{section}</h2>" in page
+    assert page.count("data:image/png;base64,") >= 5
+    table = pd.read_csv(results)
+    assert len(table) == n_kept
+    assert {"rank", "score", "pchembl_predicted", "qed", "sa_score", "nn_similarity"} <= set(
+        table.columns
+    )
+
+
+def _check_one_parent_run_with_stages_nested(name: str) -> None:
+    client = MlflowTracker().client
+    experiment = client.get_experiment_by_name(DESIGN_EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if PARENT_TAG not in r.data.tags]
+    assert len(parents) == 1 and parents[0].info.run_name == name
+    assert parents[0].data.tags[FLOW_RUN_TAG] and parents[0].info.status == "FINISHED"
+    children = {r.info.run_name for r in runs if PARENT_TAG in r.data.tags}
+    assert children == {"random_forest", "transfer-learning", "reinforcement"}

@@ -127,6 +127,7 @@ def test_one_parent_run_with_the_stages_nested(
     assert run.info.status == "FINISHED"
     assert run.data.metrics["rl_score_gain"] == pytest.approx(1.4567891)
     experiment = client.get_experiment_by_name(DESIGN_EXPERIMENT)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     nested = client.get_run(str(child.run_id))
     assert nested.data.tags[PARENT_TAG] == parent
     assert nested.info.experiment_id == experiment.experiment_id
