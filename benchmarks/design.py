@@ -39,8 +39,14 @@ class StageClock:
         self._last = now
 
 
-def run_seed(seed: int, root: Path, rl_steps: int | None, tl_epochs: int | None) -> dict[str, Any]:
-    """One design run with ``seed`` for TL, RL and the final samples; returns its figures."""
+def run_seed(
+    seed: int, root: Path, rl_steps: int | None, tl_epochs: int | None, reuse_tl: bool = False
+) -> dict[str, Any]:
+    """One design run with ``seed`` for TL, RL and the final samples; returns its figures.
+
+    With ``reuse_tl`` the data, activity model and TL model already in ``root`` are used
+    (their CPU-seconds are then not measured).
+    """
     from crucible.chem.activity import train_activity_model
     from crucible.data import load_egfr
     from crucible.data.splits import split_frame, write_actives
@@ -53,42 +59,48 @@ def run_seed(seed: int, root: Path, rl_steps: int | None, tl_epochs: int | None)
     config = demo_config()
     clock = StageClock()
     started = time.process_time()
-    frame = standardise_frame(load_egfr(limit=config.data.limit)).molecules
-    split = split_frame(frame, config.data.split.method, seed=config.data.split.seed)
-    split_dir = root / "split"
-    split.write(split_dir)
-    clock.lap("data")
-    model = train_activity_model(
-        config.activity_model, split.frames["train"], split.frames["test"], root / "activity",
-        valid=split.frames["valid"], params=config.activity_params, track=False,
-    )  # fmt: skip
-    clock.lap("activity_model")
+    split_dir, model_dir = root / "split", root / "activity" / "model"
     threshold = config.tl_active_min or 7.0
-    actives = write_actives(split_dir, root / "actives", threshold)
-    tl_config = config.tl.model_copy(
-        update={"seed": seed, "device": "cpu", **({"epochs": tl_epochs} if tl_epochs else {})}
-    )
-    tl = jobs.run_transfer_learning(
-        DEFAULT_PRIOR_PATH, actives["train"], actives["valid"], tl_config, root / "tl", track=False
-    )
-    clock.lap("transfer_learning")
+    if reuse_tl:
+        tl_model, tl_epoch = root / "tl" / "model.prior", -1
+    else:
+        frame = standardise_frame(load_egfr(limit=config.data.limit)).molecules
+        split = split_frame(frame, config.data.split.method, seed=config.data.split.seed)
+        split.write(split_dir)
+        clock.lap("data")
+        model = train_activity_model(
+            config.activity_model, split.frames["train"], split.frames["test"],
+            root / "activity", valid=split.frames["valid"], params=config.activity_params,
+            track=False,
+        )  # fmt: skip
+        model_dir = Path(model.model_dir)
+        clock.lap("activity_model")
+        actives = write_actives(split_dir, root / "actives", threshold)
+        tl_config = config.tl.model_copy(
+            update={"seed": seed, "device": "cpu", **({"epochs": tl_epochs} if tl_epochs else {})}
+        )
+        tl = jobs.run_transfer_learning(
+            DEFAULT_PRIOR_PATH, actives["train"], actives.get("valid"), tl_config, root / "tl",
+            track=False,
+        )  # fmt: skip
+        tl_model, tl_epoch = Path(tl.model_path), tl.best_epoch
+        clock.lap("transfer_learning")
     steps = rl_steps or config.rl_steps
-    scoring = config.scoring.config(str(model.model_dir))
+    scoring = config.scoring.config(str(model_dir))
     stage = StageConfig(max_steps=steps, min_steps=steps // 4, max_score=config.rl_target)
     rl = jobs.run_reinforcement(
-        tl.model_path, tl.model_path, [jobs.StageSpec(stage=stage, scoring=scoring)],
+        tl_model, tl_model, [jobs.StageSpec(stage=stage, scoring=scoring)],
         config.rl.model_copy(update={"seed": seed}), root / "rl", "cpu", track=False,
     )  # fmt: skip
     clock.lap("reinforcement")
     figures = evaluate_design(
-        rl.agent_path, tl.model_path, scoring, model.model_dir, split_dir,
+        rl.agent_path, tl_model, scoring, model_dir, split_dir,
         root / "summary.json", n_samples=500, threshold=threshold, seed=seed,
     )  # fmt: skip
     clock.lap("evaluation")
     row: dict[str, Any] = {"seed": seed, **figures.as_dict(digits=3)}
     row["flow_cpu_s"] = round(time.process_time() - started, 1)
-    row["tl_best_epoch"] = tl.best_epoch
-    row["tl_validity"] = [round(r.validity, 3) for r in tl.history]
+    row["tl_best_epoch"] = tl_epoch
     row["rl_steps"] = rl.steps
     row["cpu_s"] = clock.seconds
     row["missed"] = missed_targets(row)
@@ -101,11 +113,18 @@ def main() -> None:
     parser.add_argument("--rl-steps", type=int, default=None, help="default: the demo's")
     parser.add_argument("--tl-epochs", type=int, default=None, help="default: the demo's")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run folders here")
+    parser.add_argument(
+        "--reuse-tl", action="store_true", help="RL only, from the TL model kept in --keep"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        base = args.keep or Path(scratch)
+        base = (args.keep or Path(scratch)).resolve()
+        # model paths in scoring configs must lie under a data root (crucible.naming)
+        os.environ["CRUCIBLE_DATA_ROOT"] = str(base)
         for seed in args.seeds:
-            row = run_seed(seed, base / f"seed-{seed}", args.rl_steps, args.tl_epochs)
+            row = run_seed(
+                seed, base / f"seed-{seed}", args.rl_steps, args.tl_epochs, args.reuse_tl
+            )
             print(json.dumps(row), flush=True)
 
 
