@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from crucible._imports import require
 from crucible.viz.figures import pyplot, save_figure
 
 __all__ = [
@@ -63,6 +64,8 @@ def rounded(value: Any, digits: int = 3) -> str:
     """
     if value is None:
         return "–"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(rounded(item, digits) for item in value) + "]"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return str(value)
     if isinstance(value, numbers.Integral):
@@ -131,15 +134,25 @@ def _series(rows: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
     return np.array([float(r.get(key, math.nan)) for r in rows], dtype=float)
 
 
+def _integer_ticks(*axes: Any) -> None:
+    ticker = require("matplotlib.ticker")
+    for ax in axes:
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+
+
 def tl_curve_figure(history: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
     """Transfer learning per epoch: train and validation NLL, and sample validity."""
     fig, (left, right) = pyplot().subplots(1, 2, figsize=(9, 3.4))
+    _integer_ticks(left, right)
     epochs = _series(history, "epoch")
     for key, label in (("train_nll", "training NLL"), ("valid_nll", "validation NLL")):
         left.plot(epochs, _series(history, key), marker="o", label=label)
     left.set(xlabel="epoch", ylabel="NLL per SMILES", title="Transfer learning: NLL")
     left.legend(frameon=False)
-    right.plot(epochs, _series(history, "validity"), marker="o", color="tab:green")
+    validity = _series(history, "validity")
+    right.plot(epochs, validity, marker="o", color="tab:green")
+    if not np.isfinite(validity).any():
+        right.text(0.5, 0.5, "no samples drawn per epoch", ha="center", transform=right.transAxes)
     right.set(xlabel="epoch", ylabel="valid fraction", ylim=(0, 1.02),
               title="Sample validity per epoch")  # fmt: skip
     return save_figure(fig, path, dpi=110)
@@ -148,6 +161,7 @@ def tl_curve_figure(history: Sequence[Mapping[str, Any]], path: str | Path) -> P
 def rl_curve_figure(history: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
     """RL per step: mean batch score (and sample validity when recorded)."""
     fig, ax = pyplot().subplots(figsize=(7, 3.4))
+    _integer_ticks(ax)
     steps = np.arange(1, len(history) + 1)
     ax.plot(steps, _series(history, "mean_score"), marker=".", label="mean score")
     validity = _series(history, "validity")
