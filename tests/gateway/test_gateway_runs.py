@@ -130,4 +130,5 @@ def test_ligands_webhook_runs_molecular_design_to_completed(stack: Stack) -> Non
     assert run["state"]["type"] == "COMPLETED", run["state"]
     data = run["parameters"]["config"]["data"]
     assert data["mapping"]["activity"] == "IC50_nM"
-    assert run["parameters"]["config"]["rl_steps"] == 25  # the deployment's CPU settings kept
+    # the deployment's CPU settings are its preset; the trigger passes only what it changes
+    assert run["parameters"]["preset"] == "cpu" and "rl_steps" not in run["parameters"]["config"]

@@ -64,3 +64,21 @@ def test_local_env_matches_make_demo_and_keeps_what_the_caller_set(crucible_home
     assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
     assert env["OMP_NUM_THREADS"] == "2" and "OMP_NUM_THREADS" not in applied
     assert "PREFECT_API_URL" not in env  # no `crucible ui` answering
+
+
+def test_run_prints_the_results_figures_and_paths_not_a_dict() -> None:
+    from pydantic import BaseModel
+
+    from crucible.cli.run import _as_text
+
+    class Summary(BaseModel):
+        valid_fraction: float = 0.96
+
+    class Result(BaseModel):
+        summary: Summary = Summary()
+        scored: str = "/designs/egfr/scored.csv"
+
+    text = _as_text(Result(), everything=False)
+    assert "scored  /designs/egfr/scored.csv" in text and "{" not in text
+    assert "1 nested fields left out" in text
+    assert '"valid_fraction": 0.96' in _as_text(Result(), everything=True)

@@ -54,6 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--show", action="store_true", help="print the resolved config and presets; run nothing"
     )
+    parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
     parser.set_defaults(handler=_run)
 
 
@@ -91,7 +92,9 @@ def _run(args: argparse.Namespace) -> int:
     # The config is resolved here, so every --set value applies as given; the flow's own
     # resolution (preset "default" + what differs from it) then keeps it unchanged.
     result = flow(preset="default", config=config)
-    print(_as_text(result))
+    print(_as_text(result, args.json))
+    if args.stage == "molecular-design":
+        print(f"summary and files to open: crucible results {config.name}")
     return 0
 
 
@@ -106,9 +109,17 @@ def _announce(args: argparse.Namespace, applied: dict[str, str]) -> None:
     print(f"crucible run {args.stage} --preset {args.preset} ({changed}) on {where}", flush=True)
 
 
-def _as_text(result: Any) -> str:
+def _as_text(result: Any, everything: bool) -> str:
+    """The flow's result: its top-level figures and paths, or all of it as JSON."""
     from pydantic import BaseModel
 
-    if isinstance(result, BaseModel):
-        return result.model_dump_json(indent=2)
-    return json.dumps(result, indent=2, default=str)
+    data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    if everything or not isinstance(data, dict):
+        return json.dumps(data, indent=2, default=str)
+    rows = {key: value for key, value in data.items() if not isinstance(value, dict | list)}
+    width = max((len(key) for key in rows), default=0)
+    lines = [f"  {key:<{width}}  {value}" for key, value in rows.items()]
+    left_out = len(data) - len(rows)
+    if left_out:
+        lines.append(f"  ({left_out} nested fields left out: --json prints everything)")
+    return "\n".join(["result:", *lines])
