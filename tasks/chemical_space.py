@@ -18,7 +18,7 @@ from crucible.viz.chemical_space import (
     plot_map_png,
     write_map_html,
 )
-from crucible.viz.molecules import molecule_grid, top_molecules
+from crucible.viz.molecules import PROPERTY_COLUMNS, grid_legend, molecule_grid, top_molecules
 from tasks._artifacts import publish_image
 from tasks.scoring import read_smiles
 
@@ -95,10 +95,20 @@ def top_molecules_grid(
     smiles_column: str = "smiles",
     n: int = 12,
 ) -> str:
-    """Grid image of the ``n`` best molecules of a scored CSV, with their scores."""
+    """Grid of the ``n`` best molecules of a scored CSV, labelled with rank and score.
+
+    Where the CSV has them, the labels also give predicted pChEMBL, QED and SA
+    (:data:`~crucible.viz.molecules.PROPERTY_COLUMNS`).
+    """
     frame = pd.read_csv(csv_path)
     smiles = read_smiles(csv_path, smiles_column)
     best, values = top_molecules(smiles, frame[score_column].to_numpy(dtype=float), n)
-    path = molecule_grid(best, out_png, values, score_name=score_column)
+    rows = frame.assign(_smiles=smiles).drop_duplicates("_smiles").set_index("_smiles")
+    columns = {label: c for label, c in PROPERTY_COLUMNS.items() if c in rows.columns}
+    legends = [
+        grid_legend(rank, (score_column, value), {k: rows.at[s, c] for k, c in columns.items()})
+        for rank, (s, value) in enumerate(zip(best, values, strict=True), start=1)
+    ]
+    path = molecule_grid(best, out_png, legends=legends)
     publish_image(path, key="top-molecules", description=f"Top {len(best)} by {score_column}")
     return str(path)

@@ -38,7 +38,8 @@ def test_map_task_writes_png_html_csv_with_subsampling(tmp_path: Path) -> None:
 
 def test_top_molecules_grid_task(tmp_path: Path) -> None:
     scored = tmp_path / "scored.csv"
-    pd.DataFrame({"smiles": _wehi(10), "total": [i / 10 for i in range(10)]}).to_csv(scored)
+    values = [i / 10 for i in range(10)]
+    pd.DataFrame({"smiles": _wehi(10), "total": values, "qed (raw)": values}).to_csv(scored)
     path = top_molecules_grid.fn(str(scored), str(tmp_path / "top.png"), n=4)
     assert Path(path).exists()
 

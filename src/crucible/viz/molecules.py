@@ -12,7 +12,26 @@ from crucible._imports import require
 from crucible.chem.properties import parse_smiles
 from crucible.exceptions import InvalidInputError
 
-__all__ = ["molecule_grid", "top_molecules"]
+__all__ = ["PROPERTY_COLUMNS", "grid_legend", "molecule_grid", "top_molecules"]
+
+#: Legend label -> column of a scored CSV (``score_molecules``) holding that raw value.
+PROPERTY_COLUMNS = {"pChEMBL": "activity (raw)", "QED": "qed (raw)", "SA": "sa_score (raw)"}
+
+
+def grid_legend(rank: int, score: tuple[str, float] | None, values: dict[str, Any]) -> str:
+    """``#rank score x  pChEMBL a QED b SA c`` (rounded; ``–`` for a missing value).
+
+    Args:
+        rank: 1 for the best molecule.
+        score: ``(name, value)`` shown on the first line, if any.
+        values: Label -> value for the second line (e.g. ``{"pChEMBL": 7.21, "QED": 0.6}``).
+    """
+    from crucible.viz.report import rounded
+
+    first = f"#{rank}" + (f" {score[0]} {rounded(score[1])}" if score else "")
+    second = " ".join(f"{label} {rounded(value, 3 if label == 'pChEMBL' else 2)}"
+                      for label, value in values.items())  # fmt: skip
+    return f"{first}  {second}" if second else first
 
 
 def top_molecules(

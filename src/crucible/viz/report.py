@@ -232,16 +232,16 @@ def top_molecules_figure(results: Any, path: str | Path, n: int = 12) -> Path | 
     Returns:
         The PNG, or None when the table is empty.
     """
-    from crucible.viz.molecules import molecule_grid
+    from crucible.viz.molecules import grid_legend, molecule_grid
 
     top = results.head(n)
     if top.empty:
         return None
     legends = [
-        f"#{row.rank} pChEMBL {rounded(row.pchembl_predicted)} "
-        f"QED {rounded(row.qed, 2)} SA {rounded(row.sa_score, 2)}"
+        grid_legend(int(row.rank), None,
+                    {"pChEMBL": row.pchembl_predicted, "QED": row.qed, "SA": row.sa_score})
         for row in top.itertuples()
-    ]
+    ]  # fmt: skip
     return molecule_grid(top["smiles"].tolist(), path, legends=legends, size=280)
 
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from crucible.exceptions import InvalidInputError
-from crucible.viz.molecules import molecule_grid, top_molecules
+from crucible.viz.molecules import grid_legend, molecule_grid, top_molecules
 
 
 def test_top_molecules_are_distinct_valid_and_sorted() -> None:
@@ -29,3 +29,10 @@ def test_grid_png_has_one_cell_per_molecule(tmp_path: Path) -> None:
         assert image.size == (200, 200)  # 3 valid molecules -> 2 x 2 cells of 100 px
     with pytest.raises(InvalidInputError, match="no parsable"):
         molecule_grid(["bad"], tmp_path / "none.png")
+
+
+def test_grid_legend_is_rounded_on_two_lines() -> None:
+    text = grid_legend(3, ("total", 0.5328508523182761),
+                       {"pChEMBL": 7.2345, "QED": 0.61234, "SA": float("nan")})  # fmt: skip
+    assert text == "#3 total 0.533  pChEMBL 7.23 QED 0.61 SA –"
+    assert grid_legend(1, None, {}) == "#1"
