@@ -44,12 +44,12 @@ from crucible.bo.problems import get_problem
 from crucible.bo.report import CampaignSummary
 from crucible.bo.stopping import StoppingRules
 from crucible.bo.strategy import Strategy
-from crucible.naming import OutputPath, Slug
+from crucible.naming import DatabaseUrl, OutputPath, Slug
 from crucible.plugins import EVALUATORS
 from crucible.presets import Presets
 from crucible.settings import get_settings
 from crucible.space import Space
-from crucible.validation import DatabaseUrl, strict_config
+from crucible.validation import strict_config
 from tasks import bo as bo_tasks
 from tasks._artifacts import Progress
 

@@ -22,12 +22,12 @@ from prefect.futures import PrefectFuture, as_completed
 from pydantic import BaseModel, Field
 
 from blocks.environment import uses_environment_block
-from crucible.naming import OutputPath
+from crucible.naming import DatabaseUrl, OutputPath, TrackingUri
 from crucible.presets import Presets
 from crucible.settings import get_settings
 from crucible.training.config import TrainConfig
 from crucible.training.hpo import StudyReport, StudySpec, TrialOutcome, default_space
-from crucible.validation import DatabaseUrl, TrackingUri, strict_config
+from crucible.validation import strict_config
 from tasks._artifacts import Progress
 from tasks.hpo import analyse_study, create_or_load_study, register_best, run_trial
 

@@ -21,45 +21,13 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import AfterValidator, ValidationInfo
 
 from crucible.exceptions import InvalidInputError
+from crucible.slugs import SLUG_MAX_LENGTH, SLUG_RULE, check_slug
+from crucible.validation import check_database_url, check_tracking_uri
 
 if TYPE_CHECKING:
     from crucible.settings import CrucibleSettings
 
-SLUG_MAX_LENGTH = 100
-#: Longest path accepted from a parameter (Linux's PATH_MAX).
 PATH_MAX_LENGTH = 4096
-_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-SLUG_RULE = (
-    f"1 to {SLUG_MAX_LENGTH} characters: letters, digits, '.', '_' or '-', starting with a "
-    "letter or digit, and no '..'"
-)
-
-
-def check_slug(value: object, field: str) -> str:
-    """Return ``value`` if it is a safe name for a file or folder, else raise.
-
-    Args:
-        value: The user-supplied name.
-        field: Dotted name of the field it came from, used in the error message.
-
-    Returns:
-        The unchanged name.
-
-    Raises:
-        InvalidInputError: The value is not a string, is empty, longer than
-            :data:`SLUG_MAX_LENGTH`, contains characters outside ``[A-Za-z0-9._-]`` or ``..``.
-    """
-    if not isinstance(value, str):
-        raise InvalidInputError(field, f"expected a string, got {type(value).__name__}", SLUG_RULE)
-    if not value:
-        raise InvalidInputError(field, "the name is empty", f"give a name of {SLUG_RULE}")
-    if len(value) > SLUG_MAX_LENGTH:
-        raise InvalidInputError(
-            field, f"the name is {len(value)} characters long", f"shorten it: {SLUG_RULE}"
-        )
-    if not _SLUG.match(value) or ".." in value:
-        raise InvalidInputError(field, f"{value[:40]!r} is not a safe name", f"use {SLUG_RULE}")
-    return value
 
 
 def inside(root: str | Path, *parts: str | Path, field: str = "path") -> Path:
@@ -233,3 +201,38 @@ def check_store_url(url: str, field: str, settings: CrucibleSettings | None = No
     if path is not None:
         output_path(path, field, settings)
     return url
+
+
+def _store_url_parameter(value: str) -> str:
+    """A store URL from a parameter may only name a local file under an output root."""
+    return check_store_url(value, "store URL") if value else value
+
+
+#: Empty (use the setting) or a SQLAlchemy database URL; a SQLite file it names must lie
+#: under an output root (:func:`check_store_url`).
+DatabaseUrl = Annotated[
+    str, AfterValidator(check_database_url), AfterValidator(_store_url_parameter)
+]
+#: Empty (use the setting) or an MLflow tracking URI; a SQLite file or ``file:`` folder it
+#: names must lie under an output root.
+TrackingUri = Annotated[
+    str, AfterValidator(check_tracking_uri), AfterValidator(_store_url_parameter)
+]
+
+__all__ = [
+    "PATH_MAX_LENGTH",
+    "SLUG_MAX_LENGTH",
+    "SLUG_RULE",
+    "DatabaseUrl",
+    "InputPath",
+    "OptionalSlug",
+    "OutputPath",
+    "Slug",
+    "TrackingUri",
+    "check_slug",
+    "check_store_url",
+    "input_path",
+    "inside",
+    "local_store_file",
+    "output_path",
+]

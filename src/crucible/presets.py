@@ -138,7 +138,11 @@ def validation_problem(error: ValidationError, prefix: str = "config") -> Invali
     """The first problem of a pydantic error as an :class:`InvalidInputError`."""
     first = error.errors()[0]
     field = ".".join([prefix, *(str(part) for part in first["loc"])])
-    return InvalidInputError(field, first["msg"], "fix the value (see --help for the stage)")
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, InvalidInputError):  # a Crucible check inside a field validator
+        return InvalidInputError(field, cause.problem, cause.fix)
+    problem = first["msg"].removeprefix("Value error, ")
+    return InvalidInputError(field, problem, "fix the value (see --help for the stage)")
 
 
 class Presets(Generic[C]):

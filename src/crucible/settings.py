@@ -34,6 +34,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crucible.exceptions import ConfigurationError
+from crucible.slugs import check_slug
 from crucible.validation import check_database_url, check_tracking_uri
 
 #: Crucible's bundled data (EGFR set, priors, corpora): always readable.
@@ -171,14 +172,12 @@ class CrucibleSettings(BaseSettings):
     def artifact_folder(self, *parts: str, field: str = "name") -> Path:
         """``<artifacts_dir>/<parts...>``: where a flow's files go unless told otherwise.
 
-        Every part must be a slug (:func:`crucible.naming.check_slug`), so a user-supplied
+        Every part must be a slug (:func:`crucible.slugs.check_slug`), so a user-supplied
         name (a campaign, a design) can never lead out of the artifacts folder.
 
         Raises:
             InvalidInputError: A part is not a slug (the message names ``field``).
         """
-        from crucible.naming import check_slug
-
         assert self.artifacts_dir is not None  # set by the validator above
         return self.artifacts_dir.joinpath(*(check_slug(part, field) for part in parts))
 

@@ -178,23 +178,6 @@ DeviceName = Annotated[str, AfterValidator(check_device)]
 PChembl = Annotated[float, AfterValidator(_check_pchembl)]
 
 
-def _store_url_parameter(value: str) -> str:
-    """A store URL from a parameter may only name a local file under an output root."""
-    from crucible.naming import check_store_url
-
-    return check_store_url(value, "store URL") if value else value
-
-
-#: Empty (use the setting) or a SQLAlchemy database URL; a SQLite file it names must lie
-#: under an output root (:func:`crucible.naming.check_store_url`).
-DatabaseUrl = Annotated[
-    str, AfterValidator(check_database_url), AfterValidator(_store_url_parameter)
-]
-#: Empty (use the setting) or an MLflow tracking URI; a SQLite file or ``file:`` folder it
-#: names must lie under an output root.
-TrackingUri = Annotated[
-    str, AfterValidator(check_tracking_uri), AfterValidator(_store_url_parameter)
-]
 #: A random seed in [0, 2**32 - 1].
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 

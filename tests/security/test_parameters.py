@@ -174,9 +174,9 @@ def test_bo_flow_run_with_a_traversing_name_writes_nothing(
     with pytest.raises(ParameterTypeError, match=r"config\.name"):
         bo_campaign.validate_parameters({"config": {"name": "../../x"}})
     # A config object that skipped validation reaches the flow body (Prefect passes model
-    # instances through as they are); the artifact folder refuses the name there.
+    # instances through as they are); the flow validates it again against its preset.
     attack = BOCampaignConfig.model_construct(**{**BOCampaignConfig().__dict__, "name": "../../x"})
-    with pytest.raises(InvalidInputError, match=r"^name: "):
+    with pytest.raises(InvalidInputError, match=r"^config\.name: '\.\./\.\./x' is not a safe"):
         bo_campaign(attack)
     outside = {p for p in _files_under(tmp_path) - before if deep_home not in p.parents}
     assert outside == set()
