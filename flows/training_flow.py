@@ -65,7 +65,7 @@ TrainPreset = Literal["default"]
 PRESETS = Presets(TrainFlowConfig, {"default": TrainFlowConfig})
 
 
-@flow(name="train", log_prints=True, persist_result=True)
+@flow(name="train", log_prints=True, persist_result=True, result_serializer="json")
 @uses_environment_block
 def train(
     params: dict[str, Any] | None = None,

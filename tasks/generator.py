@@ -93,7 +93,7 @@ def _reinvent_tl_cache_key(context: TaskRunContext | None, parameters: dict[str,
 
 
 @task(name="transfer-learn", cache_key_fn=_tl_cache_key, persist_result=True,
-      timeout_seconds=12 * 3600)  # fmt: skip
+      result_serializer="json", timeout_seconds=12 * 3600)  # fmt: skip
 def transfer_learn(
     prior_path: str,
     train_path: str,
@@ -126,7 +126,7 @@ def transfer_learn(
 
 
 @task(name="transfer-learn-reinvent", cache_key_fn=_reinvent_tl_cache_key, persist_result=True,
-      timeout_seconds=12 * 3600)  # fmt: skip
+      result_serializer="json", timeout_seconds=12 * 3600)  # fmt: skip
 def transfer_learn_reinvent(
     prior_path: str,
     train_path: str,

@@ -53,6 +53,7 @@ def _is_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) ->
     retry_condition_fn=_is_transient,
     cache_policy=INPUTS + TASK_SOURCE,
     cache_expiration=FETCH_CACHE_EXPIRATION,
+    result_serializer="json",  # cached results are read back without unpickling
     timeout_seconds=3600,
 )
 def fetch_chembl(query: chembl.ChemblQuery, out_dir: str, base_url: str) -> LigandSource:

@@ -52,7 +52,6 @@ __all__ = [
     "RunStatus",
     "Tracker",
     "flatten",
-    "log_pytorch_model",
     "make_tracker",
     "open_run",
 ]
@@ -399,7 +398,8 @@ class MlflowTracker:
         Args:
             run_id: The run the model belongs to.
             name: Registered model name.
-            log_model: ``mlflow -> ModelInfo``, e.g. :func:`log_pytorch_model`'s result;
+            log_model: ``mlflow -> ModelInfo``, e.g.
+                :func:`crucible.training.export.log_network_model`'s result;
                 it must pass ``registered_model_name=name``. Runs inside
                 ``mlflow.start_run(run_id)`` (MLflow's model flavours need the fluent API).
             version_tags: Tags of the new version.
@@ -429,28 +429,6 @@ class MlflowTracker:
 
 def _quote(value: str) -> str:
     return str(value).replace("'", "\\'")
-
-
-def log_pytorch_model(
-    model: Any, input_example: Any, registered_name: str, artifact_name: str = "best_model"
-) -> Callable[[Any], Any]:
-    """A ``log_model`` for :meth:`Tracker.register_model`: a PyTorch module, on the CPU.
-
-    The input example is given and the pip requirements are explicit, so MLflow infers
-    nothing (inference costs ~26 s).
-    """
-    torch = require("torch")
-
-    def log(mlflow: Any) -> Any:
-        return mlflow.pytorch.log_model(
-            model.to("cpu").eval(),
-            name=artifact_name,
-            input_example=input_example,
-            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-            registered_model_name=registered_name,
-        )
-
-    return log
 
 
 def make_tracker(tracking: bool | str | Tracker = True) -> Tracker:

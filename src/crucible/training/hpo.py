@@ -43,7 +43,7 @@ from crucible.exceptions import AlreadyExistsError, InvalidInputError, NotFoundE
 from crucible.naming import Slug, inside
 from crucible.settings import get_settings
 from crucible.space import CategoricalParameter, ContinuousParameter, IntegerParameter, Space
-from crucible.tracking import Tracker, log_pytorch_model, make_tracker
+from crucible.tracking import Tracker, make_tracker
 from crucible.training.callbacks import Callback, TimeLimit, TrackingCallback
 from crucible.training.config import DataConfig, TrainConfig
 from crucible.training.datasets import DatasetSplit, load_dataset
@@ -829,6 +829,11 @@ class HpoStudy:
     def register_best(self) -> str | None:
         """Rebuild the best trial's model from its checkpoint and register it in MLflow.
 
+        The model is logged without pickles: weights as a plain state dict, the config as
+        JSON and a "models from code" pyfunc (:func:`crucible.training.export.log_network_model`),
+        so ``mlflow.pyfunc.load_model("models:/<study>/<version>").predict(x)`` gives the
+        network's outputs.
+
         Returns:
             The registered model version (None when tracking is off).
 
@@ -839,6 +844,7 @@ class HpoStudy:
             InvalidFileError: If the checkpoint is unreadable or not a training checkpoint.
         """
         from crucible.training.engine import load_checkpoint
+        from crucible.training.export import log_network_model
 
         best = self.best_trial()
         if best is None or "checkpoint" not in best.user_attrs:
@@ -853,7 +859,14 @@ class HpoStudy:
         version = self.tracker.register_model(
             self.parent_run_id,
             self.spec.name,
-            log_pytorch_model(model, example, self.spec.name),
+            log_network_model(
+                model,
+                config.model,
+                payload["input_shape"],
+                int(payload["output_dim"]),
+                example,
+                self.spec.name,
+            ),
             version_tags={"best_value": best_value, **tags},
             model_tags={"best_value": best_value},
         )

@@ -230,6 +230,25 @@ def test_tracked_study_logs_runs_plots_and_registers_best(mlflow_uri: str, tmp_p
     assert study.register_best() == "1"
     registered = client.get_registered_model("tracked")
     assert float(registered.tags["best_value"]) == pytest.approx(study.summary()["best_value"])
+    _assert_registered_model_predicts_like_the_best_checkpoint(study, "models:/tracked/1")
+
+
+def _assert_registered_model_predicts_like_the_best_checkpoint(study: HpoStudy, uri: str) -> None:
+    """The pickle-free pyfunc gives the best trial's network outputs."""
+    import mlflow
+    import numpy as np
+
+    from crucible.training.engine import load_checkpoint
+
+    best = study.best_trial()
+    assert best is not None
+    network, payload = load_checkpoint(best.user_attrs["checkpoint"])
+    x = study.data_for(TrainConfig.model_validate(payload["config"])).valid.tensors[0][:5]
+    mlflow.set_tracking_uri(study.tracker.tracking_uri)
+    loaded = mlflow.pyfunc.load_model(uri)
+    with torch.no_grad():
+        expected = network(x).numpy()
+    np.testing.assert_allclose(loaded.predict(x.numpy()), expected, rtol=1e-5, atol=1e-6)
 
 
 _WORKER = """

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crucible.tracking import PARENT_TAG, MlflowTracker, log_pytorch_model
+from crucible.tracking import PARENT_TAG, MlflowTracker
 from crucible.training.callbacks import TrackingCallback
 from crucible.training.config import TrainConfig
 from crucible.training.datasets import load_dataset
 from crucible.training.engine import fit, fit_tracked
+from crucible.training.export import log_network_model
 
 
 def test_epochs_of_a_nested_run_are_steps(mlflow_uri: str, tmp_path: Path) -> None:
@@ -74,12 +75,20 @@ def test_best_model_is_registered_with_best_value(mlflow_uri: str) -> None:
     tracker = MlflowTracker()
     parent = tracker.start_run("study-c", "study-c")
     data = load_dataset()
-    result = fit(TrainConfig(epochs=2), data)
+    config = TrainConfig(epochs=2)
+    result = fit(config, data)
     best = repr(float(result.best_value))
     version = tracker.register_model(
         parent.run_id,
         "study-c",
-        log_pytorch_model(result.model, data.example_input(), "study-c"),
+        log_network_model(
+            result.model,
+            config.model,
+            data.input_shape,
+            data.output_dim,
+            data.example_input(),
+            "study-c",
+        ),
         version_tags={"best_value": best, "trial_number": "0"},
         model_tags={"best_value": best},
     )
@@ -89,8 +98,12 @@ def test_best_model_is_registered_with_best_value(mlflow_uri: str) -> None:
     mv = tracker.client.get_model_version("study-c", "1")
     assert mv.tags["trial_number"] == "0"
     mlflow.set_tracking_uri(mlflow_uri)
-    loaded = mlflow.pytorch.load_model("models:/study-c/1")
+    loaded = mlflow.pyfunc.load_model("models:/study-c/1")  # models from code, no pickle
     x = data.valid.tensors[0][:4]
-    np.testing.assert_allclose(
-        loaded(x).detach().numpy(), result.model(x).detach().numpy(), rtol=1e-5, atol=1e-6
-    )
+    expected = result.model.to("cpu").eval()(x).detach().numpy()
+    np.testing.assert_allclose(loaded.predict(x.numpy()), expected, rtol=1e-5, atol=1e-6)
+    stored = Path(mlflow.artifacts.download_artifacts("models:/study-c/1"))
+    files = sorted(p.relative_to(stored).as_posix() for p in stored.rglob("*") if p.is_file())
+    assert "artifacts/network/weights.pt" in files and "artifacts/network/network.json" in files
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".cloudpickle"))], files
+    assert "_network_pyfunc.py" in (stored / "MLmodel").read_text()
