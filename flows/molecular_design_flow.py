@@ -54,7 +54,12 @@ from tasks.chemical_space import embed_and_plot, top_molecules_grid
 from tasks.design import ActiveSets, design_metrics, write_actives
 from tasks.filtering import filter_smiles
 from tasks.generator import reinforce, sample, transfer_learn
-from tasks.report import design_parent_run, design_report, report_config
+from tasks.report import (
+    close_failed_design_run,
+    design_parent_run,
+    design_report,
+    report_config,
+)
 from tasks.scoring import score_molecules
 
 
@@ -234,7 +239,12 @@ def cpu_config() -> MolecularDesignConfig:
     )
 
 
-@flow(name="molecular-design", log_prints=True)
+@flow(
+    name="molecular-design",
+    log_prints=True,
+    on_failure=[close_failed_design_run],
+    on_crashed=[close_failed_design_run],
+)
 @uses_environment_block
 def molecular_design(
     config: MolecularDesignConfig = MolecularDesignConfig(),  # noqa: B008
@@ -340,7 +350,7 @@ def molecular_design(
                       threshold=config.filters.activity_min or 7.0, parent_run_id=parent),
         config.track,
     )  # fmt: skip
-    print(closing_text(report, summary.model_dump()))
+    print(closing_text(report, summary.model_dump(), f"molecular design {config.name!r}"))
     return MolecularDesignResult(
         summary=summary,
         figures=figures,

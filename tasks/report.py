@@ -12,6 +12,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from prefect import get_run_logger, task
+from prefect.logging import get_logger
 from prefect.runtime import flow_run
 
 from crucible.chem.activity import ActivityModelSummary
@@ -20,6 +21,7 @@ from crucible.data.card import DataCardFiles
 from crucible.generator.design_report import (
     DesignReport,
     DesignReportConfig,
+    fail_design_run,
     log_report,
     open_design_run,
     write_report,
@@ -45,6 +47,13 @@ def design_parent_run(name: str, track: bool = True) -> str | None:
     run_id = open_design_run(name, flow_run.get_id())
     get_run_logger().info("MLflow parent run %s for design %s", run_id, name)
     return run_id
+
+
+def close_failed_design_run(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow hook (``on_failure``, ``on_crashed``): mark the design's MLflow parent run FAILED."""
+    run_id = fail_design_run(str(flow_run.id))
+    if run_id:
+        get_logger("crucible.design").warning("MLflow parent run %s marked FAILED", run_id)
 
 
 def _plain(record: Any) -> dict[str, Any]:

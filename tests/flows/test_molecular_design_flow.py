@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from crucible.generator.design_metrics import TARGETS
 from crucible.generator.design_report import DESIGN_EXPERIMENT, FLOW_RUN_TAG
@@ -72,3 +73,18 @@ def _check_one_parent_run_with_stages_nested(name: str) -> None:
     assert parents[0].data.tags[FLOW_RUN_TAG] and parents[0].info.status == "FINISHED"
     children = {r.info.run_name for r in runs if PARENT_TAG in r.data.tags}
     assert children == {"random_forest", "transfer-learning", "reinforcement"}
+
+
+def test_a_failed_design_run_leaves_its_parent_run_failed(tmp_path: Path) -> None:
+    ligands = tmp_path / "ligands.csv"
+    pd.DataFrame({"name": ["a", "b"], "pIC50": [5.0, 6.0]}).to_csv(ligands, index=False)
+    data = LigandDataConfig(
+        source="file", name="broken", path=str(ligands), output_dir=str(tmp_path / "data"),
+        mapping={"smiles": "smiles", "activity": "pIC50"}, split=SplitConfig(method="random"),
+    )  # fmt: skip
+    with pytest.raises(Exception, match="smiles"):
+        molecular_design(MolecularDesignConfig(name="broken", data=data, device="cpu"))
+    client = MlflowTracker().client
+    experiment = client.get_experiment_by_name(DESIGN_EXPERIMENT)
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.run_name == "broken" and run.info.status == "FAILED"

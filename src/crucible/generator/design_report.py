@@ -28,6 +28,7 @@ __all__ = [
     "DesignReport",
     "DesignReportConfig",
     "closing_text",
+    "fail_design_run",
     "log_report",
     "open_design_run",
     "write_report",
@@ -228,6 +229,39 @@ def open_design_run(
     return found or tracker.start_run(DESIGN_EXPERIMENT, name, tags=tags).run_id
 
 
+def _store_exists(tracking: bool | str | Tracker) -> bool:
+    """Whether there can be runs to find: False for no tracking or a missing SQLite file."""
+    if tracking is False:
+        return False
+    if tracking is True:
+        from crucible.settings import get_settings
+
+        uri = get_settings().mlflow_tracking_uri
+        return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).exists()
+    return True
+
+
+def fail_design_run(flow_run_id: str, tracking: bool | str | Tracker = True) -> str | None:
+    """Mark the parent run of a failed design run ``FAILED`` (it stays ``RUNNING`` otherwise).
+
+    Looks the run up by its Prefect flow-run tag; does nothing when there is none (tracking
+    off, or the flow failed before opening it), and never creates a store or an experiment.
+
+    Returns:
+        The run id closed, or None.
+    """
+    if not _store_exists(tracking):
+        return None
+    tracker = make_tracker(tracking)
+    client = getattr(tracker, "client", None)
+    if client is not None and client.get_experiment_by_name(DESIGN_EXPERIMENT) is None:
+        return None
+    run_id = tracker.find_run(DESIGN_EXPERIMENT, {FLOW_RUN_TAG: flow_run_id})
+    if run_id:
+        tracker.get_run(run_id).end("FAILED")
+    return run_id
+
+
 def log_report(
     report: DesignReport, parent_run_id: str | None, tracking: bool | str | Tracker = True
 ) -> None:
@@ -248,10 +282,11 @@ def log_report(
     run.end()
 
 
-def closing_text(report: DesignReport, rows: Mapping[str, Any]) -> str:
+def closing_text(report: DesignReport, rows: Mapping[str, Any], title: str = "") -> str:
     """The short table and the paths a run prints when it ends (every number rounded)."""
     width = max((len(k) for k in rows), default=10) + 2
-    lines = [f"{key:<{width}}{rounded(value):>10}" for key, value in rows.items()]
+    lines = [title] if title else []
+    lines += [f"{key:<{width}}{rounded(value):>10}" for key, value in rows.items()]
     lines += ["", "Open:", f"  report   {report.html}", f"  results  {report.results_csv}"]
     if report.summary_json:
         lines.append(f"  summary  {report.summary_json}")

@@ -15,6 +15,7 @@ from crucible.generator.design_report import (
     FLOW_RUN_TAG,
     DesignReportConfig,
     closing_text,
+    fail_design_run,
     log_report,
     open_design_run,
     write_report,
@@ -148,3 +149,16 @@ def test_activity_model_run_nests_under_the_design_run(tmp_path: Path) -> None:
     run = client.get_run(str(result.run_id))
     assert run.data.tags[PARENT_TAG] == parent
     assert run.info.experiment_id == client.get_run(str(parent)).info.experiment_id
+
+
+def test_a_failed_design_run_is_marked_failed(tracker: MlflowTracker) -> None:
+    from crucible.settings import get_settings
+
+    store = Path(get_settings().mlflow_tracking_uri.removeprefix("sqlite:///"))
+    assert fail_design_run("flow-run-3") is None and not store.exists()  # nothing created
+    assert fail_design_run("flow-run-3", tracker) is None  # no design experiment yet
+    parent = open_design_run("tiny", "flow-run-3", tracker)
+    assert fail_design_run("another-flow-run", tracker) is None
+    assert fail_design_run("flow-run-3", tracker) == parent
+    assert tracker.client.get_run(str(parent)).info.status == "FAILED"
+    assert fail_design_run("flow-run-3", False) is None
