@@ -16,7 +16,7 @@ models) goes through this module:
 once), except for :meth:`~MlflowTracker.register_model`, which MLflow's model flavours
 need. Writes are batched: a run buffers parameters, metrics and tags and sends them in one
 ``log_batch`` once ``flush_s`` has passed since its last write, and always when it ends
-(per-value calls cost ~25 ms each on SQLite). The default store is the SQLite file and
+(one call per value is slow on a SQLite store). The default store is the SQLite file and
 artifact folder from :func:`crucible.settings.get_settings`; an ``http(s)://`` tracking
 server works unchanged. :class:`NullTracker` records nothing (``tracking=False``).
 

@@ -7,8 +7,8 @@ NaN where a SMILES cannot be parsed), ``evaluate`` (RMSE, MAE, R²), ``save`` an
 metrics) and the weights, so the scoring component ``activity_model`` can load it by path.
 
 * ``random_forest``: scikit-learn ``RandomForestRegressor`` on count-based Morgan
-  fingerprints (radius 2, 2048 bits, ``max_features="sqrt"``). Fast: the EGFR set (about
-  4,400 training molecules) fits in about 10 CPU-seconds.
+  fingerprints (radius 2, 2048 bits, ``max_features="sqrt"``). Fast on CPU (figures in
+  ``docs/chem.md``).
 * ``chemprop``: Chemprop 2 ``MPNN`` (bond message passing, mean aggregation, regression FFN
   with target scaling). Chemprop, Lightning and torch are imported only when this model is
   used (the import alone costs about 15-20 s here); torch runs with one intra-op thread unless

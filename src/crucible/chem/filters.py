@@ -192,7 +192,7 @@ class _QEDFilter(MoleculeFilter):
 
 class _AlertFilter(MoleculeFilter):
     name = "alerts"
-    cost = 20.0  # screened: ~1 ms/mol and removes many (Brenk), so it runs before QED
+    cost = 20.0  # screened, slow per molecule and removes many (Brenk): runs before QED
 
     def __init__(self, catalogs: Sequence[str]) -> None:
         self.catalogs = list(catalogs)

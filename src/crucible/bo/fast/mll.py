@@ -2,9 +2,9 @@
 
 A campaign refits its GP at every suggestion. BoTorch's L-BFGS-B fit calls a closure
 that evaluates the negative marginal log likelihood and back-propagates through it; even
-with :func:`crucible.bo.fast.posterior.mll_loss` (a lean torch loss) one call costs ~8 ms on one
-core for 60 points, almost all of it per-operation overhead of the forward and backward
-passes, so a 15-iteration refit costs ~0.2 s. :func:`numpy_closure` returns a closure
+with :func:`crucible.bo.fast.posterior.mll_loss` (a lean torch loss) almost all of a call's
+cost is per-operation overhead of the forward and backward passes on small matrices.
+:func:`numpy_closure` returns a closure
 with the same loss and its closed-form gradient (Rasmussen and Williams 2006, eq. 5.9),
 
 ``∂L/∂θ = (½ tr((K⁻¹ - ααᵀ) ∂K/∂θ) - ∂ log p(θ)/∂θ) / n``,  ``α = K⁻¹(y - μ)``,
