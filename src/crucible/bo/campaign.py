@@ -773,8 +773,9 @@ class Campaign:
         hypervolume, i.e. the largest box between its values and the reference point
         (:meth:`reference_point`), a balanced compromise that favours no objective's
         scale. When no Pareto trial beats the reference point in every objective, the box
-        is measured from the front's own nadir (BoTorch's ``infer_reference_point`` of the
-        front). For the whole trade-off, use :meth:`pareto_front`.
+        is measured from the front's own nadir moved back by 10% of the front's range
+        (:func:`~crucible.bo.strategy.front_reference_point` of the front). For the whole
+        trade-off, use :meth:`pareto_front`.
         """
         feasible = [t for t in self.completed() if self.is_feasible(t.values)]
         if not feasible:
@@ -817,9 +818,9 @@ class Campaign:
 
         Each objective's ``threshold`` where given. Otherwise the value inferred once, by
         the first :meth:`suggest` after the initial design is complete (``n_init``
-        completed trials), from the Pareto front of the feasible completed trials
-        (BoTorch's ``infer_reference_point``: the front's nadir minus 10% of its range),
-        and stored with the campaign, so it stays put while the campaign runs. Until it
+        completed trials), from the feasible completed trials: the nadir of their Pareto
+        front moved back by 10% of their range
+        (:func:`~crucible.bo.strategy.front_reference_point`), and stored with the campaign, so it stays put while the campaign runs. Until it
         is stored the inferred part is provisional: computed from the current data on
         each call. None when it cannot be known yet (no threshold and no completed trial).
         """

@@ -89,9 +89,12 @@ class Strategy(BaseModel):
         prior_mean: The GP's constant prior mean of each objective in proposals:
             ``worst`` pins it at the worst observed value (a pessimistic mean, see
             :func:`crucible.bo.surrogates.pin_pessimistic_mean`), ``fitted`` learns it
-            with the other hyperparameters. Constraint slacks, predictions and
-            cross-validation always use a fitted mean. Far from the data the model then
-            expects the worst, so EI stops choosing box corners for distance alone.
+            with the other hyperparameters, ``auto`` (default) resolves by the number of
+            objectives (:meth:`prior_mean_for`): ``worst`` for one objective, where far
+            from the data the model then expects the worst, so EI stops choosing box
+            corners for distance alone; ``fitted`` for several, where a pessimistic mean
+            held qLogNEHVI back (``benchmarks/bo_moo.py``, ``docs/bo.md``). Constraint
+            slacks, predictions and cross-validation always use a fitted mean.
         fast_posterior: Use :mod:`crucible.bo.fast`, an exact re-implementation of
             the GP prediction and marginal likelihood without GPyTorch's per-call
             overhead, for analytic acquisitions (q=1, no pending points) and for the
@@ -122,12 +125,18 @@ class Strategy(BaseModel):
     outcome_warp: OutcomeWarp = "auto"
     categorical_kernel: Literal["onehot", "mixed"] = "onehot"
     incumbent: Literal["observed", "posterior_mean"] = "posterior_mean"
-    prior_mean: Literal["worst", "fitted"] = "worst"
+    prior_mean: Literal["auto", "worst", "fitted"] = "auto"
     seed: int = Field(default=0, ge=0, le=2**32 - 1, strict=True)
 
     def initial_size(self, space: Space) -> int:
         """Number of initial-design points for ``space``."""
         return self.n_init if self.n_init is not None else max(5, 2 * len(space.tunable))
+
+    def prior_mean_for(self, n_objectives: int) -> Literal["worst", "fitted"]:
+        """The resolved prior mean: ``auto`` is ``worst`` for one objective, else ``fitted``."""
+        if self.prior_mean == "auto":
+            return "worst" if n_objectives == 1 else "fitted"
+        return self.prior_mean
 
     def acquisition_name(self, n_objectives: int) -> str:
         """The resolved acquisition name."""
@@ -197,7 +206,7 @@ def fit_surrogate(
 
     ``pessimistic_outputs``: leading outputs whose GP prior mean is pinned at their worst
     value (:func:`crucible.bo.surrogates.pin_pessimistic_mean`); proposals pass the number
-    of objectives when ``strategy.prior_mean == "worst"``, analysis keeps fitted means.
+    of objectives when ``strategy.prior_mean_for(m) == "worst"``, analysis keeps fitted means.
     """
     encoding = encoding_for(space, strategy)
     if strategy.surrogate == "gp":
@@ -255,7 +264,7 @@ def fit_warped_surrogate(
     """
     applicable = Y.shape[1] == 1 and strategy.surrogate == "gp"
     warped = power_warp(Y[:, 0]) if applicable and strategy.outcome_warp != "none" else None
-    pessimistic = Y.shape[1] if strategy.prior_mean == "worst" else 0
+    pessimistic = Y.shape[1] if strategy.prior_mean_for(Y.shape[1]) == "worst" else 0
 
     def fit(Y_obj: np.ndarray) -> Surrogate:
         outcomes = np.hstack([Y_obj, slack])
@@ -294,22 +303,33 @@ def _tag(surrogate: Surrogate, warp: str) -> Surrogate:
 
 
 def front_reference_point(Y: np.ndarray, slack: np.ndarray | None = None) -> np.ndarray:
-    """BoTorch's ``infer_reference_point`` on the Pareto front of the feasible rows of ``Y``.
+    """The nadir of the feasible Pareto front, moved back by 10% of the observed range.
 
     ``Y`` is maximised (``n x m``, ``n >= 1``); rows with a positive ``slack`` are
-    infeasible, and every row is used when none is feasible. The result is the front's
-    nadir minus 10% of its range in each objective (maximisation convention).
+    infeasible, and every row is used when none is feasible. The result, in the
+    maximisation convention, is ``nadir(front) - 0.1 * (max - min over the feasible
+    rows)`` per objective. It follows BoTorch's ``infer_reference_point`` (nadir minus
+    10% of the range, Ishibuchi et al. 2011) but takes the range over every feasible
+    observation rather than over the front alone: an early front of one or two points has
+    almost no range, and its box then shrank to a corner that the acquisition could not
+    leave (BraninCurrin seed 3 in ``benchmarks/bo_moo.py``: the reference inferred from one
+    design point stalled the hypervolume at 58% of the maximum). An objective with no
+    spread falls back to 10% of its magnitude (BoTorch's rule for a single point).
     """
     from crucible.bo.analysis import pareto_mask
 
-    torch = require("torch")
-    hv = require("botorch.utils.multi_objective.hypervolume")
     feasible = np.ones(len(Y), dtype=bool)
     if slack is not None and slack.shape[1]:
         feasible = np.all(slack <= 0, axis=1)
     rows = Y[feasible] if feasible.any() else Y
-    front = rows[pareto_mask(rows)]
-    return np.asarray(hv.infer_reference_point(torch.as_tensor(front, dtype=torch.float64)))
+    nadir = rows[pareto_mask(rows)].min(axis=0)
+    span = rows.max(axis=0) - rows.min(axis=0)
+    span = np.where(span > 0, span, np.maximum(np.abs(nadir), _MIN_SPAN))
+    return nadir - 0.1 * span
+
+
+#: Smallest spread used for an objective whose observations are all equal (BoTorch's).
+_MIN_SPAN = 1e-7
 
 
 def reference_point(

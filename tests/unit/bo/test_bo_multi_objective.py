@@ -13,7 +13,10 @@ from crucible.bo import Campaign, Objective, Strategy
 from crucible.bo.analysis import hypervolume, pareto_mask
 from crucible.bo.problems import get_problem
 from crucible.bo.store import engine_for
+from crucible.bo.strategy import fit_warped_surrogate
+from crucible.bo.surrogates import GPSurrogate
 from crucible.exceptions import InvalidInputError
+from crucible.space import Space
 
 FAST = Strategy(
     n_init=4, num_restarts=2, raw_samples=64, acq_maxiter=30, fit_maxiter=50, mc_samples=16
@@ -128,12 +131,11 @@ def test_reference_point_is_inferred_once_and_stored(tmp_path: Path) -> None:
     (row,) = _stored_rows(url)
     assert row[2] == 4  # inferred from the 4 design points
     assert volumes == sorted(volumes) and volumes[0] > 0  # the reference stays put
-    # the provisional point is the front's nadir minus 10% of its range
+    # the front's nadir moved back by 10% of the range of the 4 design points
     done = campaign.completed()[:4]
     Y = np.array([[t.values["branin"], t.values["currin"]] for t in done])
-    front = Y[pareto_mask(Y, ["minimize", "minimize"])]
-    span = np.maximum(front.max(0) - front.min(0), 1e-9)
-    expected = front.max(0) + 0.1 * span if len(front) > 1 else front[0] + 0.1 * np.abs(front[0])
+    nadir = Y[pareto_mask(Y, ["minimize", "minimize"])].max(0)
+    expected = nadir + 0.1 * (Y.max(0) - Y.min(0))
     assert [provisional["branin"], provisional["currin"]] == pytest.approx(expected.tolist())
     best = campaign.best()
     assert best is not None and best.number in {t.number for t in campaign.pareto_front()}
@@ -154,3 +156,33 @@ def test_thresholds_are_the_reference_and_nothing_is_stored(tmp_path: Path) -> N
     Y = np.array([[t.values[n] for n in names] for t in campaign.completed()])
     expected = hypervolume(Y, [18.0, 6.0], ["minimize", "minimize"])
     assert campaign.hypervolume() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("setting", "n_objectives", "expected"),
+    [
+        ("auto", 1, "worst"),
+        ("auto", 2, "fitted"),
+        ("auto", 3, "fitted"),
+        ("worst", 2, "worst"),
+        ("fitted", 1, "fitted"),
+    ],
+)
+def test_prior_mean_resolves_per_number_of_objectives(
+    setting: str, n_objectives: int, expected: str
+) -> None:
+    strategy = Strategy.model_validate({"prior_mean": setting})
+    assert strategy.prior_mean_for(n_objectives) == expected
+
+
+def test_proposal_fits_pin_the_mean_of_one_objective_only() -> None:
+    space = Space.from_dict({n: {"type": "continuous", "low": 0, "high": 1} for n in "ab"})
+    rng = np.random.default_rng(0)
+    X = rng.random((12, 2))
+    Y = np.column_stack([-((X - 0.3) ** 2).sum(1), -((X - 0.7) ** 2).sum(1)])
+    no_slack = np.zeros((12, 0))
+    for m, pinned in ((1, 1), (2, 0)):
+        surrogate, _, _ = fit_warped_surrogate(space, Strategy(), X, Y[:, :m], no_slack)
+        assert isinstance(surrogate, GPSurrogate) and surrogate.pessimistic_outputs == pinned
+    worst, _, _ = fit_warped_surrogate(space, Strategy(prior_mean="worst"), X, Y, no_slack)
+    assert isinstance(worst, GPSurrogate) and worst.pessimistic_outputs == 2
