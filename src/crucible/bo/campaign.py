@@ -820,9 +820,10 @@ class Campaign:
         the first :meth:`suggest` after the initial design is complete (``n_init``
         completed trials), from the feasible completed trials: the nadir of their Pareto
         front moved back by 10% of their range
-        (:func:`~crucible.bo.strategy.front_reference_point`), and stored with the campaign, so it stays put while the campaign runs. Until it
-        is stored the inferred part is provisional: computed from the current data on
-        each call. None when it cannot be known yet (no threshold and no completed trial).
+        (:func:`~crucible.bo.strategy.front_reference_point`), and stored with the
+        campaign, so it stays put while the campaign runs. Until it is stored the
+        inferred part is provisional: computed from the current data on each call. None
+        when it cannot be known yet (no threshold and no completed trial).
         """
         with transaction(self.store_url, write=False) as conn:
             stored = self._stored_reference(conn)
