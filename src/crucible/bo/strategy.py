@@ -312,9 +312,8 @@ def front_reference_point(Y: np.ndarray, slack: np.ndarray | None = None) -> np.
     10% of the range, Ishibuchi et al. 2011) but takes the range over every feasible
     observation rather than over the front alone: an early front of one or two points has
     almost no range, and its box then shrank to a corner that the acquisition could not
-    leave (BraninCurrin seed 3 in ``benchmarks/bo_moo.py``: the reference inferred from one
-    design point stalled the hypervolume at 58% of the maximum). An objective with no
-    spread falls back to 10% of its magnitude (BoTorch's rule for a single point).
+    leave (measured in ``benchmarks/LOG.md``). An objective with no spread falls back to
+    10% of its magnitude (BoTorch's rule for a single point).
     """
     from crucible.bo.analysis import pareto_mask
 
