@@ -5,7 +5,10 @@ Problems are BoTorch's multi-objective test functions, both objectives minimised
 * ``branin_currin``: BraninCurrin, 2-D, 40 evaluations;
 * ``dtlz2``: DTLZ2 with 6 inputs and 2 objectives, 60 evaluations;
 * ``c2dtlz2``: C2-DTLZ2 (DTLZ2 with one outcome constraint, feasible iff slack >= 0),
-  6 inputs, 2 objectives, 60 evaluations.
+  6 inputs, 2 objectives, 60 evaluations;
+* ``mixed_branin_currin``: BraninCurrin behind a 3-way categorical (each category maps
+  the square onto itself and shifts both objectives; one category holds the true front),
+  2 continuous inputs + 1 categorical, 40 evaluations.
 
 The metric is the log10 hypervolume regret at the budget, ``log10(max_hv - hv)`` (floor
 1e-10), where ``hv`` is the hypervolume of the feasible evaluations against the problem's
@@ -72,19 +75,57 @@ class MooProblem:
             return mo.DTLZ2(dim=6, num_objectives=2)
         if self.name == "c2dtlz2":
             return mo.C2DTLZ2(dim=6, num_objectives=2)
+        if self.name == "mixed_branin_currin":
+            return MixedBraninCurrin(mo.BraninCurrin())
         raise ValueError(f"unknown problem {self.name!r}")
+
+
+_MIXED_OFFSETS = {"a": (3.0, 0.5), "b": (0.0, 0.0), "c": (1.5, 0.25)}
+
+
+class MixedBraninCurrin:
+    """BraninCurrin behind a categorical ``c``: each category maps the unit square onto itself
+    (``a``: identity, ``b``: ``1 - x``, ``c``: swapped coordinates) and adds an offset to
+    both objectives (``a``: (3, 0.5), ``b``: none, ``c``: (1.5, 0.25)). Every category reaches
+    the same objective set shifted by its offset, so the Pareto front is category ``b``'s,
+    BraninCurrin's own, and so are the reference point and ``max_hv``."""
+
+    categories = ("a", "b", "c")
+
+    def __init__(self, base: Any) -> None:
+        self.base = base
+        self.dim, self.num_objectives = base.dim, base.num_objectives
+        self.ref_point, self.max_hv = base.ref_point, base.max_hv
+
+    def evaluate_params(self, x: list[float], category: str) -> list[float]:
+        import torch
+
+        u = {"a": x, "b": [1 - v for v in x], "c": x[::-1]}[category]
+        y = self.base(torch.tensor([u], dtype=torch.float64))[0].tolist()
+        return [v + o for v, o in zip(y, _MIXED_OFFSETS[category], strict=True)]
+
+    def __call__(self, X: Any) -> Any:  # category b: the true front (for the plots)
+        return self.base(1 - X)
 
 
 PROBLEMS = {
     p.name: p
-    for p in (MooProblem("branin_currin", 40), MooProblem("dtlz2", 60), MooProblem("c2dtlz2", 60))
+    for p in (
+        MooProblem("branin_currin", 40),
+        MooProblem("dtlz2", 60),
+        MooProblem("c2dtlz2", 60),
+        MooProblem("mixed_branin_currin", 40),
+    )
 }
 
 
-def evaluate(fn: Any, x: list[float]) -> tuple[list[float], float | None]:
+def evaluate(fn: Any, params: dict[str, Any]) -> tuple[list[float], float | None]:
     """Objective values (minimised) and, for a constrained problem, the slack (>= 0 ok)."""
     import torch
 
+    x = [float(params[f"x{i}"]) for i in range(fn.dim)]
+    if getattr(fn, "categories", None):
+        return fn.evaluate_params(x, params["c"]), None
     X = torch.tensor([x], dtype=torch.float64)
     y = fn(X)[0].tolist()
     slack = float(fn.evaluate_slack(X)[0, 0]) if getattr(fn, "num_constraints", 0) else None
@@ -112,7 +153,9 @@ def _run_crucible(fn: Any, budget: int, seed: int, strategy: dict[str, Any]) -> 
     from crucible.bo import Campaign, Objective, OutcomeConstraint, Strategy
 
     names = [f"x{i}" for i in range(fn.dim)]
-    space = {n: {"type": "continuous", "low": 0.0, "high": 1.0} for n in names}
+    space: dict[str, Any] = {n: {"type": "continuous", "low": 0.0, "high": 1.0} for n in names}
+    if getattr(fn, "categories", None):
+        space["c"] = {"type": "categorical", "choices": list(fn.categories)}
     objectives = [Objective(name=f"f{j}") for j in range(fn.num_objectives)]
     constrained = bool(getattr(fn, "num_constraints", 0))
     constraints = [OutcomeConstraint(metric="slack", operator=">=", bound=0.0)] * constrained
@@ -130,7 +173,7 @@ def _run_crucible(fn: Any, budget: int, seed: int, strategy: dict[str, Any]) -> 
             c0 = time.process_time()
             (trial,) = campaign.suggest(1)
             cpu.append((time.process_time() - c0, trial.source))
-            y, s = evaluate(fn, [trial.params[n] for n in names])
+            y, s = evaluate(fn, trial.params)
             values = {f"f{j}": v for j, v in enumerate(y)}
             if s is not None:
                 values["slack"] = s
@@ -157,13 +200,17 @@ def _run_optuna(method: str, fn: Any, budget: int, seed: int) -> dict[str, Any]:
     else:
         sampler = optuna.samplers.NSGAIISampler(seed=seed, **kw)
     study = optuna.create_study(directions=["minimize"] * fn.num_objectives, sampler=sampler)
-    dists = {f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(fn.dim)}
+    dists: dict[str, Any] = {
+        f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(fn.dim)
+    }
+    if getattr(fn, "categories", None):
+        dists["c"] = optuna.distributions.CategoricalDistribution(list(fn.categories))
     ys, slacks, cpu = [], [], []
     for _ in range(budget):
         c0 = time.process_time()
         trial = study.ask(dists)
         cpu.append(time.process_time() - c0)
-        y, s = evaluate(fn, [trial.params[f"x{i}"] for i in range(fn.dim)])
+        y, s = evaluate(fn, trial.params)
         if s is not None:
             trial.set_user_attr("slack", s)
         study.tell(trial, y)
@@ -182,7 +229,7 @@ _AX_SNIPPET = (
 def run_ax(problem: str, seed: int) -> dict[str, Any]:
     """One run of Ax's default ``Client`` (called inside the Ax interpreter)."""
     from ax.api.client import Client
-    from ax.api.configs import RangeParameterConfig
+    from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
 
     spec = PROBLEMS[problem]
     fn = spec.function()
@@ -191,6 +238,10 @@ def run_ax(problem: str, seed: int) -> dict[str, Any]:
         parameters=[
             RangeParameterConfig(name=f"x{i}", parameter_type="float", bounds=(0.0, 1.0))
             for i in range(fn.dim)
+        ]
+        + [
+            ChoiceParameterConfig(name="c", values=list(fn.categories), parameter_type="str")
+            for _ in range(bool(getattr(fn, "categories", None)))
         ]
     )
     names = [f"f{j}" for j in range(fn.num_objectives)]
@@ -205,7 +256,7 @@ def run_ax(problem: str, seed: int) -> dict[str, Any]:
         trials = client.get_next_trials(max_trials=1)
         cpu.append(time.process_time() - c0)
         for index, params in trials.items():
-            y, s = evaluate(fn, [params[f"x{i}"] for i in range(fn.dim)])
+            y, s = evaluate(fn, dict(params))
             data = {n: v for n, v in zip(names, y, strict=True)}
             if s is not None:
                 data["slack"] = s
