@@ -15,8 +15,13 @@
   validity is tracked and an epoch below ``min_validity`` is never kept as the best one.
 * :func:`design_reinforcement`: RL for a multi-objective design run: PMO's REINVENT
   settings (σ 60, Adam 5e-4, batch 64) with REINVENT 4's identical-Murcko-scaffold
-  diversity filter (bucket 25, minimum score 0.4), which keeps the scaffolds diverse. RL
-  also repairs validity: invalid samples score 0, so the agent leaves them.
+  diversity filter, bucket 50 (minimum score 0.4). RL also repairs validity: invalid samples
+  score 0, so the agent leaves them. Measured on the demo (seed 0, 60 steps from the same TL
+  model, activity weight 3 against QED 1 and SA 1 unless said): bucket 25 with activity
+  weight 1 kept 87.5 % unique scaffolds but only 14.6 % of samples predicted active and a
+  median similarity to the actives of 0.31 (the filter and QED/SA pulled the agent away
+  from the EGFR chemotypes); bucket 100 gave 70.6 % / 0.50 but 44.9 % scaffolds; REINVENT's
+  ``PenalizeSameSmiles`` 84.2 % / 0.57 but 36 % scaffolds.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ def design_reinforcement(seed: int = 0) -> ReinforcementConfig:
         batch_size=64,
         learning_strategy=LearningStrategyConfig(sigma=60.0, rate=5e-4),
         diversity_filter=DiversityFilterConfig(
-            type="IdenticalMurckoScaffold", bucket_size=25, minscore=0.4
+            type="IdenticalMurckoScaffold", bucket_size=50, minscore=0.4
         ),
         seed=seed,
     )
