@@ -91,11 +91,35 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness
 
     storage = tmp_path_factory.mktemp("prefect-results")
+    bounded_teardown = pytest.MonkeyPatch()
     with (
         temporary_settings({PREFECT_RESULTS_LOCAL_STORAGE_PATH: str(storage)}),
         prefect_test_harness(server_startup_timeout=180),
     ):
         yield
+        _drain_prefect_workers(bounded_teardown, timeout_s=60)
+    bounded_teardown.undo()
+
+
+def _drain_prefect_workers(patches: pytest.MonkeyPatch, timeout_s: float) -> None:
+    """Drain Prefect's log and event workers with a time limit before the harness stops.
+
+    ``prefect_test_harness`` drains them on exit without a limit; in a long session that
+    drain was seen to wait forever on a worker whose queue had nothing left (pytest hung
+    after the last test). Drain here with a limit, then make the harness's own drain a
+    no-op so the server always stops.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout_s)
+
+    async def _drained(*_args: object, **_kwargs: object) -> None:
+        return None
+
+    patches.setattr(EventsWorker, "drain_all", _drained)
+    patches.setattr(APILogWorker, "drain", _drained)
 
 
 def _free_port() -> int:
