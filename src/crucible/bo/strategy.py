@@ -315,7 +315,7 @@ def front_reference_point(Y: np.ndarray, slack: np.ndarray | None = None) -> np.
     leave (measured in ``benchmarks/LOG.md``). An objective with no spread falls back to
     10% of its magnitude (BoTorch's rule for a single point).
     """
-    from crucible.bo.analysis import pareto_mask
+    from crucible.bo.pareto import pareto_mask
 
     feasible = np.ones(len(Y), dtype=bool)
     if slack is not None and slack.shape[1]:

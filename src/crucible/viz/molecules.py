@@ -26,7 +26,7 @@ def grid_legend(rank: int, score: tuple[str, float] | None, values: dict[str, An
         score: ``(name, value)`` shown on the first line, if any.
         values: Label -> value for the second line (e.g. ``{"pChEMBL": 7.21, "QED": 0.6}``).
     """
-    from crucible.viz.report import rounded
+    from crucible.viz.numbers import rounded
 
     first = f"#{rank}" + (f" {score[0]} {rounded(score[1])}" if score else "")
     second = " ".join(f"{label} {rounded(value, 3 if label == 'pChEMBL' else 2)}"

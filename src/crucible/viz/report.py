@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from crucible._imports import require
 from crucible.viz.figures import pyplot, save_figure
+from crucible.viz.numbers import rounded
 
 __all__ = [
     "SUMMARY_LABELS",
@@ -54,31 +55,6 @@ SUMMARY_LABELS = {
 }
 _TOP_COLUMNS = ("rank", "id", "smiles", "score", "pchembl_predicted", "pchembl_independent",
                 "qed", "sa_score", "nn_similarity", "alerts")  # fmt: skip
-
-
-def rounded(value: Any, digits: int = 3) -> str:
-    """A value as short text: floats to ``digits`` significant figures, ``–`` for NaN.
-
-    Integers (and integral floats of 1,000 or more) print whole; other floats print with
-    at most ``digits`` significant figures, never in exponent notation above 1e-3.
-    """
-    if value is None:
-        return "–"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(rounded(item, digits) for item in value) + "]"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return str(value)
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    number = float(value)
-    if not math.isfinite(number):
-        return "–"
-    if abs(number) >= 10 ** (digits - 1):
-        return f"{number:.0f}"
-    if number != 0 and abs(number) < 1e-3:
-        return f"{number:.{digits - 1}e}"
-    decimals = digits - 1 - math.floor(math.log10(abs(number))) if number else 0
-    return f"{number:.{max(decimals, 0)}f}".rstrip("0").rstrip(".") or "0"
 
 
 class DesignReportInputs(BaseModel):
