@@ -13,7 +13,7 @@ from crucible.space import Space
 from crucible.training.config import TrainConfig
 from crucible.training.hpo import HpoStudy, SamplerConfig, StudySpec
 from crucible.training.nets import register_architecture
-from flows.hpo_flow import HpoFlowConfig, hpo
+from flows.hpo_flow import PRESETS, HpoFlowConfig, hpo
 
 
 @register_architecture("test_flow_broken", replace=True)
@@ -64,6 +64,10 @@ def test_hpo_flow_survives_a_failed_trial_resumes_and_registers(mlflow_uri: str)
         max_trials=4,
         sampler=SamplerConfig(seed=0),
     )
+    # The flow composes its config over the HPO preset (fields the caller did not set, such
+    # as early_stopping.patience here, take the preset's value): create the study with the
+    # spec the flow will run, so the flow resumes it instead of refusing a different spec.
+    spec = PRESETS.resolve("default", HpoFlowConfig(study=spec)).study
     study = HpoStudy.create(spec)
     study.study.enqueue_trial({"optimizer.lr": 0.01, "model.architecture": "test_flow_broken"})
     for lr in (0.01, 0.02):
