@@ -18,6 +18,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,3 +182,25 @@ def postgres_url() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+_EXIT_STATUS = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _EXIT_STATUS
+    _EXIT_STATUS = int(exitstatus)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave as soon as pytest has reported, skipping Prefect's exit-time queue drains.
+
+    Prefect registers exit handlers that drain its event and log workers; after a session
+    that started and stopped many servers, that drain waited forever on records queued for
+    servers already gone (py-spy: ``_QueueServiceBase._at_exit`` blocked in
+    ``Future.result``), so ``make test`` never returned although every test had passed.
+    Every server a test starts is stopped by its fixture before this point.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_EXIT_STATUS)
