@@ -103,17 +103,15 @@ def input_path(value: str | Path, field: str, settings: CrucibleSettings | None 
     """
     from crucible.settings import get_settings
 
-    path = _resolve_user_path(value, field)
     roots = (settings or get_settings()).data_roots()
-    if not _under_one_of(path, roots):
-        raise InvalidInputError(
-            field,
-            f"{str(value)[:200]!r} resolves to {path}, outside the data roots "
-            f"{[str(r) for r in roots]}",
-            "put the file under CRUCIBLE_DATA_ROOT (or ask the administrator to point "
-            "CRUCIBLE_DATA_ROOT at the folder that holds it)",
-        )
-    return path
+    return _path_in_roots(
+        value,
+        field,
+        roots,
+        "data roots",
+        "put the file under CRUCIBLE_DATA_ROOT (or ask the administrator to point "
+        "CRUCIBLE_DATA_ROOT at the folder that holds it)",
+    )
 
 
 def output_path(value: str | Path, field: str, settings: CrucibleSettings | None = None) -> Path:
@@ -127,15 +125,26 @@ def output_path(value: str | Path, field: str, settings: CrucibleSettings | None
     """
     from crucible.settings import get_settings
 
-    path = _resolve_user_path(value, field)
     roots = (settings or get_settings()).output_roots()
+    return _path_in_roots(
+        value,
+        field,
+        roots,
+        "output roots",
+        "leave it empty for the default folder under the artifacts folder, or name a "
+        "folder under CRUCIBLE_HOME, CRUCIBLE_ARTIFACTS_DIR or CRUCIBLE_DATA_ROOT",
+    )
+
+
+def _path_in_roots(value: str | Path, field: str, roots: list[Path], kind: str, fix: str) -> Path:
+    """``value`` resolved, if it lies under one of ``roots``; else the error naming ``kind``."""
+    path = _resolve_user_path(value, field)
     if not _under_one_of(path, roots):
         raise InvalidInputError(
             field,
-            f"{str(value)[:200]!r} resolves to {path}, outside the output roots "
+            f"{str(value)[:200]!r} resolves to {path}, outside the {kind} "
             f"{[str(r) for r in roots]}",
-            "leave it empty for the default folder under the artifacts folder, or name a "
-            "folder under CRUCIBLE_HOME, CRUCIBLE_ARTIFACTS_DIR or CRUCIBLE_DATA_ROOT",
+            fix,
         )
     return path
 
