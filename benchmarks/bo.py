@@ -42,6 +42,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from statistics import median
@@ -88,6 +89,41 @@ def _run_ax(problem: str, seed: int, ax_python: str) -> dict[str, Any]:
         check=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _describe(record: dict[str, Any]) -> str:
+    status = "ok" if record.get("ok") else record.get("error")
+    return (
+        f"{record['method']:>10} {record['problem']:>10} seed {record['seed']}: "
+        f"regret {record['regret'][-1] if record['regret'] else float('nan'):.3g}"
+        f", {record['total_cpu_s']:.1f} CPU s ({status})"
+    )
+
+
+def run_grid(
+    run: Callable[[Any], dict[str, Any]],
+    jobs: list[Any],
+    out: Path,
+    workers: int,
+    describe: Callable[[dict[str, Any]], str],
+) -> list[dict[str, Any]]:
+    """Run ``run(job)`` for every job in a process pool; one JSON line per record in ``out``.
+
+    The BO benchmarks' one job-grid loop (``bo.py``, ``bo_moo.py``, ``bo_scenarios.py``):
+    records are written and described (one printed line each) as they arrive, in job order.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    records = []
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool, out.open("w") as sink:
+        for record in pool.map(run, jobs):
+            records.append(record)
+            sink.write(json.dumps(record) + "\n")
+            sink.flush()
+            print(describe(record), flush=True)
+    wall = time.perf_counter() - started
+    print(f"\ngrid wall time {wall:.0f} s, {len(jobs)} runs, {workers} workers")
+    return records
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -284,26 +320,7 @@ def main() -> None:
             for m in args.methods.split(",")
             for s in parse_seeds(args.seeds)
         ]
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        records = []
-        started = time.perf_counter()
-        with ProcessPoolExecutor(max_workers=args.workers) as pool, out.open("w") as f:
-            for record in pool.map(_run, jobs):
-                records.append(record)
-                f.write(json.dumps(record) + "\n")
-                f.flush()
-                status = "ok" if record.get("ok") else record.get("error")
-                print(
-                    f"{record['method']:>10} {record['problem']:>10} seed {record['seed']}: "
-                    f"regret {record['regret'][-1] if record['regret'] else float('nan'):.3g}"
-                    f", {record['total_cpu_s']:.1f} CPU s ({status})",
-                    flush=True,
-                )
-        print(
-            f"\ngrid wall time {time.perf_counter() - started:.0f} s, "
-            f"{len(jobs)} runs, {args.workers} workers"
-        )
+        records = run_grid(_run, jobs, Path(args.out), args.workers, _describe)
         _print_table(_summarise(records))
     latency(strategy=strategy)
 

@@ -42,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -52,7 +51,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bo import parse_seeds  # noqa: E402
+from bo import parse_seeds, run_grid  # noqa: E402
 
 RESULTS = HERE / "results" / "tmp" / "bo_moo_runs.jsonl"
 METHODS = ["crucible", "optuna_gp", "nsga2"]
@@ -414,6 +413,13 @@ def _true_front(fn: Any) -> Any:
     return front[np.argsort(front[:, 0])]
 
 
+def _describe(rec: dict[str, Any]) -> str:
+    return (
+        f"{rec['problem']} {rec['method']} seed {rec['seed']}: log10 HV regret "
+        f"{rec['log10_hv_regret']:.3f}, {rec['cpu_per_ask']:.3f} CPU-s/ask"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0-4")
@@ -441,19 +447,7 @@ def main() -> None:
             for m in args.methods.split(",")
             for s in parse_seeds(args.seeds)
         ]
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        records = []
-        with ProcessPoolExecutor(args.workers) as pool, out.open("w") as sink:
-            for rec in pool.map(_run, jobs):
-                records.append(rec)
-                sink.write(json.dumps(rec) + "\n")
-                sink.flush()
-                print(
-                    f"{rec['problem']} {rec['method']} seed {rec['seed']}: log10 HV regret "
-                    f"{rec['log10_hv_regret']:.3f}, {rec['cpu_per_ask']:.3f} CPU-s/ask",
-                    flush=True,
-                )
+        records = run_grid(_run, jobs, Path(args.out), args.workers, _describe)
     print_table(summarise(records))
     if args.plots:
         for path in plot_fronts(records, Path(args.plots)):

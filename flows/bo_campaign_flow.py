@@ -35,8 +35,10 @@ from crucible.bo.campaign import CampaignConfig
 from crucible.bo.loop import (
     CampaignStatus,
     Iteration,
+    LoopOutcome,
     TrialRequest,
     TrialResult,
+    run_async_loop,
     run_campaign_loop,
 )
 from crucible.bo.objectives import Objective, OutcomeConstraint
@@ -67,7 +69,14 @@ class BOCampaignConfig(BaseModel):
         constraints: Outcome constraints.
         strategy: Design, surrogate and acquisition settings.
         stopping: Budget, target, patience and wall-clock limit.
-        batch_size: Trials suggested and evaluated per iteration.
+        batch_size: Trials suggested and evaluated per iteration (``workers`` = 1); with
+            several workers, the most trials one suggestion asks for when several workers
+            are free (the initial design is suggested at once either way).
+        workers: Evaluations run concurrently. 1: synchronous batches (suggest
+            ``batch_size`` trials, evaluate them all, record them). More: asynchronous,
+            ``workers`` evaluations always in flight; as soon as one finishes it is recorded
+            and the next trial is suggested with the running ones pending (see
+            :func:`crucible.bo.loop.run_async_loop`). Not with ``evaluation="human"``.
         evaluation: ``callable``, ``deployment`` or ``human``.
         evaluator: Name of a registered evaluator for ``callable`` (the problem's own when
             empty); a ``module:function`` path only with ``CRUCIBLE_ALLOW_IMPORT_PATHS`` on.
@@ -88,6 +97,7 @@ class BOCampaignConfig(BaseModel):
     strategy: Strategy = Field(default_factory=lambda: Strategy(n_init=8))
     stopping: StoppingRules = Field(default_factory=lambda: StoppingRules(max_trials=24))
     batch_size: int = Field(default=2, ge=1, le=64)
+    workers: int = Field(default=1, ge=1, le=64)
     evaluation: Literal["callable", "deployment", "human"] = "callable"
     evaluator: str = ""
     deployment: str = ""
@@ -109,10 +119,22 @@ class BOCampaignConfig(BaseModel):
                 "space and objectives are required when no built-in problem is named. Fix: "
                 "set problem='branin' (etc.) or give space and objectives"
             )
+        names = [o.name for o in self.objectives]
+        if len(set(names)) < len(names):
+            raise ValueError(
+                f"objectives: names {names} repeat a name. Fix: list each objective once, "
+                "with its direction and optional threshold"
+            )
         if self.evaluation == "callable":
             EVALUATORS.check(self.evaluator, "evaluator")
         if self.evaluation == "deployment" and not self.deployment:
             raise ValueError("evaluation='deployment' needs deployment='flow/deployment'")
+        if self.evaluation == "human" and self.workers > 1:
+            raise ValueError(
+                f"workers={self.workers} runs evaluations concurrently, which a person "
+                "entering results in one form cannot. Fix: set workers=1 with "
+                "evaluation='human' (batch_size sets how many experiments each form lists)"
+            )
         return self
 
     def optimum(self) -> float | None:
@@ -177,6 +199,15 @@ def _evaluate_by_human(
     return results
 
 
+def _submit(config: BOCampaignConfig, item: TrialRequest) -> Any:
+    """Start one trial's evaluation as a task (a registered function or a deployment run)."""
+    if config.evaluation == "deployment":
+        return bo_tasks.evaluate_deployment.submit(
+            config.deployment, config.deployment_parameter, item
+        )
+    return bo_tasks.evaluate_callable.submit(config.evaluator, item)
+
+
 def _evaluator(config: BOCampaignConfig, metrics: list[str]) -> Any:
     """The batch evaluation the loop calls: a function, a deployment per trial, or a person."""
 
@@ -185,18 +216,57 @@ def _evaluator(config: BOCampaignConfig, metrics: list[str]) -> Any:
             return []
         if config.evaluation == "human":
             return _evaluate_by_human(config, batch, metrics)
-        if config.evaluation == "deployment":
-            futures = [
-                bo_tasks.evaluate_deployment.submit(
-                    config.deployment, config.deployment_parameter, item
-                )
-                for item in batch
-            ]
-        else:
-            futures = [bo_tasks.evaluate_callable.submit(config.evaluator, item) for item in batch]
+        futures = [_submit(config, item) for item in batch]
         return [f.result() for f in futures]
 
     return evaluate
+
+
+class _TaskWorkers:
+    """The asynchronous loop's workers: each evaluation a concurrently running task."""
+
+    def __init__(self, config: BOCampaignConfig) -> None:
+        self.config = config
+        self.futures: dict[int, Any] = {}
+
+    def submit(self, request: TrialRequest) -> None:
+        """Start the trial's evaluation task."""
+        self.futures[request.trial] = _submit(self.config, request)
+
+    def wait_any(self) -> list[TrialResult]:
+        """Results of the tasks that have finished, waiting for the first one."""
+        from prefect.futures import as_completed
+
+        first = next(as_completed(list(self.futures.values())))
+        done = [
+            trial
+            for trial, future in self.futures.items()
+            if future is first or (future.state is not None and future.state.is_final())
+        ]
+        return [self.futures.pop(trial).result() for trial in sorted(done)]
+
+
+def _run_loop(config: BOCampaignConfig, created: CampaignStatus, publisher: Any) -> LoopOutcome:
+    """Synchronous batches (``workers`` = 1) or the asynchronous loop (more workers)."""
+    steps = bo_tasks.CampaignTasks(config.name, created.store_url, config.definition())
+    if config.workers > 1:
+        return run_async_loop(
+            steps,
+            _TaskWorkers(config),
+            config.workers,
+            config.stopping,
+            suggest_size=config.batch_size,
+            on_iteration=publisher,
+        )
+    metrics = [o.name for o in config.objectives]
+    metrics += [c.metric for c in config.constraints if c.metric not in metrics]
+    return run_campaign_loop(
+        steps,
+        _evaluator(config, metrics),
+        config.stopping,
+        batch_size=config.batch_size,
+        on_iteration=publisher,
+    )
 
 
 def _emit(event: str, name: str, payload: dict[str, Any]) -> None:
@@ -256,23 +326,16 @@ def bo_campaign(
         preset: Named starting point (``default``).
 
     Returns:
-        Stop reason, trial count, best parameters/values (or Pareto trials), CSV and report
-        paths, and the per-iteration best values.
+        Stop reason, trial count, best parameters/values (or Pareto trials), the
+        recommended trial (best posterior mean, what to use when measurements are noisy),
+        CSV and report paths, and the per-iteration best values.
     """
     config = PRESETS.resolve(preset, config)
     name = config.name
     output_dir = config.output_dir or str(get_settings().artifact_folder("bo", name))
     created = bo_tasks.create_campaign(name, config.definition(), config.store_url)
-    metrics = [o.name for o in config.objectives]
-    metrics += [c.metric for c in config.constraints if c.metric not in metrics]
     publisher = _Publisher(config, created, output_dir)
-    outcome = run_campaign_loop(
-        bo_tasks.CampaignTasks(name, created.store_url, config.definition()),
-        _evaluator(config, metrics),
-        config.stopping,
-        batch_size=config.batch_size,
-        on_iteration=publisher,
-    )
+    outcome = _run_loop(config, created, publisher)
     publisher.progress.flush()
     summary = bo_tasks.final_report(name, created.store_url, output_dir, outcome.stop_reason)
     summary = summary.model_copy(update={"best_history": outcome.best_history})

@@ -219,6 +219,29 @@ FLOW_REFUSED: list[tuple[str, dict[str, Any], list[str]]] = [
         ["store_url", "not a database URL"],
     ),
     ("flows.bo_campaign_flow:BOCampaignConfig", {"batch": 4}, ["batch", "Extra"]),
+    ("flows.bo_campaign_flow:BOCampaignConfig", {"workers": 0}, ["workers", "greater than"]),
+    ("flows.bo_campaign_flow:BOCampaignConfig", {"workers": 65}, ["workers", "less than"]),
+    ("flows.bo_campaign_flow:BOCampaignConfig", {"workers": "four"}, ["workers", "integer"]),
+    (
+        "flows.bo_campaign_flow:BOCampaignConfig",
+        {"workers": 4, "evaluation": "human"},
+        ["workers=4", "evaluation='human'", "Fix"],
+    ),
+    (
+        "flows.bo_campaign_flow:BOCampaignConfig",
+        {"objectives": [{"name": "y", "direction": "up"}]},
+        ["objectives.0.direction", "'minimize' or 'maximize'"],
+    ),
+    (
+        "flows.bo_campaign_flow:BOCampaignConfig",
+        {"objectives": [{"name": "y", "threshold": INF}]},
+        ["objectives.0.threshold", "finite"],
+    ),
+    (
+        "flows.bo_campaign_flow:BOCampaignConfig",
+        {"objectives": [{"name": "y"}, {"name": "y", "direction": "maximize"}]},
+        ["objectives", "repeat", "Fix"],
+    ),
     (
         "flows.training_flow:TrainFlowConfig",
         {"params": {"optimizer.lrr": 0.1}},

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from crucible.bo import Campaign, Strategy
-from crucible.bo.problems import branin
+from crucible.bo import Campaign, Objective, Strategy
+from crucible.bo.problems import branin, get_problem
 from crucible.bo.report import CampaignSummary
 from crucible.bo.stopping import StoppingRules
 from crucible.plugins import EVALUATORS
@@ -152,6 +152,60 @@ def test_target_stop_and_multi_objective_pareto(tmp_path: Path) -> None:
         )
     )
     assert summary.pareto_trials and (tmp_path / "mo" / "pareto.png").exists()
+
+
+def test_parallel_workers_and_the_noisy_recommendation(tmp_path: Path) -> None:
+    summary = bo_campaign(
+        BOCampaignConfig(
+            name="flow-async",
+            problem="branin_noise20",
+            strategy=CHEAP,
+            stopping=StoppingRules(max_trials=9),
+            workers=3,
+            output_dir=str(tmp_path / "a"),
+        )
+    )
+    assert summary.stop_reason.startswith("budget reached") and summary.n_trials == 9
+    campaign = Campaign.load("flow-async")
+    assert not campaign.pending() and len(campaign.completed()) == 9
+    recommended = campaign.recommend()
+    assert recommended is not None and summary.recommended_trial == recommended.trial.number
+    assert summary.recommended_params == recommended.trial.params
+    assert summary.recommended_mean is not None and set(summary.recommended_mean) == {"y"}
+    assert "Recommended trial" in Path(summary.report).read_text()
+    # after the design, each suggestion fills the free workers, at most batch_size (2) at once
+    model = [t for t in campaign.all_trials() if t.source == "model"]
+    sizes = [sum(t.batch == b for t in model) for b in {t.batch for t in model}]
+    assert len(model) == 5 and max(sizes) <= 2
+
+
+def test_objectives_with_directions_and_thresholds_from_the_parameters(tmp_path: Path) -> None:
+    problem = get_problem("branin_currin")
+    summary = bo_campaign(
+        BOCampaignConfig(
+            name="flow-objectives",
+            problem="",
+            space=problem.space,
+            objectives=[
+                Objective(name="branin", direction="minimize", threshold=30.0),
+                Objective(name="currin", direction="minimize"),
+            ],
+            evaluator="branin_currin",
+            strategy=CHEAP,
+            stopping=StoppingRules(max_trials=6),
+            workers=2,
+            output_dir=str(tmp_path / "o"),
+        )
+    )
+    campaign = Campaign.load("flow-objectives")
+    assert [(o.name, o.direction, o.threshold) for o in campaign.objectives] == [
+        ("branin", "minimize", 30.0),
+        ("currin", "minimize", None),
+    ]
+    reference = campaign.reference_point()
+    assert reference is not None and reference["branin"] == 30.0
+    assert summary.n_trials == 6 and summary.pareto_trials
+    assert summary.recommended_trial in summary.pareto_trials
 
 
 def test_human_in_the_loop_pause_and_resume(tmp_path: Path) -> None:

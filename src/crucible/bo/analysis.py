@@ -22,12 +22,14 @@ from crucible.space import Encoding, Space
 
 __all__ = [
     "CVResult",
+    "Recommendation",
     "campaign_sensitivity",
     "cross_validate",
     "cross_validate_campaign",
     "directions_signs",
     "hypervolume",
     "pareto_mask",
+    "recommend",
     "sensitivity",
 ]
 
@@ -274,3 +276,57 @@ def campaign_sensitivity(campaign: Any, objective: int = 0) -> dict[str, float]:
         return surrogate.predict(X)[0][:, objective]
 
     return sensitivity(mean, campaign.space, encoding, seed=campaign.strategy.seed)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The trial a campaign recommends, with the surrogate's posterior there.
+
+    Attributes:
+        trial: The recommended completed trial (observed values in ``trial.values``).
+        mean: Objective name -> posterior mean at the trial (the objective's own units).
+        std: Objective name -> posterior standard deviation (no observation noise).
+        source: ``model`` (best posterior mean) or ``observed`` (fewer than two completed
+            trials, no model: the best observed trial, ``std`` 0).
+    """
+
+    trial: Any
+    mean: dict[str, float]
+    std: dict[str, float]
+    source: str = "model"
+
+
+def recommend(campaign: Any) -> Recommendation | None:
+    """The feasible completed trial with the best posterior mean (see ``Campaign.recommend``).
+
+    One objective: the trial whose posterior mean of the objective is best. Several: the
+    Pareto rule of ``Campaign.best`` (``Campaign.balanced_index``) applied to the posterior
+    means. The surrogate is the campaign's strategy's, fitted on every completed trial with
+    a fitted prior mean (``Campaign.fit_surrogate``).
+
+    Returns:
+        The recommendation; None when no feasible trial is completed.
+    """
+    from crucible.bo.strategy import encoding_for
+
+    completed = campaign.completed()
+    feasible = [t for t in completed if campaign.is_feasible(t.values)]
+    names = [o.name for o in campaign.objectives]
+    if not feasible:
+        return None
+    if len(completed) < 2:
+        best = campaign.best()
+        return Recommendation(
+            best, {n: best.values[n] for n in names}, dict.fromkeys(names, 0.0), "observed"
+        )
+    surrogate = campaign.fit_surrogate()
+    encoding = encoding_for(campaign.space, campaign.strategy)
+    mean, std = surrogate.predict(campaign.space.encode([t.params for t in feasible], encoding))
+    m = len(names)
+    maximised = mean[:, :m]
+    index = int(np.argmax(maximised[:, 0])) if m == 1 else campaign.balanced_index(maximised)
+    return Recommendation(
+        feasible[index],
+        {o.name: float(o.sign * maximised[index, j]) for j, o in enumerate(campaign.objectives)},
+        {n: float(std[index, j]) for j, n in enumerate(names)},
+    )

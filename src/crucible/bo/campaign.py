@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -62,6 +62,9 @@ from crucible.exceptions import (
 )
 from crucible.naming import check_slug
 from crucible.space import Space
+
+if TYPE_CHECKING:
+    from crucible.bo.analysis import Recommendation
 
 __all__ = [
     "MAX_ENQUEUE",
@@ -787,15 +790,52 @@ class Campaign:
                 if objective.better(trial.values[objective.name], best.values[objective.name]):
                     best = trial
             return best
-        front = self._front(feasible)
-        Y = self._objective_matrix(front)
+        return feasible[self.balanced_index(self._objective_matrix(feasible))]
+
+    def balanced_index(self, Y: np.ndarray) -> int:
+        """The row of ``Y`` that :meth:`best` picks among several objectives.
+
+        Args:
+            Y: Objective values in the maximisation convention (``n x m``, ``n >= 1``;
+                observed values, or posterior means for :meth:`recommend`).
+
+        Returns:
+            The index of the Pareto-optimal row that alone dominates the largest box
+            towards the reference point (or, when none beats it, towards the front's own
+            nadir moved back by 10 % of the front's range).
+        """
+        from crucible.bo.analysis import pareto_mask
+
+        rows = np.flatnonzero(pareto_mask(Y))
+        front = Y[rows]
         ref = self.reference_point()
         ref_max = self._maximised(ref) if ref is not None else None
-        volume = np.prod(np.clip(Y - ref_max, 0, None), axis=1) if ref_max is not None else None
+        volume = (
+            np.prod(np.clip(front - ref_max, 0, None), axis=1) if ref_max is not None else None
+        )
         if volume is None or not np.any(volume > 0):
-            own = front_reference_point(Y)
-            volume = np.prod(np.clip(Y - own, 0, None), axis=1)
-        return front[int(np.argmax(volume))]
+            own = front_reference_point(front)
+            volume = np.prod(np.clip(front - own, 0, None), axis=1)
+        return int(rows[int(np.argmax(volume))])
+
+    def recommend(self) -> Recommendation | None:
+        """The completed trial to use: the best by the surrogate's posterior mean.
+
+        With noisy measurements the best observed value (:meth:`best`) is often a lucky
+        draw; the recommendation is the feasible completed trial whose posterior mean
+        (the campaign's surrogate refitted on every completed trial, fitted prior mean)
+        is best, the rule Ax and BoTorch use to report a noisy optimum. With several
+        objectives the Pareto rule of :meth:`best` is applied to the posterior means.
+        Feasibility is judged on the observed constraint values. See
+        :func:`crucible.bo.analysis.recommend`.
+
+        Returns:
+            The trial with the posterior mean and standard deviation of each objective
+            there; None when no feasible trial is completed.
+        """
+        from crucible.bo.analysis import recommend
+
+        return recommend(self)
 
     def pareto_front(self) -> list[Trial]:
         """Feasible completed trials that no other feasible trial dominates."""

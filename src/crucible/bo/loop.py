@@ -1,5 +1,10 @@
 """The campaign loop: suggest a batch, evaluate it, record it, until a stopping rule fires.
 
+Two loops share the steps: :func:`run_campaign_loop` runs synchronous batches (suggest a
+batch, evaluate all of it, record it); :func:`run_async_loop` keeps several evaluations in
+flight and, as soon as one finishes, records it and suggests the next trial while the
+others are still running (they are pending in the store, so the model accounts for them).
+
 Orchestrator-free. :func:`run_campaign_loop` works on a campaign through
 :class:`CampaignSteps` (each step reads the campaign from its store, does one thing and
 commits, so a crashed loop loses nothing and a re-run resumes), evaluates each batch with a
@@ -22,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,11 +47,14 @@ __all__ = [
     "Observed",
     "OnIteration",
     "StoredCampaignSteps",
+    "ThreadWorkers",
     "TrialRequest",
     "TrialResult",
+    "Workers",
     "campaign_status",
     "evaluate_with",
     "record_results",
+    "run_async_loop",
     "run_campaign_loop",
     "trial_requests",
 ]
@@ -351,3 +360,156 @@ def run_campaign_loop(
         if on_iteration is not None:
             on_iteration(Iteration(number=iteration, batch=batch, observed=observed))
         batch = []
+
+
+class Workers(Protocol):
+    """Evaluations that run concurrently: the asynchronous loop's side of the evaluation."""
+
+    def submit(self, request: TrialRequest) -> None:
+        """Start evaluating one trial; returns at once."""
+        ...
+
+    def wait_any(self) -> list[TrialResult]:
+        """Block until at least one running evaluation finishes; return every finished one."""
+        ...
+
+
+class ThreadWorkers:
+    """In-process workers: ``function(params) -> metrics`` on a pool of ``n`` threads.
+
+    An exception fails only its trial (its type and message become the reason). Use as a
+    context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, function: Callable[[Mapping[str, Any]], Mapping[str, Any]], n: int):
+        self._evaluate = evaluate_with(function)
+        self._pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="crucible-worker")
+        self._running: dict[Future[list[TrialResult]], int] = {}
+
+    def submit(self, request: TrialRequest) -> None:
+        """Evaluate ``request`` on a free thread."""
+        self._running[self._pool.submit(self._evaluate, [request])] = request.trial
+
+    def wait_any(self) -> list[TrialResult]:
+        """The results of the evaluations that have finished (at least one)."""
+        done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
+        results = []
+        for future in done:
+            del self._running[future]
+            results += future.result()
+        return sorted(results, key=lambda r: r.trial)
+
+    def close(self) -> None:
+        """Wait for running evaluations and stop the threads."""
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> ThreadWorkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_async_loop(
+    campaign: Campaign | CampaignSteps,
+    workers: Workers,
+    n_workers: int,
+    stopping: StoppingRules,
+    suggest_size: int = 1,
+    on_iteration: OnIteration | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> LoopOutcome:
+    """Run (or resume) a campaign with ``n_workers`` evaluations always in flight.
+
+    Whenever a worker is free, the next pending trial is submitted (trials a crashed run
+    left pending first, then a new campaign's initial design), or new ones are suggested:
+    ``min(free workers, suggest_size, budget left)`` at a time, with every running trial
+    pending in the store, so the model accounts for them as another process sharing the
+    campaign would. Each time evaluations finish they are recorded (one iteration) and
+    ``on_iteration`` is called. When a stopping rule fires, nothing new is started and the
+    running evaluations are waited for and recorded.
+
+    Args:
+        campaign: The campaign, or steps acting on it (e.g. as orchestrator tasks).
+        workers: Runs the evaluations (:class:`ThreadWorkers`, or the flow's tasks).
+        n_workers: Evaluations in flight at once.
+        stopping: Budget, target, patience and wall-clock rules (checked after each result).
+        suggest_size: Most trials one suggestion asks for when several workers are free.
+        on_iteration: Called after each recorded group of results.
+        clock: Seconds for the wall-clock rule (monotonic).
+
+    Returns:
+        The stop reason, iterations run, best value after each and the final status.
+
+    Raises:
+        InvalidInputError: ``n_workers`` or ``suggest_size`` < 1.
+    """
+    for field, value in (("workers", n_workers), ("suggest_size", suggest_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInputError(field, f"must be an int >= 1, got {value!r}", "use 1 or more")
+    steps = StoredCampaignSteps(campaign) if isinstance(campaign, Campaign) else campaign
+    started = clock()
+    status = steps.status()
+    queue = steps.pending()
+    if queue:
+        logger.info("resuming: evaluating %d pending trials first", len(queue))
+    elif status.finished == 0:
+        queue = steps.start()
+    running: dict[int, TrialRequest] = {}
+    best_history: list[float | None] = []
+    iteration = 0
+    reason: str | None = None
+    while True:
+        elapsed = clock() - started
+        reason = reason or stopping.reason_to_stop(
+            steps.objective, best_history, status.finished, elapsed
+        )
+        if reason is None:
+            queue = _fill(
+                steps, workers, running, queue, n_workers, suggest_size, stopping, status
+            )
+        if not running:
+            final = reason or stopping.reason_to_stop(
+                steps.objective, best_history, status.finished, clock() - started
+            )
+            return LoopOutcome(
+                stop_reason=final or "no trial left to run",
+                iterations=iteration,
+                best_history=best_history,
+                status=status,
+            )
+        results = workers.wait_any()
+        batch = [running.pop(r.trial) for r in results if r.trial in running]
+        observed = steps.observe(results)
+        status = observed.status
+        iteration += 1
+        best_history.append(status.best)
+        if on_iteration is not None:
+            on_iteration(Iteration(number=iteration, batch=batch, observed=observed))
+
+
+def _fill(
+    steps: CampaignSteps,
+    workers: Workers,
+    running: dict[int, TrialRequest],
+    queue: list[TrialRequest],
+    n_workers: int,
+    suggest_size: int,
+    stopping: StoppingRules,
+    status: CampaignStatus,
+) -> list[TrialRequest]:
+    """Submit queued or new trials until every worker is busy or the budget is issued.
+
+    Returns:
+        What is left of the queue.
+    """
+    while len(running) < n_workers:
+        n_left = stopping.max_trials - status.finished - len(running)
+        if n_left <= 0:
+            break
+        if not queue:
+            queue = steps.suggest(min(n_workers - len(running), suggest_size, n_left))
+        item, queue = queue[0], queue[1:]
+        workers.submit(item)
+        running[item.trial] = item
+    return queue

@@ -16,6 +16,7 @@ tests). The mixed and constrained problems follow the Crucible BO benchmark harn
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from crucible.bo.objectives import Objective, OutcomeConstraint
 from crucible.space import Space
 
 __all__ = [
+    "NOISE_LEVELS",
     "PROBLEMS",
     "SyntheticProblem",
     "ackley5",
@@ -36,6 +38,7 @@ __all__ = [
     "get_problem",
     "hartmann6",
     "mixed_hartmann4",
+    "noisy",
 ]
 
 _ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
@@ -61,6 +64,12 @@ BRANIN_OPTIMUM = 0.39788735772973816
 HARTMANN6_OPTIMUM = -3.322368004440185
 HARTMANN4_OPTIMUM = -3.134494144760154
 ACKLEY_OPTIMUM = 0.0
+#: Largest minus smallest value over the domain (maxima by 200 L-BFGS-B starts: Branin
+#: 308.129 at (-5, 0), Hartmann6 -3e-8 far from its four bumps); noise levels are fractions.
+BRANIN_RANGE = 307.7312086538769
+HARTMANN6_RANGE = 3.3223679749101485
+#: Noise standard deviations of the noisy problems, as fractions of the function's range.
+NOISE_LEVELS = (0.05, 0.20)
 MIXED_OFFSET = {"a": 0.4, "b": 0.0, "c": 0.2}
 MIXED_KSTAR = {"a": 2, "b": 6, "c": 8}
 
@@ -150,17 +159,74 @@ def branin_currin(params: Mapping[str, Any]) -> dict[str, float]:
     return {"branin": branin_fn(np.array([15 * x[0] - 5, 15 * x[1]])), "currin": _currin_fn(x)}
 
 
+Evaluator = Callable[[Mapping[str, Any]], dict[str, float]]
+
+
+def noisy(evaluator: Evaluator, sd: float, name: str, seed: int | None = None) -> Evaluator:
+    """``evaluator`` with independent Gaussian noise of standard deviation ``sd`` on each value.
+
+    Args:
+        evaluator: The noise-free evaluator.
+        sd: Noise standard deviation (the values' units).
+        name: The returned function's ``__name__``.
+        seed: Seed of the noise; None draws fresh noise in every process.
+    """
+    rng = np.random.default_rng(seed)
+
+    def evaluate(params: Mapping[str, Any]) -> dict[str, float]:
+        return {k: v + float(rng.normal(0.0, sd)) for k, v in evaluator(params).items()}
+
+    evaluate.__name__ = evaluate.__qualname__ = name
+    evaluate.__doc__ = f"{evaluator.__name__} plus Gaussian noise of sd {sd:.6g}."
+    return evaluate
+
+
+#: Registered noisy evaluators, ``<problem>_noise<percent>`` (fresh noise in each process).
+branin_noise5 = noisy(branin, 0.05 * BRANIN_RANGE, "branin_noise5")
+branin_noise20 = noisy(branin, 0.20 * BRANIN_RANGE, "branin_noise20")
+hartmann6_noise5 = noisy(hartmann6, 0.05 * HARTMANN6_RANGE, "hartmann6_noise5")
+hartmann6_noise20 = noisy(hartmann6, 0.20 * HARTMANN6_RANGE, "hartmann6_noise20")
+_NOISY = {
+    f.__name__: (f, base, spread * level)
+    for (base, spread), level, f in (
+        ((branin, BRANIN_RANGE), 0.05, branin_noise5),
+        ((branin, BRANIN_RANGE), 0.20, branin_noise20),
+        ((hartmann6, HARTMANN6_RANGE), 0.05, hartmann6_noise5),
+        ((hartmann6, HARTMANN6_RANGE), 0.20, hartmann6_noise20),
+    )
+}
+
+
 @dataclass(frozen=True)
 class SyntheticProblem:
-    """A test problem: space, objectives, constraints, evaluator and known optimum."""
+    """A test problem: space, objectives, constraints, evaluator and known optimum.
+
+    A noisy problem (``noise_sd > 0``) adds Gaussian noise of that standard deviation to
+    its objective on every evaluation; ``true_evaluator`` gives the noise-free values
+    (what a recommended point is scored by) and :meth:`with_seed` a copy whose noise is
+    reproducible.
+    """
 
     name: str
     space: Space
-    evaluator: Callable[[Mapping[str, Any]], dict[str, float]]
+    evaluator: Evaluator
     objectives: list[Objective]
     constraints: list[OutcomeConstraint] = field(default_factory=list)
     optimum: float | None = None
     budget: int = 30
+    noise_sd: float = 0.0
+    true_evaluator: Evaluator | None = None
+
+    def true_values(self, params: Mapping[str, Any]) -> dict[str, float]:
+        """Noise-free metric values at ``params``."""
+        return (self.true_evaluator or self.evaluator)(params)
+
+    def with_seed(self, seed: int) -> SyntheticProblem:
+        """This problem with noise drawn from a generator seeded with ``seed`` (a copy)."""
+        if not self.noise_sd or self.true_evaluator is None:
+            return self
+        evaluator = noisy(self.true_evaluator, self.noise_sd, self.evaluator.__name__, seed)
+        return dataclasses.replace(self, evaluator=evaluator)
 
     @property
     def evaluator_path(self) -> str:
@@ -230,12 +296,33 @@ def _problems() -> dict[str, SyntheticProblem]:
     }
 
 
+def _noisy_problems(plain: Mapping[str, SyntheticProblem]) -> dict[str, SyntheticProblem]:
+    """``branin_noise5`` etc.: the plain problem with Gaussian noise on its objective."""
+    out = {}
+    for name, (evaluator, base, sd) in _NOISY.items():
+        problem = plain[base.__name__]
+        out[name] = dataclasses.replace(
+            problem, name=name, evaluator=evaluator, noise_sd=sd, true_evaluator=base
+        )
+    return out
+
+
+def _all_problems() -> dict[str, SyntheticProblem]:
+    plain = _problems()
+    return {**plain, **_noisy_problems(plain)}
+
+
 #: Name -> problem.
-PROBLEMS: dict[str, SyntheticProblem] = _problems()
+PROBLEMS: dict[str, SyntheticProblem] = _all_problems()
 
 
 def get_problem(name: str) -> SyntheticProblem:
-    """A problem by name: branin, hartmann6, ackley5, mixed, chartmann6, branin_currin."""
+    """A problem by name.
+
+    Names: branin, hartmann6, ackley5, mixed, chartmann6, branin_currin, and the noisy
+    ``branin_noise5``, ``branin_noise20``, ``hartmann6_noise5``, ``hartmann6_noise20``
+    (Gaussian noise of sd 5 % / 20 % of the function's range).
+    """
     if name not in PROBLEMS:
         from crucible.exceptions import InvalidInputError
 

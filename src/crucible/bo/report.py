@@ -34,6 +34,12 @@ class CampaignSummary(BaseModel):
         best_values: Its metric values.
         best_trial: Its number.
         pareto_trials: Numbers of the Pareto-optimal trials (several objectives only).
+        recommended_trial: Number of the recommended trial (``Campaign.recommend``: the
+            feasible completed trial with the best posterior mean; with noisy measurements
+            a better choice than the best observed value).
+        recommended_params: Its parameters.
+        recommended_mean: The posterior mean of each objective there.
+        recommended_std: The posterior standard deviation of each objective there.
         csv: The trials CSV.
         report: The markdown report.
         pareto_plot: The Pareto-front PNG (several objectives only).
@@ -47,6 +53,10 @@ class CampaignSummary(BaseModel):
     best_values: dict[str, float] | None = None
     best_trial: int | None = None
     pareto_trials: list[int] | None = None
+    recommended_trial: int | None = None
+    recommended_params: dict[str, Any] | None = None
+    recommended_mean: dict[str, float] | None = None
+    recommended_std: dict[str, float] | None = None
     csv: str
     report: str
     pareto_plot: str | None = None
@@ -116,8 +126,14 @@ def pareto_plot(campaign: Any, path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
-def markdown_report(campaign: Any, stop_reason: str = "", extra: str = "") -> str:
-    """A short markdown summary: definition, counts, best trial or Pareto front."""
+def markdown_report(
+    campaign: Any, stop_reason: str = "", extra: str = "", recommended: Any = None
+) -> str:
+    """A short markdown summary: definition, counts, best trial or Pareto front.
+
+    ``recommended`` (a :class:`~crucible.bo.analysis.Recommendation`) adds the recommended
+    trial with its posterior means.
+    """
     trials = campaign.all_trials()
     counts = {s: sum(t.status == s for t in trials) for s in ("completed", "failed", "pending")}
     lines = [f"# BO campaign `{campaign.name}`", ""]
@@ -156,9 +172,29 @@ def markdown_report(campaign: Any, stop_reason: str = "", extra: str = "") -> st
             lines.append(
                 f"\nHypervolume {campaign.hypervolume(ref):.6g} (reference point: {shown})."
             )
+    if recommended is not None:
+        lines += ["", *_recommendation_lines(recommended)]
     if extra:
         lines += ["", extra]
     return "\n".join(lines)
+
+
+def _recommendation_lines(recommended: Any) -> list[str]:
+    trial = recommended.trial
+    means = ", ".join(
+        f"{k} {v:.6g} ± {recommended.std[k]:.3g}" for k, v in recommended.mean.items()
+    )
+    return [
+        "## Recommended trial",
+        "",
+        f"Trial {trial.number}, the best by the model's posterior mean ({means}; observed "
+        + ", ".join(f"{k} {trial.values[k]:.6g}" for k in recommended.mean)
+        + "). With noisy measurements this is a better choice than the best observed value.",
+        "",
+        "| parameter | value |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in trial.params.items()],
+    ]
 
 
 def trial_rows(campaign: Any, numbers: Iterable[int]) -> list[dict[str, Any]]:
@@ -188,8 +224,11 @@ def write_report(campaign: Any, output_dir: str | Path, stop_reason: str) -> Cam
     if len(campaign.objectives) > 1:
         png = pareto_plot(campaign, out / "pareto.png")
         extra += f"\n\nPareto plot: `{png}`"
+    recommendation = campaign.recommend()
     report = out / "report.md"
-    report.write_text(markdown_report(campaign, stop_reason=stop_reason, extra=extra))
+    report.write_text(
+        markdown_report(campaign, stop_reason=stop_reason, extra=extra, recommended=recommendation)
+    )
     best = campaign.best()
     return CampaignSummary(
         name=campaign.name,
@@ -199,6 +238,10 @@ def write_report(campaign: Any, output_dir: str | Path, stop_reason: str) -> Cam
         best_values=best.values if best else None,
         best_trial=best.number if best else None,
         pareto_trials=[t.number for t in campaign.pareto_front()] if png else None,
+        recommended_trial=recommendation.trial.number if recommendation else None,
+        recommended_params=recommendation.trial.params if recommendation else None,
+        recommended_mean=recommendation.mean if recommendation else None,
+        recommended_std=recommendation.std if recommendation else None,
         csv=str(csv),
         report=str(report),
         pareto_plot=str(png) if png else None,

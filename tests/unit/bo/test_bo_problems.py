@@ -6,6 +6,10 @@ import torch
 from botorch.test_functions import Ackley, Branin, BraninCurrin, Hartmann
 
 from crucible.bo.problems import (
+    BRANIN_OPTIMUM,
+    BRANIN_RANGE,
+    HARTMANN6_OPTIMUM,
+    HARTMANN6_RANGE,
     PROBLEMS,
     ackley_fn,
     branin_currin,
@@ -15,6 +19,7 @@ from crucible.bo.problems import (
     hartmann6_fn,
     mixed_hartmann4,
 )
+from crucible.plugins import EVALUATORS
 
 
 def test_agree_with_botorch() -> None:
@@ -49,3 +54,44 @@ def test_known_optima_and_problem_metadata() -> None:
         assert {o.name for o in problem.objectives} <= set(values)
         assert problem.evaluator_path.startswith("crucible.bo.problems:")
     assert get_problem("hartmann6").regret(-3.0) == pytest.approx(0.322368, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "base", "spread", "fraction"),
+    [
+        ("branin_noise5", "branin", BRANIN_RANGE, 0.05),
+        ("branin_noise20", "branin", BRANIN_RANGE, 0.20),
+        ("hartmann6_noise5", "hartmann6", HARTMANN6_RANGE, 0.05),
+        ("hartmann6_noise20", "hartmann6", HARTMANN6_RANGE, 0.20),
+    ],
+)
+def test_noisy_problems_add_gaussian_noise_of_a_fraction_of_the_range(
+    name: str, base: str, spread: float, fraction: float
+) -> None:
+    problem = get_problem(name)
+    plain = get_problem(base)
+    assert problem.noise_sd == pytest.approx(fraction * spread)
+    assert (problem.space, problem.budget, problem.optimum) == (
+        plain.space,
+        plain.budget,
+        plain.optimum,
+    )
+    point = problem.space.decode(np.full((1, problem.space.dim()), 0.37))[0]
+    true = plain.evaluator(point)["y"]
+    assert problem.true_values(point) == {"y": true}
+    seeded = problem.with_seed(3)
+    draws = np.array([seeded.evaluator(point)["y"] for _ in range(4000)])
+    assert abs(draws.mean() - true) < 4 * problem.noise_sd / np.sqrt(len(draws))
+    assert draws.std() == pytest.approx(problem.noise_sd, rel=0.05)
+    assert problem.with_seed(3).evaluator(point) == {"y": draws[0]}  # reproducible
+    assert problem.with_seed(4).evaluator(point) != {"y": draws[0]}
+    assert EVALUATORS.get(name, "evaluator") is problem.evaluator
+    assert plain.with_seed(3) is plain  # noise-free problems are unchanged
+
+
+def test_the_ranges_are_the_functions_spread_over_the_domain() -> None:
+    assert branin_fn(np.array([-5.0, 0.0])) - BRANIN_OPTIMUM == pytest.approx(BRANIN_RANGE)
+    rng = np.random.default_rng(0)
+    h6 = np.array([hartmann6_fn(u) for u in rng.random((2000, 6))])
+    assert h6.max() < 0 and h6.max() - HARTMANN6_OPTIMUM <= HARTMANN6_RANGE
+    assert abs(HARTMANN6_RANGE + HARTMANN6_OPTIMUM) < 1e-6
