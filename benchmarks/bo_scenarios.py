@@ -119,6 +119,7 @@ def run_noisy(method: str, name: str, seed: int, strategy: dict[str, Any]) -> di
         c0 = time.process_time()
         recommended = _recommendation(method, opt, best_observed)
         recommend_cpu = time.process_time() - c0
+        noise = _noise_check(opt, observed, problem.noise_sd) if method == "crucible" else {}
     finally:
         opt.close()
     true_rec = problem.true_values(recommended)["y"]
@@ -137,7 +138,17 @@ def run_noisy(method: str, name: str, seed: int, strategy: dict[str, Any]) -> di
         "cpu_per_ask": _model_cpu(cpu),
         "recommend_cpu_s": recommend_cpu,
         "observed": observed,
+        **noise,
     }
+
+
+def _noise_check(opt: Any, observed: list[float], noise_sd: float) -> dict[str, float]:
+    """The GP's fitted noise variance against the true one, both in standardised units."""
+    import numpy as np
+
+    surrogate = opt.campaign.fit_surrogate()
+    fitted = float(surrogate.model.likelihood.noise.detach().mean())
+    return {"noise_var_fitted": fitted, "noise_var_true": (noise_sd / np.std(observed)) ** 2}
 
 
 def _recommendation(method: str, opt: Any, best_observed: dict[str, Any]) -> dict[str, Any]:
@@ -265,16 +276,21 @@ def print_noisy(records: list[dict[str, Any]]) -> None:
     """Median [IQR] true regret of the recommended and the best-observed point per method."""
     print(
         "| problem | method | seeds | regret of recommended point [IQR] "
-        "| regret of best observed | CPU-s/ask |"
+        "| regret of best observed | CPU-s/ask | fitted / true noise variance |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for (problem, method), runs in _groups(records).items():
         lo, mid, hi = _quartiles([r["regret_recommended"] for r in runs])
         observed = _quartiles([r["regret_best_observed"] for r in runs])[1]
         cpu = _quartiles([r["cpu_per_ask"] for r in runs])[1]
+        ratios = [
+            r["noise_var_fitted"] / r["noise_var_true"] for r in runs if "noise_var_true" in r
+        ]
+        q = _quartiles(ratios) if ratios else None
+        noise = f"{q[1]:.2f} [{q[0]:.2f}, {q[2]:.2f}]" if q else ""
         print(
             f"| {problem} | {method} | {len(runs)} | {mid:.3g} [{lo:.3g}, {hi:.3g}] "
-            f"| {observed:.3g} | {cpu:.3f} |"
+            f"| {observed:.3g} | {cpu:.3f} | {noise} |"
         )
 
 
