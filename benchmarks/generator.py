@@ -51,6 +51,7 @@ from crucible.generator.model_io import load_model
 from crucible.generator.oracles import ORACLE_NAMES, build_oracle
 from crucible.generator.pmo import auc_top_k
 from crucible.generator.pretraining import read_smiles_file
+from crucible.generator.recipes import oracle_reinforcement
 from crucible.generator.reinforcement import (
     ReinforcementConfig,
     Stage,
@@ -245,12 +246,14 @@ PMO_STRATEGY: dict[str, float] = {}
 PMO_FILTER: list[DiversityFilterConfig | None] = [DiversityFilterConfig()]
 PMO_INCEPTION: list[InceptionConfig | None] = [None]
 PMO_DUPLICATES: list[Literal["score_zero", "drop"]] = ["score_zero"]
+PMO_RUN: dict[str, Any] = {"preset": "", "max_steps": 10_000, "jsonl": ""}
 
 
-def pmo_run(scorer: Any, calls: int, seed: int) -> list[float]:
-    """Scores of unique molecules in call order for one RL run on the shipped prior."""
-    prior = load_model(DEFAULT_PRIOR_PATH)
-    config = ReinforcementConfig(
+def pmo_config(calls: int, seed: int) -> ReinforcementConfig:
+    """The RL settings of a PMO run: a named recipe (``--preset``) or the flags' settings."""
+    if PMO_RUN["preset"] == "oracle":
+        return oracle_reinforcement(seed).model_copy(update={"max_oracle_calls": calls})
+    return ReinforcementConfig(
         batch_size=64,
         max_oracle_calls=calls,
         seed=seed,
@@ -259,10 +262,16 @@ def pmo_run(scorer: Any, calls: int, seed: int) -> list[float]:
         inception=PMO_INCEPTION[0],
         in_batch_duplicates=PMO_DUPLICATES[0],
     )
+
+
+def pmo_run(scorer: Any, config: ReinforcementConfig) -> tuple[list[float], int]:
+    """Scores of unique molecules in call order, and the steps taken, for one RL run."""
+    prior = load_model(DEFAULT_PRIOR_PATH)
+    steps = PMO_RUN["max_steps"]
     with tempfile.TemporaryDirectory() as folder:
         learner = StagedLearning(prior, prior.clone(), config, folder)
-        result = learner.run([Stage(StageConfig(max_steps=10_000, min_steps=10_000), scorer)])
-    return list(result.scored.values())
+        result = learner.run([Stage(StageConfig(max_steps=steps, min_steps=steps), scorer)])
+    return list(result.scored.values()), len(result.history)
 
 
 def reference(name: str) -> float:
@@ -270,20 +279,56 @@ def reference(name: str) -> float:
     return PMO_REINVENT_10K[name.removesuffix("_prev")]
 
 
+def commit() -> str:
+    """The checked-out commit (short), or ``unknown``."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, check=True, cwd=Path(__file__).parent)  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def record_run(row: dict[str, Any]) -> None:
+    """Append one finished run as a JSON line to ``--jsonl`` (when given)."""
+    if not PMO_RUN["jsonl"]:
+        return
+    import json
+
+    with open(PMO_RUN["jsonl"], "a") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
 def bench_pmo(seeds: list[int], calls: int, names: list[str]) -> None:
     print(f"\n== PMO AUC top-10, shipped prior, seeds {seeds} ==")
-    budgets = sorted({min(2000, calls), calls})
+    budgets = sorted({min(2000, calls), min(5000, calls), calls})
     for name in names:
         scorer = build_oracle(name)
         values: dict[int, list[float]] = {budget: [] for budget in budgets}
         for seed in seeds:
-            seconds, scores = cpu_seconds(lambda s=seed, o=scorer: pmo_run(o, calls, s))
+            config = pmo_config(calls, seed)
+            seconds, (scores, steps) = cpu_seconds(lambda o=scorer, c=config: pmo_run(o, c))
             for budget in values:
                 values[budget].append(auc_top_k(scores, budget))
             aucs = ", ".join(f"AUC@{b} {v[-1]:.3f}" for b, v in values.items())
-            print(f"   {name} seed {seed}: {aucs}, top-1 {max(scores):.3f}, {len(scores)} calls, "
-                  f"{seconds:.0f} CPU-s ({1000 * seconds / len(scores):.0f} per 1,000 calls)",
-                  flush=True)  # fmt: skip
+            print(f"   {name} seed {seed}: {aucs}, top-1 {max(scores):.3f}, {len(scores)} calls "
+                  f"in {steps} steps, {seconds:.0f} CPU-s "
+                  f"({1000 * seconds / len(scores):.0f} per 1,000 calls)", flush=True)  # fmt: skip
+            record_run({
+                "oracle": name, "seed": seed, "budget": calls, "calls": len(scores),
+                "steps": steps, "samples": steps * config.batch_size,
+                "auc_top10": {str(b): round(v[-1], 4) for b, v in values.items()},
+                "top1": round(max(scores), 4),
+                "top10_mean": round(float(np.mean(sorted(scores)[-10:])), 4),
+                "cpu_s": round(seconds, 1),
+                "cpu_s_per_1000_calls": round(1000 * seconds / len(scores), 1),
+                "pmo_reinvent": reference(name), "preset": PMO_RUN["preset"] or "flags",
+                "max_steps": PMO_RUN["max_steps"], "config": config.model_dump(mode="json"),
+                "commit": commit(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                              time.gmtime()),
+            })  # fmt: skip
         for budget, auc in values.items():
             show(f"{name} AUC top-10 @ {budget} calls (mean of {len(auc)})", float(np.mean(auc)),
                  f"± {np.std(auc):.3f}", reference(name), True, "PMO REINVENT")  # fmt: skip
@@ -337,6 +382,27 @@ def bench_screen(seeds: list[int], calls: int, names: list[str]) -> None:
               f"{reference(name):.3f} | {per_1000:.2f} |")  # fmt: skip
 
 
+def configure_pmo_flags(args: argparse.Namespace) -> None:
+    """The RL settings of PMO runs from the command-line flags (without ``--preset``)."""
+    PMO_STRATEGY.update(
+        sigma=args.sigma, rate=args.rate, likelihood_penalty=args.likelihood_penalty
+    )
+    print(f"   (DAP sigma {args.sigma}, Adam lr {args.rate}, "
+          f"likelihood penalty {args.likelihood_penalty})")  # fmt: skip
+    if args.no_diversity_filter:
+        PMO_FILTER[0] = None
+        print("   (no diversity filter)")
+    if args.drop_duplicates:
+        PMO_DUPLICATES[0] = "drop"
+        print("   (in-batch duplicates left out of the loss)")
+    if args.diversity_filter:
+        PMO_FILTER[0] = DiversityFilterConfig(type=args.diversity_filter)
+        print(f"   (diversity filter {args.diversity_filter})")
+    if args.inception:
+        PMO_INCEPTION[0] = InceptionConfig()
+        print("   (inception replay: memory 50, 10 per step)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sections", default="sampling,train,rl,tl,pmo")
@@ -368,6 +434,22 @@ def main() -> None:
         action="store_true",
         help="leave in-batch duplicates out of the loss (PMO's REINVENT) instead of scoring 0",
     )
+    parser.add_argument(
+        "--diversity-filter",
+        default="",
+        help="PMO runs with this REINVENT 4 filter type (e.g. PenalizeSameSmiles)",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=["oracle"],
+        default=None,
+        help="PMO runs with a named recipe (oracle: recipes.oracle_reinforcement); "
+        "the RL flags above are then ignored",
+    )
+    parser.add_argument(
+        "--max-steps", type=int, default=10_000, help="step cap of a PMO run (CPU bound)"
+    )
+    parser.add_argument("--jsonl", default="", help="append each finished PMO run here")
     parser.add_argument("--small-steps", type=int, default=400)
     args = parser.parse_args()
     sections = set(args.sections.split(","))
@@ -392,20 +474,12 @@ def main() -> None:
     if "screen" in sections:
         bench_screen(seeds, args.pmo_calls, oracles)
     if "pmo" in sections:
-        PMO_STRATEGY.update(
-            sigma=args.sigma, rate=args.rate, likelihood_penalty=args.likelihood_penalty
-        )
-        print(f"   (DAP sigma {args.sigma}, Adam lr {args.rate}, "
-              f"likelihood penalty {args.likelihood_penalty})")  # fmt: skip
-        if args.no_diversity_filter:
-            PMO_FILTER[0] = None
-            print("   (no diversity filter)")
-        if args.drop_duplicates:
-            PMO_DUPLICATES[0] = "drop"
-            print("   (in-batch duplicates left out of the loss)")
-        if args.inception:
-            PMO_INCEPTION[0] = InceptionConfig()
-            print("   (inception replay: memory 50, 10 per step)")
+        PMO_RUN.update(preset=args.preset or "", max_steps=args.max_steps, jsonl=args.jsonl)
+        if args.preset:
+            print(f"   (preset {args.preset}: {pmo_config(args.pmo_calls, 0).model_dump()})")
+        else:
+            configure_pmo_flags(args)
+        print(f"   (at most {args.max_steps} steps per run)")
         bench_pmo(seeds, args.pmo_calls, oracles)
 
 

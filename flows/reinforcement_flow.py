@@ -1,11 +1,14 @@
 """Reinforcement flow: REINVENT-style staged RL of an agent against a prior.
 
-Each stage has its own scoring function (a ``crucible.chem.scoring.ScoringConfig``: QED,
-activity models, similarity, alerts, ...), step limits and a target mean score. The DAP loss
-(σ = 128, Adam 1e-4, batch 64 by default), the diversity filter and the optional inception
-memory follow REINVENT 4. Outputs in ``<artifacts_dir>/generator/reinforcement/<name>/``:
-``summary_<stage>.csv`` (REINVENT's columns), ``stage_<n>.chkpt``, ``agent.prior``,
-``scores.png`` and ``top_scored.csv``.
+Each stage has its own objective (a ``crucible.chem.scoring.ScoringConfig``: QED, activity
+models, similarity, alerts, ...; or a PMO oracle by name), step limits and a target mean
+score. The DAP loss, the diversity filter and the inception memory follow REINVENT 4; their
+settings come from a recipe of ``crucible.generator.recipes`` chosen by the objective
+(``rl_recipe="auto"``): one objective per stage (a PMO oracle, one scoring component) →
+``oracle`` (σ 60, Adam 5e-4, inception replay, no filter); several components → ``design``
+(σ 60, Adam 5e-4, scaffold filter). What ``rl`` changes applies on top. Outputs in
+``<artifacts_dir>/generator/reinforcement/<name>/``: ``summary_<stage>.csv`` (REINVENT's
+columns), ``stage_<n>.chkpt``, ``agent.prior``, ``scores.png`` and ``top_scored.csv``.
 
 Run locally (QED on the shipped prior)::
 
@@ -26,9 +29,14 @@ from crucible.generator.jobs import (
     StageSpec,
     use_reinvent,
 )
+from crucible.generator.recipes import (
+    ReinforcementRecipe,
+    recipe_for_objectives,
+    reinforcement_recipe,
+)
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.naming import InputPath, OutputPath, Slug, check_slug, inside
-from crucible.presets import Presets
+from crucible.presets import Presets, merge_into, overrides_of
 from crucible.settings import get_settings
 from crucible.validation import DeviceName, strict_config
 from tasks.generator import reinforce, reinforce_reinvent
@@ -51,7 +59,11 @@ class ReinforcementFlowConfig(BaseModel):
         prior_path: The prior; the shipped one when empty.
         agent_path: Starting agent (e.g. a transfer-learned model); the prior when empty.
         stages: Stages in order, each with its scoring configuration.
-        rl: Batch size, DAP σ and learning rate, diversity filter, inception, oracle budget.
+        rl: Batch size, DAP σ and learning rate, diversity filter, inception, oracle budget:
+            the settings changed here (those differing from ``ReinforcementConfig()``) apply
+            on top of the recipe.
+        rl_recipe: The RL recipe: ``auto`` picks ``oracle`` when every stage has one
+            objective and ``design`` otherwise; ``reinvent4`` is REINVENT 4's defaults.
         device: ``auto``, ``cpu`` or ``cuda``.
         output_dir: Root folder; ``<artifacts_dir>/generator/reinforcement`` when empty.
         track: Record the run in MLflow.
@@ -66,6 +78,7 @@ class ReinforcementFlowConfig(BaseModel):
     agent_path: InputPath = ""
     stages: list[StageSpec] = Field(default_factory=_default_stages, min_length=1)
     rl: ReinforcementConfig = Field(default_factory=ReinforcementConfig)
+    rl_recipe: Literal["auto", "oracle", "design", "reinvent4"] = "auto"
     device: DeviceName = "auto"
     output_dir: OutputPath = ""
     track: bool = True
@@ -76,6 +89,18 @@ class ReinforcementFlowConfig(BaseModel):
         default = get_settings().artifact_folder("generator")
         root = Path(self.output_dir) if self.output_dir else default
         return inside(root, "reinforcement", check_slug(self.name, "name"), field="name")
+
+    def recipe(self) -> ReinforcementRecipe:
+        """The RL recipe: ``rl_recipe``, or the one the stages' objectives call for."""
+        if self.rl_recipe != "auto":
+            return self.rl_recipe
+        return recipe_for_objectives([spec.objective_count for spec in self.stages])
+
+    def rl_settings(self) -> ReinforcementConfig:
+        """The recipe's RL settings with the changes made in ``rl`` applied on top."""
+        changes = overrides_of(self.rl, ReinforcementConfig())
+        base = reinforcement_recipe(self.recipe()).model_dump()
+        return ReinforcementConfig.model_validate(merge_into(ReinforcementConfig, base, changes))
 
 
 ReinforcementPreset = Literal["default", "cpu"]
@@ -105,11 +130,13 @@ def reinforcement(
     config = PRESETS.resolve(preset, config)
     prior, agent = config.prior_path or None, config.agent_path or None
     out = str(config.folder())
+    rl = config.rl_settings()
+    print(f"RL recipe {config.recipe()}: {rl.model_dump(exclude={'summary_csv_prefix'})}")
     if use_reinvent(config.engine):
-        external = reinforce_reinvent(prior, agent, config.stages, config.rl, out, config.device)
+        external = reinforce_reinvent(prior, agent, config.stages, rl, out, config.device)
         print(f"RL by external REINVENT 4: agent {external.agent_path}")
         return external
-    result = reinforce(prior, agent, config.stages, config.rl, out, config.device, config.track)
+    result = reinforce(prior, agent, config.stages, rl, out, config.device, config.track)
     print(
         f"RL: {result.steps} steps, {result.oracle_calls} molecules scored, final mean "
         f"score {result.final_mean_score:.3f}, top-10 {result.top10_mean_score:.3f}"

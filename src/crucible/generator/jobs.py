@@ -20,10 +20,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from crucible.chem.scoring import ComponentConfig, ScoringConfig
 from crucible.device import resolve_device
+from crucible.exceptions import InvalidInputError
 from crucible.generator import DEFAULT_PRIOR_PATH
 from crucible.generator.model_io import load_model
 from crucible.generator.pretraining import PretrainConfig, pretrain, read_smiles_file
@@ -328,7 +329,11 @@ def run_transfer_learning(
 
 
 class StageSpec(BaseModel):
-    """A stage as data: its limits and its scoring configuration (``crucible.chem.scoring``)."""
+    """A stage as data: its limits and its objective.
+
+    The objective is a scoring configuration (``crucible.chem.scoring``) or, when ``oracle``
+    names one, a PMO oracle of ``crucible.generator.oracles`` (``scoring`` is then unused).
+    """
 
     model_config = strict_config()
 
@@ -337,6 +342,27 @@ class StageSpec(BaseModel):
         default_factory=lambda: ScoringConfig(components=[ComponentConfig(type="qed")]),
         description="The stage's scoring function (crucible.chem.scoring).",
     )
+    oracle: str = Field(
+        "",
+        description="A PMO oracle (crucible.generator.oracles, e.g. 'zaleplon_mpo') that "
+        "scores the stage instead of 'scoring'; empty: 'scoring' is used.",
+    )
+
+    @field_validator("oracle")
+    @classmethod
+    def _known_oracle(cls, value: str) -> str:
+        from crucible.generator.oracles import ORACLE_NAMES
+
+        if value and value not in ORACLE_NAMES:
+            raise InvalidInputError(
+                "oracle", f"{value!r} is not a PMO oracle", f"use one of {', '.join(ORACLE_NAMES)}"
+            )
+        return value
+
+    @property
+    def objective_count(self) -> int:
+        """How many objectives the stage scores (1 for an oracle, else its components)."""
+        return 1 if self.oracle else len(self.scoring.components)
 
 
 def build_scorer(scoring: ScoringConfig) -> Scorer:
@@ -344,6 +370,15 @@ def build_scorer(scoring: ScoringConfig) -> Scorer:
     from crucible.chem.scoring import build_scoring_function
 
     return build_scoring_function(scoring)
+
+
+def stage_scorer(spec: StageSpec) -> Scorer:
+    """The scorer of a stage: its PMO oracle, else its scoring configuration."""
+    if spec.oracle:
+        from crucible.generator.oracles import build_oracle
+
+        return build_oracle(spec.oracle)
+    return build_scorer(spec.scoring)
 
 
 def run_reinforcement(
@@ -366,7 +401,7 @@ def run_reinforcement(
     agent = load_model(agent_path or prior_file, torch_device)
     built = [
         Stage(spec.stage.model_copy(update={"chkpt_file": spec.stage.chkpt_file
-                                            or f"stage_{i}.chkpt"}), build_scorer(spec.scoring))
+                                            or f"stage_{i}.chkpt"}), stage_scorer(spec))
         for i, spec in enumerate(stages, start=1)
     ]  # fmt: skip
     run = open_run(experiment, "reinforcement", track, parent_run_id=parent_run_id)
@@ -494,6 +529,13 @@ def run_reinvent_reinforcement(
     out = Path(output_dir).resolve()
     prior = str(Path(prior_path or DEFAULT_PRIOR_PATH).resolve())
     agent = str(Path(agent_path).resolve()) if agent_path else prior
+    oracles = [spec.oracle for spec in stages if spec.oracle]
+    if oracles:
+        raise InvalidInputError(
+            "stages.oracle",
+            f"PMO oracles ({', '.join(oracles)}) have no REINVENT 4 scoring component",
+            "run oracle stages with engine 'crucible'",
+        )
     pairs = [(spec.stage, spec.scoring.model_dump()) for spec in stages]
     toml = staged_learning_config(config, pairs, prior, agent, device)
     run = run_reinvent(toml, out)

@@ -26,8 +26,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Literal
+
 from crucible.generator.diversity_filters import DiversityFilterConfig
 from crucible.generator.reinforcement import LearningStrategyConfig, ReinforcementConfig
+from crucible.generator.replay import InceptionConfig
 from crucible.generator.transfer_learning import TransferLearningConfig
 
 
@@ -59,3 +63,50 @@ def design_reinforcement(seed: int = 0) -> ReinforcementConfig:
         ),
         seed=seed,
     )
+
+
+def oracle_reinforcement(
+    seed: int = 0, diversity_filter: DiversityFilterConfig | None = None
+) -> ReinforcementConfig:
+    """RL settings for one narrow objective (a PMO oracle, one scoring component).
+
+    PMO's REINVENT σ 60 and Adam 5e-4 (batch 64) with REINVENT 4's inception replay (the 50
+    best molecules so far, 10 replayed per step); see ``docs/generator.md`` ("PMO oracles")
+    for the measurements behind the choice.
+
+    Args:
+        seed: Sampling seed.
+        diversity_filter: The filter (none by default, as PMO's REINVENT).
+    """
+    return ReinforcementConfig(
+        batch_size=64,
+        learning_strategy=LearningStrategyConfig(sigma=60.0, rate=5e-4),
+        diversity_filter=diversity_filter,
+        inception=InceptionConfig(memory_size=50, sample_size=10),
+        seed=seed,
+    )
+
+
+#: Named RL recipes: ``oracle`` (:func:`oracle_reinforcement`), ``design``
+#: (:func:`design_reinforcement`), ``reinvent4`` (REINVENT 4's defaults: σ 128, Adam 1e-4,
+#: identical-Murcko-scaffold filter, bucket 25, no replay).
+ReinforcementRecipe = Literal["oracle", "design", "reinvent4"]
+
+
+def reinforcement_recipe(name: ReinforcementRecipe, seed: int = 0) -> ReinforcementConfig:
+    """The RL settings of a named recipe."""
+    if name == "oracle":
+        return oracle_reinforcement(seed)
+    if name == "design":
+        return design_reinforcement(seed)
+    return ReinforcementConfig(seed=seed)
+
+
+def recipe_for_objectives(objective_counts: Sequence[int]) -> ReinforcementRecipe:
+    """The recipe for a run whose stages score these numbers of objectives.
+
+    One objective in every stage (a PMO oracle, or a scoring function of one component) is a
+    narrow single-objective run: ``oracle``. A stage aggregating several components (a design
+    run: activity, QED, SA, alerts) wants diverse molecules: ``design`` and its scaffold filter.
+    """
+    return "oracle" if all(count <= 1 for count in objective_counts) else "design"
