@@ -95,6 +95,16 @@ PMO_REINVENT_10K = {
     "deco_hop": 0.666,
     "scaffold_hop": 0.560,
 }
+# The screening baseline (``--sections screen --seeds 0,1,2 --pmo-calls 10000 --oracles all``,
+# 2026-12-06, code a513ca2): mean AUC top-10 over seeds 0-2 of the shipped prior's first 10,000
+# unique valid samples (docs/generator.md, "PMO oracles: screening baseline").
+SCREENING_10K = {
+    "qed": 0.942, "celecoxib_rediscovery": 0.361, "thiothixene_rediscovery": 0.313,
+    "mestranol_similarity": 0.348, "median1": 0.162, "isomers_c7h8n2o2": 0.355,
+    "fexofenadine_mpo": 0.615, "ranolazine_mpo": 0.214, "sitagliptin_mpo": 0.322,
+    "zaleplon_mpo": 0.465, "deco_hop": 0.598, "scaffold_hop": 0.474,
+    "isomers_c7h8n2o2_prev": 0.087, "sitagliptin_mpo_prev": 0.031, "zaleplon_mpo_prev": 0.062,
+}  # fmt: skip
 SMALL = NetworkConfig(num_layers=2, layer_size=256, embedding_layer_size=128)
 
 
@@ -382,6 +392,38 @@ def bench_screen(seeds: list[int], calls: int, names: list[str]) -> None:
               f"{reference(name):.3f} | {per_1000:.2f} |")  # fmt: skip
 
 
+def pmo_table(path: str, names: list[str], budget: int = 10_000) -> None:
+    """Markdown table of the PMO runs recorded in ``path`` (``--jsonl``) at ``budget`` calls."""
+    import json
+
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    print("| oracle | seeds | AUC top-10 per seed | mean | PMO REINVENT | screening | "
+          "calls reached | CPU-s per 1,000 calls |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    means: dict[str, float] = {}
+    for name in names:
+        runs = sorted((r for r in rows if r["oracle"] == name and r["budget"] == budget),
+                      key=lambda r: r["seed"])  # fmt: skip
+        if not runs:
+            print(f"| {name} | – | not run | | {reference(name):.3f} | "
+                  f"{SCREENING_10K[name]:.3f} | | |")  # fmt: skip
+            continue
+        aucs = [r["auc_top10"][str(budget)] for r in runs]
+        means[name] = float(np.mean(aucs))
+        print(f"| {name} | {','.join(str(r['seed']) for r in runs)} | "
+              f"{' / '.join(f'{a:.3f}' for a in aucs)} | {means[name]:.3f} | "
+              f"{reference(name):.3f} | {SCREENING_10K[name]:.3f} | "
+              f"{' / '.join(str(r['calls']) for r in runs)} | "
+              f"{np.mean([r['cpu_s_per_1000_calls'] for r in runs]):.0f} |")  # fmt: skip
+    done = list(means)
+    if done:
+        above = sum(means[n] >= reference(n) for n in done)
+        beat = sum(means[n] > SCREENING_10K[n] for n in done)
+        print(f"\n{len(done)} oracles run: mean {np.mean(list(means.values())):.3f} (PMO REINVENT "
+              f"{np.mean([reference(n) for n in done]):.3f}); ≥ REINVENT on {above}, above "
+              f"screening on {beat}")  # fmt: skip
+
+
 def configure_pmo_flags(args: argparse.Namespace) -> None:
     """The RL settings of PMO runs from the command-line flags (without ``--preset``)."""
     PMO_STRATEGY.update(
@@ -471,6 +513,8 @@ def main() -> None:
             bench_rl(small)
         if "tl" in sections:
             bench_tl(small)
+    if "table" in sections:
+        pmo_table(args.jsonl, oracles, args.pmo_calls)
     if "screen" in sections:
         bench_screen(seeds, args.pmo_calls, oracles)
     if "pmo" in sections:
