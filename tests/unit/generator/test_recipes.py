@@ -76,7 +76,7 @@ def test_unknown_oracle_names_the_field() -> None:
 
 
 def test_reinvent_engine_refuses_oracle_stages(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInputError, match="stages.oracle"):
+    with pytest.raises(InvalidInputError, match=r"stages\.oracle"):
         run_reinvent_reinforcement(
             None, None, [StageSpec(oracle="median1")], ReinforcementConfig(), tmp_path
         )
