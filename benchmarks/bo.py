@@ -53,6 +53,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 PROBLEMS = ["branin", "hartmann6", "ackley5", "mixed", "chartmann6"]
+#: High-dimensional problems (issue 21): Hartmann6 embedded in 30-D, Ackley on [-5, 10]^20.
+#: Peers there: ``optuna_gp`` and ``turbo`` (TuRBO-1, BoTorch's tutorial recipe, see
+#: ``bobench/adapters/turbo.py``); ``--problems hartmann6_30,ackley20``.
+HIGH_DIM = ["hartmann6_30", "ackley20"]
+CHECKPOINTS = [25, 50, 100, 150]
 RESULTS = HERE / "results" / "tmp" / "bo_runs.jsonl"
 
 
@@ -142,7 +147,7 @@ def _quantile(values: list[float], q: float) -> float:
 
 def _summarise(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for problem in PROBLEMS:
+    for problem in PROBLEMS + HIGH_DIM:
         for method in sorted({r["method"] for r in records}):
             runs = [r for r in records if r["problem"] == problem and r["method"] == method]
             runs = [r for r in runs if r.get("ok")]
@@ -229,6 +234,39 @@ def _print_targets(
         )
 
 
+def _print_high_dim(records: list[dict[str, Any]]) -> None:
+    """Median regret at checkpoints, CPU per ask and the gap to the best peer (high-dim)."""
+    summary = _summarise(records)
+    problems = [p for p in HIGH_DIM if any(k[0] == p for k in summary)]
+    if not problems:
+        return
+    print("\n## High-dimensional problems: median regret at evaluation n [IQR at the budget]\n")
+    print(
+        f"| problem | method | seeds | {' | '.join(f'n={n}' for n in CHECKPOINTS)} "
+        "| CPU s/ask (model asks) | best peer at the budget | gap |"
+    )
+    print("|---|---|---|" + "---|" * len(CHECKPOINTS) + "---|---|---|")
+    for problem in problems:
+        methods = {m: s for (p, m), s in summary.items() if p == problem}
+        peers = {m: s["regret"] for m, s in methods.items() if m != "crucible"}
+        best_peer = min(peers.items(), key=lambda kv: kv[1]) if peers else None
+        for method, s in methods.items():
+            runs = [r for r in records if r["problem"] == problem and r["method"] == method]
+            cells = []
+            for n in CHECKPOINTS:
+                at = [r["regret"][n - 1] for r in runs if r.get("ok") and len(r["regret"]) >= n]
+                cells.append(f"{median(at):.3g}" if at else "-")
+            gap = ""
+            if method == "crucible" and best_peer:
+                gap = f"{s['regret'] / max(best_peer[1], 1e-300):.2f}x {best_peer[0]}"
+            peer = f"{best_peer[0]} {best_peer[1]:.3g}" if best_peer else "-"
+            print(
+                f"| {problem} | {method} | {s['seeds']} | {' | '.join(cells[:-1])} "
+                f"| {cells[-1]} [{s['q25']:.3g}, {s['q75']:.3g}] | {s['cpu_model_mean']:.3f} "
+                f"| {peer} | {gap} |"
+            )
+
+
 def latency(
     n: int = 300, q: int = 4, reps: int = 2, strategy: dict[str, Any] | None = None
 ) -> list[float]:
@@ -276,6 +314,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-2")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency-only", action="store_true")
+    parser.add_argument("--no-latency", action="store_true", help="skip the q=4 latency timing")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument(
         "--strategy",
@@ -308,6 +347,7 @@ def main() -> None:
             if line.strip()
         ]
         _print_table(_summarise(records))
+        _print_high_dim(records)
         for subset in filter(None, args.seed_subsets.split(",")):
             seeds = set(parse_seeds(subset))
             print(f"\n# Seeds {subset} only (same runs)")
@@ -322,7 +362,9 @@ def main() -> None:
         ]
         records = run_grid(_run, jobs, Path(args.out), args.workers, _describe)
         _print_table(_summarise(records))
-    latency(strategy=strategy)
+        _print_high_dim(records)
+    if not args.no_latency:
+        latency(strategy=strategy)
 
 
 if __name__ == "__main__":

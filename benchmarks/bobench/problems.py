@@ -306,12 +306,42 @@ def _mk_chart6():
     )
 
 
+def _mk_hartmann6_30():
+    ps = [Param(f"x{i}", "float", 0.0, 1.0) for i in range(30)]
+    return Problem(
+        "hartmann6_30",
+        ps,
+        100,
+        HARTMANN6_OPT,
+        lambda x: {"objective": _hart6([x[f"x{i}"] for i in range(6)])},
+        note="botorch Hartmann(dim=6) of x0..x5 on [0,1]^30; x6..x29 are dummies "
+        "(the SAASBO paper's embedded Hartmann6)",
+    )
+
+
+def _mk_ackley20():
+    lo, hi = ACKLEY_BOUNDS
+    ps = [Param(f"x{i}", "float", lo, hi) for i in range(20)]
+    ackley = _bt(Ackley(dim=20, bounds=[ACKLEY_BOUNDS] * 20)) if HAVE_BOTORCH else np_ackley
+    return Problem(
+        "ackley20",
+        ps,
+        150,
+        0.0,
+        lambda x: {"objective": ackley([x[f"x{i}"] for i in range(20)])},
+        note="botorch Ackley(dim=20) on [-5,10]^20 (BoTorch's TuRBO-1 tutorial box; "
+        "optimum 0 at the origin)",
+    )
+
+
 PROBLEMS: dict[str, Callable[[], Problem]] = {
     "branin": _mk_branin,
     "hartmann6": _mk_hartmann6,
     "ackley5": _mk_ackley5,
     "mixed": _mk_mixed,
     "chartmann6": _mk_chart6,
+    "hartmann6_30": _mk_hartmann6_30,
+    "ackley20": _mk_ackley20,
 }
 
 

@@ -18,6 +18,7 @@ REGISTRY = {
     "botorch_q4": ("botorch_loop", "BoTorchQLogEIBatch4", {"q": 4}),
     "smac_bb": ("smac_ad", "SMACBlackBox", {}),
     "crucible": ("crucible_ad", "CrucibleDefault", {}),
+    "turbo": ("turbo", "Turbo1", {}),
 }
 
 

@@ -19,6 +19,11 @@ second on one CPU core:
    observed or pending point wins. Batches (q > 1) are built greedily: each chosen point
    becomes a pending point of the next pick (BoTorch's sequential strategy).
 
+With a trust region (:mod:`crucible.bo.trust_region`, ``AcqfOptions.region``) steps 1 and 2
+stay inside its box: the space-filling points are drawn in the box, half of them as
+TuRBO's sparse perturbations of the incumbent (each coordinate replaced with probability
+``min(20 / d, 1)``), and L-BFGS-B is bounded by it; categorical columns are not restricted.
+
 Non-differentiable surrogates (random forests) skip step 2 and take the best of a larger
 candidate pool. One-shot acquisitions (knowledge gradient) use BoTorch's
 ``optimize_acqf`` directly.
@@ -35,6 +40,7 @@ import numpy as np
 
 from crucible._imports import require
 from crucible.bo.fast import maximize_batched, numpy_logei_of
+from crucible.bo.trust_region import TrustRegion
 from crucible.space import CategoricalParameter, Encoding, IntegerParameter, Space
 
 __all__ = ["AcqfOptions", "encode_unit_samples", "optimize_acquisition"]
@@ -50,6 +56,7 @@ class AcqfOptions:
     n_perturbed: int = 64
     seed: int = 0
     start_at_incumbent: bool = False
+    region: TrustRegion | None = None
 
 
 def optimize_acquisition(
@@ -155,18 +162,61 @@ def _starting_pool(
     n_raw = options.raw_samples
     U = qmc.Sobol(d=len(space.tunable), scramble=True, seed=rng).random(n_raw)
     pool = [encode_unit_samples(space, U, encoding)]
+    lower, upper = search_bounds(space, encoding, options.region)
+    if options.region is not None:
+        pool = [_in_region(space, encoding, pool[0], options.region, rng)]
     if len(X_observed) and options.n_perturbed:
         top = np.argsort(-np.asarray(Y_rank))[: min(5, len(X_observed))]
         centres = np.asarray(X_observed)[rng.choice(top, size=options.n_perturbed)]
         noise = rng.normal(0.0, 0.05, size=centres.shape)
         noise[:, _categorical_mask(space, encoding)] = 0.0
-        lower, upper = space.bounds(encoding)
         pool.append(np.clip(centres + noise, lower, upper))
     candidates = np.vstack(pool)
     if space.constraints:
         feasible = space.feasible_mask(candidates, encoding)
         candidates = candidates[feasible] if feasible.any() else candidates
     return candidates
+
+
+def search_bounds(
+    space: Space, encoding: Encoding, region: TrustRegion | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The optimiser's box: the space's bounds, the trust region's on non-categorical columns."""
+    lower, upper = (np.array(b, dtype=float) for b in space.bounds(encoding))
+    if region is not None:
+        free = ~_categorical_mask(space, encoding)
+        lower[free] = np.maximum(lower[free], region.lower[free])
+        upper[free] = np.minimum(upper[free], region.upper[free])
+    return lower, upper
+
+
+def _in_region(
+    space: Space,
+    encoding: Encoding,
+    samples: np.ndarray,
+    region: TrustRegion,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Space-filling ``samples`` moved into the region.
+
+    Half are scaled into its box, half are TuRBO's sparse perturbations of its centre (each
+    non-categorical coordinate taken from the scaled sample with probability
+    ``min(20 / d, 1)``, at least one per point).
+    """
+    free = np.flatnonzero(~_categorical_mask(space, encoding))
+    lower, upper = search_bounds(space, encoding, region)
+    base_lo, base_hi = (np.asarray(b, dtype=float) for b in space.bounds(encoding))
+    scaled = samples.copy()
+    span = np.where(base_hi > base_lo, base_hi - base_lo, 1.0)
+    u = (samples[:, free] - base_lo[free]) / span[free]
+    scaled[:, free] = lower[free] + u * (upper[free] - lower[free])
+    sparse = scaled[len(scaled) // 2 :]
+    if len(free):
+        mask = rng.random((len(sparse), len(free))) <= min(20.0 / len(free), 1.0)
+        mask[np.arange(len(sparse)), rng.integers(0, len(free), len(sparse))] = True
+        centre = np.broadcast_to(region.center[free], (len(sparse), len(free)))
+        sparse[:, free] = np.where(mask, sparse[:, free], centre)
+    return np.vstack([scaled[: len(scaled) // 2], sparse])
 
 
 def encode_unit_samples(space: Space, U: np.ndarray, encoding: Encoding) -> np.ndarray:
@@ -244,13 +294,13 @@ def _local_search(
         for idx, coef, rhs in space.inequality_constraints(encoding)
     ] or None
     evaluator = numpy_logei_of(acqf)
+    lower_np, upper_np = search_bounds(space, encoding, options.region)
     if evaluator is not None and inequality is None:
-        lower_np, upper_np = space.bounds(encoding)
         Xg, vg = maximize_batched(
             evaluator, starts[:, 0, :].numpy(), lower_np, upper_np, cat_cols, options.maxiter
         )
         return np.vstack([Xg, candidates]), np.concatenate([vg, values])
-    lower, upper = (torch.as_tensor(b, dtype=torch.float64) for b in space.bounds(encoding))
+    lower, upper = (torch.as_tensor(b, dtype=torch.float64) for b in (lower_np, upper_np))
     out_X, out_v = [], []
     if cat_cols and inequality is None:
         # BoTorch's batched L-BFGS-B takes per-start fixed features (a value per start):

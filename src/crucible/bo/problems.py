@@ -32,11 +32,13 @@ __all__ = [
     "PROBLEMS",
     "SyntheticProblem",
     "ackley5",
+    "ackley20",
     "branin",
     "branin_currin",
     "constrained_hartmann6",
     "get_problem",
     "hartmann6",
+    "hartmann6_embedded30",
     "mixed_hartmann4",
     "noisy",
 ]
@@ -197,6 +199,23 @@ _NOISY = {
 }
 
 
+def hartmann6_embedded30(params: Mapping[str, Any]) -> dict[str, float]:
+    """Evaluator: Hartmann6 of ``x0..x5`` in [0, 1]; ``x6..x29`` are dummies (minimise).
+
+    The high-dimensional test of the BO benchmark (30 parameters, 6 of them active), as in
+    the SAASBO paper (Eriksson and Jankowiak, UAI 2021); minimum -3.32237.
+    """
+    return {"y": hartmann6_fn(_vector(params, [f"x{i}" for i in range(6)]))}
+
+
+def ackley20(params: Mapping[str, Any]) -> dict[str, float]:
+    """Evaluator: ``{"x0".."x19"}`` in [-5, 10] -> ``{"y": ackley}`` (minimise; 0 at the origin).
+
+    The box of BoTorch's TuRBO-1 tutorial; the optimum is not at its centre.
+    """
+    return {"y": ackley_fn(_vector(params, [f"x{i}" for i in range(20)]))}
+
+
 @dataclass(frozen=True)
 class SyntheticProblem:
     """A test problem: space, objectives, constraints, evaluator and known optimum.
@@ -293,6 +312,24 @@ def _problems() -> dict[str, SyntheticProblem]:
             ],
             budget=30,
         ),
+        "hartmann6_30": SyntheticProblem(
+            "hartmann6_30",
+            _box([f"x{i}" for i in range(30)], 0, 1),
+            hartmann6_embedded30,
+            _minimise_y(),
+            [],
+            HARTMANN6_OPTIMUM,
+            100,
+        ),
+        "ackley20": SyntheticProblem(
+            "ackley20",
+            _box([f"x{i}" for i in range(20)], -5, 10),
+            ackley20,
+            _minimise_y(),
+            [],
+            ACKLEY_OPTIMUM,
+            150,
+        ),
     }
 
 
@@ -319,9 +356,10 @@ PROBLEMS: dict[str, SyntheticProblem] = _all_problems()
 def get_problem(name: str) -> SyntheticProblem:
     """A problem by name.
 
-    Names: branin, hartmann6, ackley5, mixed, chartmann6, branin_currin, and the noisy
+    Names: branin, hartmann6, ackley5, mixed, chartmann6, branin_currin, the noisy
     ``branin_noise5``, ``branin_noise20``, ``hartmann6_noise5``, ``hartmann6_noise20``
-    (Gaussian noise of sd 5 % / 20 % of the function's range).
+    (Gaussian noise of sd 5 % / 20 % of the function's range), and the high-dimensional
+    ``hartmann6_30`` (Hartmann6 embedded in 30-D) and ``ackley20``.
     """
     if name not in PROBLEMS:
         from crucible.exceptions import InvalidInputError

@@ -34,6 +34,7 @@ from crucible.bo.objectives import (
 )
 from crucible.bo.optimize import AcqfOptions, optimize_acquisition
 from crucible.bo.surrogates import GPSurrogate, NoisePrior, Surrogate, make_surrogate
+from crucible.bo.trust_region import TrustRegion, replay_length, trust_region
 from crucible.bo.warping import OutcomeWarp, power_warp
 from crucible.space import Encoding, Space
 from crucible.validation import schema_help
@@ -100,6 +101,11 @@ class Strategy(BaseModel):
             overhead, for analytic acquisitions (q=1, no pending points) and for the
             GP fits (single-output fits with :mod:`crucible.bo.fast.mll`'s NumPy loss
             and closed-form gradient).
+        trust_region: Search a TuRBO-style trust region around the best point instead of
+            the whole space (:mod:`crucible.bo.trust_region`): ``on``, ``off`` or ``auto``
+            (on for at least :data:`TRUST_REGION_MIN_DIM` non-categorical parameters,
+            measured in ``benchmarks/bo.py``'s high-dimensional problems). One objective,
+            GP surrogate with one-hot categoricals; ignored otherwise.
         seed: Seed of the design, samplers and optimiser.
     """
 
@@ -126,6 +132,7 @@ class Strategy(BaseModel):
     categorical_kernel: Literal["onehot", "mixed"] = "onehot"
     incumbent: Literal["observed", "posterior_mean"] = "posterior_mean"
     prior_mean: Literal["auto", "worst", "fitted"] = "auto"
+    trust_region: Literal["auto", "on", "off"] = "auto"
     seed: int = Field(default=0, ge=0, le=2**32 - 1, strict=True)
 
     def initial_size(self, space: Space) -> int:
@@ -138,11 +145,29 @@ class Strategy(BaseModel):
             return "worst" if n_objectives == 1 else "fitted"
         return self.prior_mean
 
+    def uses_trust_region(self, space: Space, n_objectives: int) -> bool:
+        """Whether proposals search a trust region (see ``trust_region``)."""
+        applicable = (
+            n_objectives == 1 and self.surrogate == "gp" and encoding_for(space, self) == "onehot"
+        )
+        if not applicable or self.trust_region == "off":
+            return False
+        return self.trust_region == "on" or _n_free(space) >= TRUST_REGION_MIN_DIM
+
     def acquisition_name(self, n_objectives: int) -> str:
         """The resolved acquisition name."""
         if self.acquisition == "auto":
             return default_acquisition(n_objectives)
         return self.acquisition
+
+
+#: ``trust_region="auto"`` turns the trust region on from this many non-categorical
+#: parameters (measured: ``benchmarks/LOG.md``, high-dimensional problems).
+TRUST_REGION_MIN_DIM = 1_000_000
+
+
+def _n_free(space: Space) -> int:
+    return sum(p.type != "categorical" for p in space.tunable)
 
 
 @dataclass
@@ -432,7 +457,11 @@ def _propose(
     encoding = encoding_for(space, strategy)
     X = space.encode(points, encoding)
     Y, slack = modelled_outcomes(values, objectives, constraints)
+    Y_raw = Y
     surrogate, Y, warp = fit_warped_surrogate(space, strategy, X, Y, slack, warm_start)
+    region = None
+    if strategy.uses_trust_region(space, len(objectives)):
+        region = _trust_region(space, encoding, strategy, X, Y_raw, slack, surrogate)
     acquisition = make_acquisition(strategy.acquisition_name(len(objectives)))
     ref = None
     if acquisition.multi_objective:
@@ -471,6 +500,7 @@ def _propose(
             maxiter=strategy.acq_maxiter,
             seed=seed,
             start_at_incumbent=strategy.start_at_incumbent,
+            region=region,
         ),
         differentiable=surrogate.differentiable,
         one_shot=acquisition.one_shot,
@@ -486,8 +516,35 @@ def _propose(
             "encoding": encoding,
             "outcome_warp": warp,
             "n_observations": len(points),
+            **({"trust_region_length": region.length} if region is not None else {}),
         },
     )
+
+
+def _trust_region(
+    space: Space,
+    encoding: Encoding,
+    strategy: Strategy,
+    X: np.ndarray,
+    Y: np.ndarray,
+    slack: np.ndarray,
+    surrogate: Surrogate,
+) -> TrustRegion:
+    """The trust region of this step.
+
+    Its side is replayed from the observations, its centre is the best (feasible) one, and
+    it is stretched by the GP's lengthscales on the non-categorical columns.
+    """
+    free = np.ones(X.shape[1], dtype=bool)
+    for p in space.tunable:
+        if p.type == "categorical":
+            free[space.column_slices(encoding)[p.name]] = False
+    kernel = _gp(surrogate).model.covar_module
+    kernel = getattr(kernel, "base_kernel", kernel)
+    lengthscales = kernel.lengthscale.detach().numpy().reshape(-1)[free]
+    length = replay_length(Y[:, 0], strategy.initial_size(space), int(free.sum()))
+    center = X[int(np.argmax(_rank_score(Y, slack)))]
+    return trust_region(center, lengthscales, length, free)
 
 
 def _rank_score(Y: np.ndarray, slack: np.ndarray) -> np.ndarray:

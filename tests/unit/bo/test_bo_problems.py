@@ -95,3 +95,30 @@ def test_the_ranges_are_the_functions_spread_over_the_domain() -> None:
     h6 = np.array([hartmann6_fn(u) for u in rng.random((2000, 6))])
     assert h6.max() < 0 and h6.max() - HARTMANN6_OPTIMUM <= HARTMANN6_RANGE
     assert abs(HARTMANN6_RANGE + HARTMANN6_OPTIMUM) < 1e-6
+
+
+def test_high_dimensional_problems_reach_their_optima() -> None:
+    from crucible.bo.problems import ackley20, hartmann6_embedded30
+
+    h30, a20 = get_problem("hartmann6_30"), get_problem("ackley20")
+    assert (h30.space.dim(), a20.space.dim()) == (30, 20)
+    assert (h30.budget, a20.budget) == (100, 150)
+    x_star = [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573]
+    dummies = {f"x{i}": 0.9 for i in range(6, 30)}
+    at_opt = hartmann6_embedded30({**{f"x{i}": v for i, v in enumerate(x_star)}, **dummies})
+    assert at_opt["y"] == pytest.approx(h30.optimum, abs=1e-5)
+    assert h30.regret(at_opt["y"]) < 1e-5
+    # the dummies change nothing; the active six do
+    rng = np.random.default_rng(1)
+    u = rng.random(30)
+    point = {f"x{i}": float(v) for i, v in enumerate(u)}
+    moved = {**point, **{f"x{i}": float(1 - u[i]) for i in range(6, 30)}}
+    assert hartmann6_embedded30(moved) == hartmann6_embedded30(point)
+    assert hartmann6_embedded30(point)["y"] == pytest.approx(hartmann6_fn(u[:6]))
+    origin = {f"x{i}": 0.0 for i in range(20)}
+    assert ackley20(origin)["y"] == pytest.approx(a20.optimum, abs=1e-12)
+    a = -5 + 15 * rng.random(20)
+    expected = Ackley(dim=20).evaluate_true(torch.tensor(a).unsqueeze(0)).item()
+    assert ackley20({f"x{i}": float(v) for i, v in enumerate(a)})["y"] == pytest.approx(expected)
+    assert a20.regret(ackley20(origin)["y"] + 0.5) == pytest.approx(0.5)
+    assert a20.space.tunable[0].low == -5 and a20.space.tunable[0].high == 10
