@@ -216,7 +216,8 @@ def _builtin_callbacks() -> None:
 
 
 #: BO evaluators: ``f(params: dict) -> dict of metric values``. Built-ins: the BO problems
-#: (``branin``, ``hartmann6``, ``ackley5``, ``mixed``, ``chartmann6``, ``branin_currin``).
+#: (``branin``, ``hartmann6``, ``ackley5``, ``mixed``, ``chartmann6``, ``branin_currin``,
+#: ``hartmann6_30``, ``ackley20``).
 EVALUATORS = PluginRegistry("evaluator", "crucible.evaluators", _builtin_evaluators)
 
 #: Scoring plug-ins: :class:`~crucible.chem.scoring.ScoringComponent` subclasses (used as a
