@@ -146,8 +146,7 @@ def _noise_check(opt: Any, observed: list[float], noise_sd: float) -> dict[str, 
     """The GP's fitted noise variance against the true one, both in standardised units."""
     import numpy as np
 
-    surrogate = opt.campaign.fit_surrogate()
-    fitted = float(surrogate.model.likelihood.noise.detach().mean())
+    fitted = opt.campaign.fit_surrogate().noise_variance(0)
     return {"noise_var_fitted": fitted, "noise_var_true": (noise_sd / np.std(observed)) ** 2}
 
 
@@ -266,9 +265,11 @@ def _quartiles(values: list[float]) -> tuple[float, float, float]:
 
 
 def _groups(records: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Records by problem and method (a Crucible run with Strategy overrides is its own row)."""
     out: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for rec in records:
-        out.setdefault((rec["problem"], rec["method"]), []).append(rec)
+        label = rec["method"] + (f" {json.dumps(rec['strategy'])}" if rec.get("strategy") else "")
+        out.setdefault((rec["problem"], label), []).append(rec)
     return dict(sorted(out.items()))
 
 

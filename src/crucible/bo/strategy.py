@@ -50,7 +50,10 @@ class Strategy(BaseModel):
             parameters)``.
         init_design: Space-filling design used first.
         surrogate: ``gp`` or ``rf``.
-        acquisition: ``auto`` (LogEI / LogNEHVI) or a registry name.
+        acquisition: ``auto`` (LogEI / LogNEHVI) or a registry name. With noisy
+            measurements ``lognei`` (qLogNoisyExpectedImprovement, which integrates over
+            the noisy incumbent) did better at noise of 20 % of the range, at 5-7x the CPU
+            per suggestion (``benchmarks/bo_scenarios.py``, ``docs/bo.md``).
         num_restarts: Local-search starts of the acquisition optimiser.
         raw_samples: Space-filling candidates scored to pick the starts.
         acq_maxiter: L-BFGS-B iterations per start.

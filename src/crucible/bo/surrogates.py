@@ -287,6 +287,18 @@ class GPSurrogate(Surrogate):
             stdv = model.outcome_transform.stdvs.reshape(-1)[column]
         return float(log_p - n * torch.log(stdv))
 
+    def noise_variance(self, column: int = 0) -> float:
+        """The fitted noise variance of one output, in standardised outcome units.
+
+        The share of the outcome's variance the GP attributes to noise: about 1e-6 (the
+        floor) for a deterministic smooth objective, ~0.01 where the GP smooths ripples it
+        cannot resolve (Ackley5). With the default Gamma(1.1, 30) noise prior it
+        underestimates real measurement noise, most on few points (``docs/bo.md``, "Noisy
+        measurements").
+        """
+        noise = self.model.likelihood.noise.detach().reshape(-1)
+        return float(noise[column] if noise.numel() > column else noise[0])
+
     def hyperparameters(self) -> bytes:
         """The model's ``state_dict`` without training data (for warm starts)."""
         torch = require("torch")

@@ -52,6 +52,7 @@ def test_gamma_noise_prior_lets_a_deterministic_objective_interpolate() -> None:
         gp = GPSurrogate(kernel="matern", noise_prior=name)
         gp.fit(X, Y)
         noise[name] = float(gp.model.likelihood.noise.detach().mean())
+        assert gp.noise_variance() == noise[name]
         again = GPSurrogate.from_bytes(gp.to_bytes())
         assert again.noise_prior == name
         np.testing.assert_allclose(again.predict(X)[0], gp.predict(X)[0], atol=1e-10)
