@@ -62,8 +62,10 @@ class BOCampaignConfig(BaseModel):
     Attributes:
         name: Campaign name; re-running with the same name resumes the campaign.
         problem: A built-in test problem (``branin``, ``hartmann6``, ``ackley5``, ``mixed``,
-            ``chartmann6``, ``branin_currin``, ``hartmann6_30``, ``ackley20``) that fills in
-            space, objectives, constraints and evaluator; leave empty to give them yourself.
+            ``chartmann6``, ``branin_currin``, ``hartmann6_30``, ``ackley20``, the noisy
+            ``branin_noise5``, ``branin_noise20``, ``hartmann6_noise5``,
+            ``hartmann6_noise20``) that fills in space, objectives, constraints and
+            evaluator; leave empty to give them yourself.
         space: The parameter space (when ``problem`` is empty).
         objectives: The objectives (when ``problem`` is empty).
         constraints: Outcome constraints.
