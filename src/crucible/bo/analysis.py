@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from crucible.bo.pareto import _as_matrix, directions_signs, pareto_mask
 from crucible.bo.surrogates import Surrogate
 from crucible.exceptions import InvalidInputError
 from crucible.space import Encoding, Space
+
+if TYPE_CHECKING:
+    from crucible.bo.campaign import Trial
 
 __all__ = [
     "CVResult",
@@ -290,10 +293,10 @@ class Recommendation:
             trials, no model: the best observed trial, ``std`` 0).
     """
 
-    trial: Any
+    trial: Trial
     mean: dict[str, float]
     std: dict[str, float]
-    source: str = "model"
+    source: Literal["model", "observed"] = "model"
 
 
 def recommend(campaign: Any) -> Recommendation | None:
