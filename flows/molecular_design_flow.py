@@ -38,7 +38,13 @@ from crucible.chem.alerts import CatalogName
 from crucible.chem.filters import FilterConfig
 from crucible.chem.scoring import ComponentConfig, ScoringConfig
 from crucible.generator import DEFAULT_PRIOR_PATH
-from crucible.generator.design_metrics import TARGETS, DesignMetrics, cpu_seconds, missed_targets
+from crucible.generator.design_metrics import (
+    INDEPENDENT_CSV,
+    TARGETS,
+    DesignMetrics,
+    cpu_seconds,
+    missed_targets,
+)
 from crucible.generator.design_report import closing_text
 from crucible.generator.jobs import StageSpec
 from crucible.generator.recipes import design_reinforcement, focused_transfer_learning
@@ -332,7 +338,7 @@ def molecular_design(
     figures = design_metrics(
         rl.agent_path, tl.model_path, scoring, model.model_dir, str(split),
         str(out / "summary.json"), threshold=config.filters.activity_min or 7.0,
-        cpu_started=cpu_started,
+        cpu_started=cpu_started, kept_csv=kept.kept,
     )  # fmt: skip
     print(_figures_table(figures, out / "summary.json"))
     summary = DesignSummary(
@@ -349,7 +355,8 @@ def molecular_design(
     report = design_report(
         report_config(config.name, str(out), str(split), data.card, model, tl, rl, scored.path,
                       kept, space, str(out / "summary.json"),
-                      threshold=config.filters.activity_min or 7.0, parent_run_id=parent),
+                      threshold=config.filters.activity_min or 7.0, parent_run_id=parent,
+                      independent_csv=str(out / INDEPENDENT_CSV)),
         config.track,
     )  # fmt: skip
     print(closing_text(report, summary.model_dump(), f"molecular design {config.name!r}"))

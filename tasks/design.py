@@ -46,11 +46,16 @@ def design_metrics(
     n_samples: int = 500,
     threshold: float = 7.0,
     cpu_started: float | None = None,
+    kept_csv: str | None = None,
 ) -> DesignMetrics:
-    """Judge the final agent on fresh samples; writes ``summary.json`` and logs each target."""
+    """Judge the final agent on fresh samples; writes ``summary.json`` and logs each target.
+
+    With ``kept_csv`` the independent model's predictions of the filtered molecules are
+    written next to ``summary.json`` for the report.
+    """
     metrics = evaluate_design(
         agent_path, tl_model_path, scoring, activity_model_dir, split_dir, output_json,
-        n_samples=n_samples, threshold=threshold, cpu_started=cpu_started,
+        n_samples=n_samples, threshold=threshold, cpu_started=cpu_started, kept_csv=kept_csv,
     )  # fmt: skip
     figures = metrics.as_dict()
     missed = missed_targets(figures)

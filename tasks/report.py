@@ -76,6 +76,7 @@ def report_config(
     summary_json: str | None,
     threshold: float = 7.0,
     parent_run_id: str | None = None,
+    independent_csv: str | None = None,
 ) -> DesignReportConfig:
     """The report's inputs from the stages' typed results."""
     return DesignReportConfig(
@@ -96,6 +97,7 @@ def report_config(
         map_csv=space.csv if space else None,
         threshold=threshold,
         parent_run_id=parent_run_id,
+        independent_csv=independent_csv,
     )
 
 

@@ -54,7 +54,32 @@ REFUSED: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     ("crucible.generator.transfer_learning:TransferLearningConfig", {"epochs": 0}, ["epochs"]),
     ("crucible.generator.transfer_learning:TransferLearningConfig", {"epoch": 5}, ["epoch"]),
+    (
+        "crucible.generator.transfer_learning:TransferLearningConfig",
+        {"prior_sample_fraction": 1.0},
+        ["prior_sample_fraction", "less than 1"],
+    ),
+    (
+        "crucible.generator.transfer_learning:TransferLearningConfig",
+        {"prior_anchor": INF},
+        ["prior_anchor", "finite"],
+    ),
+    (
+        "crucible.generator.transfer_learning:TransferLearningConfig",
+        {"frozen_rnn_layers": -1},
+        ["frozen_rnn_layers"],
+    ),
+    (
+        "crucible.generator.transfer_learning:TransferLearningConfig",
+        {"warmup_steps": -2},
+        ["warmup_steps"],
+    ),
     # reinforcement learning
+    (
+        "crucible.generator.reinforcement:LearningStrategyConfig",
+        {"invalid_score": 0.5},
+        ["invalid_score", "less than or equal to 0"],
+    ),
     (
         "crucible.generator.reinforcement:StageConfig",
         {"min_steps": 60, "max_steps": 50},

@@ -291,8 +291,13 @@ def evaluate_design(
     threshold: float = ACTIVE_THRESHOLD,
     seed: int = 0,
     cpu_started: float | None = None,
+    kept_csv: str | Path | None = None,
 ) -> DesignMetrics:
     """Sample the final agent and the TL model, compute the figures, write ``output_json``.
+
+    With ``kept_csv`` the independent model also predicts the filtered molecules and writes
+    them to :data:`INDEPENDENT_CSV` next to ``output_json`` (the report then reuses them
+    instead of fitting the forest a second time).
 
     Args:
         agent_path: The final RL agent.
@@ -306,6 +311,7 @@ def evaluate_design(
         seed: Sampling and forest seed.
         cpu_started: :func:`cpu_seconds` at the start of the run; ``flow_cpu_s`` is then
             the CPU time from there to the end of this evaluation.
+        kept_csv: Filtered molecules (``canonical_smiles`` or ``smiles`` column) to predict.
     """
     import json
 
@@ -336,9 +342,51 @@ def evaluate_design(
         scorer.score(baseline).total,
         threshold,
     )
+    path = Path(output_json)
+    if kept_csv is not None:
+        write_independent_predictions(independent, kept_csv, path.with_name(INDEPENDENT_CSV))
     if cpu_started is not None:
         summary.flow_cpu_s = cpu_seconds() - cpu_started
-    path = Path(output_json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary.as_dict(), indent=2))
     return summary
+
+
+#: File (next to ``summary.json``) with the independent model's pChEMBL of the kept molecules.
+INDEPENDENT_CSV = "independent_predictions.csv"
+
+
+def write_independent_predictions(
+    forest: DescriptorForest, kept_csv: str | Path, output_csv: str | Path
+) -> Path:
+    """Write ``smiles`` (canonical) and ``pchembl_independent`` for the kept molecules."""
+    import pandas as pd
+
+    from crucible.chem.results import canonical
+
+    kept = pd.read_csv(kept_csv)
+    column = "canonical_smiles" if "canonical_smiles" in kept.columns else "smiles"
+    values = kept[column].dropna().astype(str) if column in kept.columns else []
+    keys = list(dict.fromkeys(k for s in values if (k := canonical(s)) is not None))
+    frame = pd.DataFrame({"smiles": keys, "pchembl_independent": forest.predict(keys)})
+    path = Path(output_csv)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def read_independent_predictions(path: str | Path) -> Predict:
+    """A ``predict`` reading the file of :func:`write_independent_predictions`.
+
+    Raises:
+        KeyError: For a SMILES the file lacks.
+    """
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    table = dict(zip(frame["smiles"].astype(str), frame["pchembl_independent"], strict=True))
+
+    def predict(smiles: Sequence[str]) -> np.ndarray:
+        return np.array([table[text] for text in smiles], dtype=float)
+
+    return predict

@@ -13,14 +13,20 @@ the stage runs nest under; :func:`closing_text` is what the run prints at the en
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from crucible.tracking import Tracker, make_tracker
 from crucible.viz.report import DesignReportInputs, rounded, write_design_report
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from crucible.generator.design_metrics import Predict
 
 __all__ = [
     "DESIGN_EXPERIMENT",
@@ -64,6 +70,9 @@ class DesignReportConfig(BaseModel):
         map_csv: The chemical-space map's points (``set``, ``smiles``).
         threshold: pChEMBL counted as active (the nearest-neighbour reference).
         independent_model: Add the independent model's pChEMBL to ``results.csv``.
+        independent_csv: Those predictions already made by the evaluation
+            (:func:`~crucible.generator.design_metrics.write_independent_predictions`); the
+            forest is fitted again only when the file is missing or lacks a kept molecule.
         alerts: Alert catalogs listed per molecule.
         parent_run_id: The design's MLflow parent run (None without tracking).
     """
@@ -85,6 +94,7 @@ class DesignReportConfig(BaseModel):
     map_csv: str | None = None
     threshold: float = 7.0
     independent_model: bool = True
+    independent_csv: str | None = None
     alerts: list[str] = Field(default_factory=lambda: ["PAINS", "BRENK"])
     parent_run_id: str | None = None
 
@@ -122,23 +132,17 @@ def write_results(config: DesignReportConfig) -> Path:
     from crucible.chem.activity import load_activity_model
     from crucible.chem.results import results_table
     from crucible.data.columns import ACTIVITY_COLUMN, SMILES_COLUMN
-    from crucible.generator.design_metrics import DescriptorForest
 
     train = pd.read_csv(Path(config.split_dir) / "train.csv")
     actives = train.loc[train[ACTIVITY_COLUMN] >= config.threshold, SMILES_COLUMN].tolist()
     kept = pd.read_csv(config.kept_csv)
     column = "canonical_smiles" if "canonical_smiles" in kept.columns else SMILES_COLUMN
-    independent = None
-    if config.independent_model and len(kept):
-        forest = DescriptorForest(seed=0)
-        forest.fit(train[SMILES_COLUMN].tolist(), train[ACTIVITY_COLUMN].tolist())
-        independent = forest.predict
     table = results_table(
         pd.read_csv(config.scored_csv),
         kept[column].dropna().astype(str).tolist(),
         actives,
         load_activity_model(config.activity_model_dir).predict,
-        independent,
+        _independent(config, train) if config.independent_model and len(kept) else None,
         alerts=config.alerts,
         id_prefix=config.name,
     )
@@ -146,6 +150,31 @@ def write_results(config: DesignReportConfig) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False, float_format="%.4g")
     return path
+
+
+def _independent(config: DesignReportConfig, train: pd.DataFrame) -> Predict:
+    """The independent model's ``predict``.
+
+    The evaluation's saved predictions when they cover the SMILES asked for, else a random
+    forest fitted on the training split.
+    """
+    from crucible.data.columns import ACTIVITY_COLUMN, SMILES_COLUMN
+    from crucible.generator.design_metrics import DescriptorForest, read_independent_predictions
+
+    saved = config.independent_csv
+    lookup = read_independent_predictions(saved) if saved and Path(saved).is_file() else None
+
+    def predict(smiles: Sequence[str]) -> np.ndarray:
+        if lookup is not None:
+            try:
+                return lookup(smiles)
+            except KeyError:  # a kept molecule the evaluation did not predict
+                pass
+        forest = DescriptorForest(seed=0)
+        forest.fit(train[SMILES_COLUMN].tolist(), train[ACTIVITY_COLUMN].tolist())
+        return forest.predict(smiles)
+
+    return predict
 
 
 def _flat(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -84,6 +84,17 @@ class LearningStrategyConfig(BaseModel):
             "REINVENT 4 has no such term (0)."
         ),
     )
+    invalid_score: float = Field(
+        0.0,
+        ge=-1,
+        le=0,
+        description=(
+            "Score an invalid SMILES gets in the loss (reported scores keep 0): below 0 the "
+            "augmented likelihood of an invalid SMILES is σ·invalid_score under the prior's, "
+            "pushing the agent off it instead of leaving it at the prior's likelihood. "
+            "REINVENT 4: 0."
+        ),
+    )
 
 
 class StageConfig(BaseModel):
@@ -383,8 +394,9 @@ class StagedLearning:
         agent_nll = self.agent.likelihood(sequences, buckets=2)
         with torch.no_grad():
             prior_nll = self.prior.likelihood(sequences)
-        score_t = torch.as_tensor(scores, dtype=torch.float32, device=self.agent.device)
         strategy = self.config.learning_strategy
+        loss_scores = np.where(states == STATE_INVALID, strategy.invalid_score, scores)
+        score_t = torch.as_tensor(loss_scores, dtype=torch.float32, device=self.agent.device)
         loss_terms, augmented = dap_loss(agent_nll, prior_nll, score_t, strategy.sigma)
         in_loss = self._in_loss(states)
         replay_terms, replay_nll = self._replay_loss(strategy.sigma)

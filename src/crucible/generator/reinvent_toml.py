@@ -194,6 +194,11 @@ def _learning_strategy(config: ReinforcementConfig) -> dict[str, Any]:
             "learning_strategy.likelihood_penalty: REINVENT 4 has no likelihood regulariser; "
             "set it to 0 to run REINVENT, or run Crucible's own engine"
         )
+    if strategy.pop("invalid_score"):
+        raise ConfigurationError(
+            "learning_strategy.invalid_score: REINVENT 4 scores invalid SMILES 0 in the loss; "
+            "set it to 0 to run REINVENT, or run Crucible's own engine"
+        )
     return strategy
 
 

@@ -96,8 +96,23 @@ def train_one_epoch(
     clip_gradient_norm: float,
     rng: random.Random,
     log_every: int = 0,
+    regulariser: Callable[[], torch.Tensor] | None = None,
+    before_step: Callable[[torch.optim.Optimizer], None] | None = None,
 ) -> float:
-    """One pass over ``encoded`` in shuffled batches; returns the mean NLL per molecule."""
+    """One pass over ``encoded`` in shuffled batches; returns the mean NLL per molecule.
+
+    Args:
+        model: The model to train (in place).
+        encoded: Index lists, one per SMILES.
+        optimizer: Optimiser of the model's trainable parameters.
+        batch_size: SMILES per step.
+        clip_gradient_norm: Gradient-norm clip (0 = off).
+        rng: Shuffles the order.
+        log_every: Log the running NLL every this many steps (0 = never).
+        regulariser: Added to each step's loss (e.g. a pull toward the prior's weights).
+        before_step: Called with the optimiser before each update (e.g. a learning-rate
+            warm-up).
+    """
     model.network.train()
     order = list(range(len(encoded)))
     rng.shuffle(order)
@@ -108,11 +123,13 @@ def train_one_epoch(
             [encoded[i] for i in order[start : start + batch_size]], model.device
         )
         nll = model.likelihood(batch, buckets=LENGTH_BUCKETS)
-        loss = nll.mean()
+        loss = nll.mean() if regulariser is None else nll.mean() + regulariser()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if clip_gradient_norm > 0:
             torch.nn.utils.clip_grad_norm_(model.network.parameters(), clip_gradient_norm)
+        if before_step is not None:
+            before_step(optimizer)
         optimizer.step()
         total += float(nll.detach().sum())
         count += batch.shape[0]

@@ -19,7 +19,7 @@ import math
 import random
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -76,6 +76,32 @@ class TransferLearningConfig(BaseModel):
         description=(
             "Sample validity an epoch needs to be kept as the best one (lowest validation NLL "
             "among such epochs; the most valid epoch when none reaches it). Needs sample_size."
+        ),
+    )
+    freeze_embedding: bool = Field(
+        False, description="Keep the token embedding at the prior's weights."
+    )
+    frozen_rnn_layers: int = Field(
+        0, ge=0, description="Keep the first this many recurrent layers at the prior's weights."
+    )
+    prior_anchor: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "L2-SP weight: adds prior_anchor × the squared distance of the trainable weights "
+            "from the prior's to each step's loss (mean NLL per molecule)."
+        ),
+    )
+    warmup_steps: int = Field(
+        0, ge=0, description="Optimisation steps over which the learning rate rises from 0."
+    )
+    prior_sample_fraction: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description=(
+            "Share of each epoch's training SMILES that are the prior's own samples (drawn "
+            "once before training; rehearsal of the prior's SMILES grammar)."
         ),
     )
     save_every_n_epochs: int = Field(1, ge=1, description="Checkpoint frequency.")
@@ -189,14 +215,18 @@ def transfer_learn(
         "TL on %d SMILES (%d skipped), validation %d (%d skipped)",
         len(train), len(skipped_train), len(valid), len(skipped_valid),
     )  # fmt: skip
+    reference = set(train)
+    rehearsal = prior_samples(model, len(train), config.prior_sample_fraction, reference)
+    train = [*train, *rehearsal]
     valid_encoded = [model.vocabulary.encode(s) for s in valid]
     canonical_train = [model.vocabulary.encode(s) for s in train]
     # Parsed once: each epoch only renumbers atoms and writes a new random SMILES.
     train_mols = [to_mol(s) for s in train] if config.randomize_smiles else None
-    optimizer = torch.optim.Adam(model.network.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.Adam(trainable_parameters(model, config), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step, config.lr_gamma)
+    regulariser = prior_anchor(model, config.prior_anchor)
+    warmup = _Warmup(config.warmup_steps)
     rng = random.Random(config.seed)
-    reference = set(train)
     history: list[EpochRecord] = []
     randomization_skips: dict[int, list[str]] = {}
     best_epoch, best_nll, stale, lowest_nll = 0, float("inf"), 0, float("inf")
@@ -213,8 +243,9 @@ def transfer_learn(
             encoded, skipped = canonical_train, []
         randomization_skips[epoch] = skipped
         train_nll = train_one_epoch(
-            model, encoded, optimizer, config.batch_size, config.clip_gradient_norm, rng
-        )
+            model, encoded, optimizer, config.batch_size, config.clip_gradient_norm, rng,
+            regulariser=regulariser, before_step=warmup if config.warmup_steps else None,
+        )  # fmt: skip
         scheduler.step()
         record = EpochRecord(epoch, train_nll, mean_nll(model, valid_encoded), lr,
                              skipped=len(skipped))  # fmt: skip
@@ -242,13 +273,16 @@ def transfer_learn(
         ):
             stopped_early = epoch < config.epochs
             break
+    for parameter in model.network.parameters():
+        parameter.requires_grad_(True)
     final = out / "model.prior"
     shutil.copyfile(out / "best.prior", final)
     logger.info("best validation NLL %.3f at epoch %d", best_nll, best_epoch)
     extra: dict[str, object] = {
         "skipped_input": {**skipped_train, **skipped_valid},
         "randomization_skips": {e: len(s) for e, s in randomization_skips.items()},
-        "train_size": len(train),
+        "train_size": len(train) - len(rehearsal),
+        "prior_samples": len(rehearsal),
         "validation_size": len(valid),
         "best_valid_nll": best_nll,
     }
@@ -260,6 +294,90 @@ def transfer_learn(
         )
     )
     return TrainingResult(str(final), history, best_epoch, stopped_early, extra)
+
+
+def trainable_parameters(
+    model: GenerativeModel, config: TransferLearningConfig
+) -> list[torch.nn.Parameter]:
+    """Freeze what ``config`` keeps at the prior's weights; return the parameters to train.
+
+    Raises:
+        InvalidInputError: When ``frozen_rnn_layers`` is more than the model has.
+    """
+    layers = model.config.num_layers
+    if config.frozen_rnn_layers > layers:
+        raise InvalidInputError(
+            "frozen_rnn_layers", f"is {config.frozen_rnn_layers} but the prior has {layers}",
+            f"freeze at most {layers} layers",
+        )  # fmt: skip
+    frozen = {f"_l{index}" for index in range(config.frozen_rnn_layers)}
+    trainable = []
+    for name, parameter in model.network.named_parameters():
+        keep = (config.freeze_embedding and name.startswith("_embedding.")) or (
+            name.startswith("_rnn.") and any(name.endswith(suffix) for suffix in frozen)
+        )
+        parameter.requires_grad_(not keep)
+        if not keep:
+            trainable.append(parameter)
+    return trainable
+
+
+def prior_anchor(model: GenerativeModel, weight: float) -> Callable[[], torch.Tensor] | None:
+    """L2-SP penalty: ``weight`` × squared distance of the trainable weights from now.
+
+    Called before training, so "now" is the prior. Returns None for a zero weight.
+    """
+    if weight <= 0:
+        return None
+    pairs = [
+        (parameter, parameter.detach().clone())
+        for parameter in model.network.parameters()
+        if parameter.requires_grad
+    ]
+
+    def penalty() -> torch.Tensor:
+        return weight * sum(((p - start) ** 2).sum() for p, start in pairs)  # type: ignore[return-value]
+
+    return penalty
+
+
+def prior_samples(
+    model: GenerativeModel, n_train: int, fraction: float, exclude: set[str]
+) -> list[str]:
+    """Valid canonical samples of the prior: ``fraction`` of the training set they join.
+
+    Args:
+        model: The prior (sampled before any update).
+        n_train: Training SMILES they are mixed with.
+        fraction: Their share of the mixed set (0 gives none).
+        exclude: SMILES left out (the training set).
+    """
+    wanted = round(fraction / (1 - fraction) * n_train) if fraction > 0 else 0
+    if not wanted:
+        return []
+    kept, _ = prepare_smiles(model.sample(math.ceil(wanted * 1.1) + 8).smiles, model)
+    return [text for text in kept if text not in exclude][:wanted]
+
+
+class _Warmup:
+    """Linear learning-rate warm-up to the initial rate over the first ``steps`` updates.
+
+    Called before each optimiser step; after ``steps`` updates it changes nothing.
+    """
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+        self.done = 0
+        self.base: float | None = None
+
+    def __call__(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.done >= self.steps:
+            return
+        group = optimizer.param_groups[0]
+        if self.base is None:
+            self.base = group["lr"]
+        self.done += 1
+        group["lr"] = self.base * self.done / self.steps
 
 
 def _better(

@@ -104,6 +104,31 @@ def test_results_and_report_in_the_design_folder(design: DesignReportConfig) -> 
     assert "0.612" in text and "0.6123456" not in text and report.html in text
 
 
+def test_results_reuse_the_evaluations_independent_predictions(
+    design: DesignReportConfig, tmp_path: Path
+) -> None:
+    from crucible.generator.design_metrics import (
+        DescriptorForest,
+        read_independent_predictions,
+        write_independent_predictions,
+    )
+
+    forest = DescriptorForest(n_estimators=10).fit(LIGANDS, ACTIVITY)
+    saved = write_independent_predictions(forest, design.kept_csv, tmp_path / "independent.csv")
+    lookup = read_independent_predictions(saved)
+    assert lookup(["Brc1cccc2ncncc12"]) == pytest.approx(forest.predict(["Brc1cccc2ncncc12"]))
+    with pytest.raises(KeyError):
+        lookup(["CCCCCCCC"])
+    frame = pd.read_csv(saved)
+    frame["pchembl_independent"] = [11.0, 12.0]  # marks values that were read, not refitted
+    frame.to_csv(saved, index=False)
+    reused = write_report(design.model_copy(update={"independent_csv": str(saved)}))
+    assert sorted(pd.read_csv(reused.results_csv)["pchembl_independent"]) == [11.0, 12.0]
+    frame.iloc[:1].to_csv(saved, index=False)  # a kept molecule missing: the forest is fitted
+    refitted = write_report(design.model_copy(update={"independent_csv": str(saved)}))
+    assert pd.read_csv(refitted.results_csv)["pchembl_independent"].max() < 11.0
+
+
 @pytest.fixture
 def tracker(tmp_path: Path) -> MlflowTracker:
     return MlflowTracker(

@@ -93,6 +93,22 @@ def test_likelihood_penalty_keeps_the_agent_nll_higher(trained_tiny, tmp_path) -
     assert final_nll(5000.0) > final_nll(0.0) + 1.0
 
 
+def test_invalid_score_lowers_the_target_of_invalid_smiles_only(trained_tiny, tmp_path) -> None:
+    torch.manual_seed(0)
+    strategy = LearningStrategyConfig(rate=1e-3, invalid_score=-0.5)
+    stage = Stage(StageConfig(max_steps=4, min_steps=4), NitrogenScorer())
+    result = reinforce(trained_tiny, trained_tiny.clone(), [stage],
+                       _config(learning_strategy=strategy), tmp_path)  # fmt: skip
+    with open(result.csv_paths[0]) as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["SMILES_state"] for row in rows} >= {"0", "1"}
+    for row in rows:
+        shift = -64.0 if row["SMILES_state"] == "0" else 128 * float(row["Score"])
+        assert float(row["Target"]) == pytest.approx(-float(row["Prior"]) + shift, abs=1e-2)
+        if row["SMILES_state"] == "0":
+            assert float(row["Score"]) == 0.0  # the reported score stays 0
+
+
 def test_classify_marks_invalid_and_in_batch_duplicates() -> None:
     canonical, states = classify(["CCO", "OCC", "C1CC", "c1ccccc1"])
     assert canonical == ["CCO", "CCO", None, "c1ccccc1"]

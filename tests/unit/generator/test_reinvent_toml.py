@@ -53,6 +53,13 @@ def test_staged_learning_refuses_a_likelihood_penalty_reinvent_lacks() -> None:
         staged_learning_config(config, stages, "p.prior", "a.prior")
 
 
+def test_staged_learning_refuses_an_invalid_score_reinvent_lacks() -> None:
+    config = ReinforcementConfig(learning_strategy=LearningStrategyConfig(invalid_score=-0.3))
+    stages = [(StageConfig(), {"components": [{"type": "qed"}]})]
+    with pytest.raises(ConfigurationError, match="invalid_score"):
+        staged_learning_config(config, stages, "p.prior", "a.prior")
+
+
 def test_staged_learning_toml_round_trips_with_nested_arrays_of_tables() -> None:
     config = ReinforcementConfig(
         batch_size=64, diversity_filter=DiversityFilterConfig(bucket_size=10),

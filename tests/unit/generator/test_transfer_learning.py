@@ -127,3 +127,64 @@ def test_validity_floor_keeps_a_valid_epoch_over_a_lower_nll(tiny_model, tmp_pat
     validity = [r.validity for r in result.history]
     best = result.history[result.best_epoch - 1]
     assert best.validity == max(validity)  # no epoch reaches 1.0: the most valid is kept
+
+
+def _weights(model: GenerativeModel) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in model.network.named_parameters()}
+
+
+def test_frozen_embedding_and_first_layer_keep_the_priors_weights(tiny_model, tmp_path) -> None:
+    before = _weights(tiny_model)
+    config = TransferLearningConfig(
+        epochs=2, randomize_smiles=False, freeze_embedding=True, frozen_rnn_layers=1, **FAST
+    )
+    result = transfer_learn(tiny_model, TINY_CORPUS, [], config, tmp_path)
+    after = _weights(load_model(result.model_path))
+    frozen = {"_embedding.weight", *(n for n in before if n.startswith("_rnn.") and n[-3:] == "_l0")}
+    assert len(frozen) == 5
+    for name, weight in before.items():
+        assert torch.equal(weight, after[name]) is (name in frozen), name
+    assert all(p.requires_grad for p in tiny_model.network.parameters())
+
+
+def test_freezing_more_layers_than_the_prior_has_names_the_field(tiny_model, tmp_path) -> None:
+    config = TransferLearningConfig(frozen_rnn_layers=3, **FAST)
+    with pytest.raises(InvalidInputError, match="frozen_rnn_layers") as error:
+        transfer_learn(tiny_model, TINY_CORPUS, [], config, tmp_path)
+    assert "at most 2" in str(error.value)
+
+
+def test_prior_anchor_keeps_the_weights_closer_to_the_prior(tiny_vocabulary, tmp_path) -> None:
+    distances = []
+    for anchor in (0.0, 10.0):
+        torch.manual_seed(0)
+        model = GenerativeModel.create(tiny_vocabulary, TINY_NETWORK, max_sequence_length=40)
+        before = _weights(model)
+        config = TransferLearningConfig(
+            epochs=2, randomize_smiles=False, prior_anchor=anchor, **FAST
+        )
+        transfer_learn(model, TINY_CORPUS, [], config, tmp_path / str(anchor))
+        after = _weights(model)
+        distances.append(sum(float(((after[n] - w) ** 2).sum()) for n, w in before.items()))
+    assert distances[1] < 0.5 * distances[0]
+
+
+def test_prior_samples_join_the_training_set(tiny_model, tmp_path) -> None:
+    config = TransferLearningConfig(
+        epochs=1, randomize_smiles=False, prior_sample_fraction=0.5, **FAST
+    )
+    result = transfer_learn(tiny_model, TINY_CORPUS[:10], [], config, tmp_path)
+    assert result.extra["train_size"] == 10
+    assert 0 < result.extra["prior_samples"] <= 10  # valid, new, in-vocabulary samples only
+
+
+def test_warmup_raises_the_learning_rate_linearly_to_the_initial_one() -> None:
+    from crucible.generator.transfer_learning import _Warmup
+
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    warmup = _Warmup(4)
+    rates = []
+    for _ in range(6):
+        warmup(optimizer)
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert rates == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
