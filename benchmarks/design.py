@@ -53,6 +53,7 @@ def run_seed(
     from crucible.data.standardise import standardise_frame
     from crucible.generator import DEFAULT_PRIOR_PATH, jobs
     from crucible.generator.design_metrics import evaluate_design, missed_targets
+    from crucible.generator.recipes import with_replayed_actives
     from crucible.generator.reinforcement import StageConfig
     from flows.molecular_design_flow import demo_config
 
@@ -63,6 +64,7 @@ def run_seed(
     threshold = config.tl_active_min or 7.0
     if reuse_tl:
         tl_model, tl_epoch = root / "tl" / "model.prior", -1
+        actives = {"train": root / "actives" / "train.csv"}
     else:
         frame = standardise_frame(load_egfr(limit=config.data.limit)).molecules
         split = split_frame(frame, config.data.split.method, seed=config.data.split.seed)
@@ -88,9 +90,12 @@ def run_seed(
     steps = rl_steps or config.rl_steps
     scoring = config.scoring.config(str(model_dir))
     stage = StageConfig(max_steps=steps, min_steps=steps // 4, max_score=config.rl_target)
+    rl_config = config.rl.model_copy(update={"seed": seed})
+    if config.rl_replay_actives:
+        rl_config = with_replayed_actives(rl_config, str(actives["train"]))
     rl = jobs.run_reinforcement(
         tl_model, tl_model, [jobs.StageSpec(stage=stage, scoring=scoring)],
-        config.rl.model_copy(update={"seed": seed}), root / "rl", "cpu", track=False,
+        rl_config, root / "rl", "cpu", track=False,
     )  # fmt: skip
     clock.lap("reinforcement")
     figures = evaluate_design(

@@ -47,7 +47,11 @@ from crucible.generator.design_metrics import (
 )
 from crucible.generator.design_report import closing_text
 from crucible.generator.jobs import StageSpec
-from crucible.generator.recipes import design_reinforcement, focused_transfer_learning
+from crucible.generator.recipes import (
+    design_reinforcement,
+    focused_transfer_learning,
+    with_replayed_actives,
+)
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
 from crucible.generator.transfer_learning import TransferLearningConfig
 from crucible.naming import InputPath, Slug
@@ -139,7 +143,9 @@ class MolecularDesignConfig(BaseModel):
         tl: Transfer-learning recipe.
         rl_steps: Maximum RL steps; ``rl_target`` ends RL earlier once reached.
         rl_target: Mean batch score that ends RL (after a quarter of the steps).
-        rl: RL settings (batch size, σ, learning rate, diversity filter).
+        rl: RL settings (batch size, σ, learning rate, diversity filter, replay memory).
+        rl_replay_actives: Seed RL's replay memory (``rl.inception``) with the TL training
+            actives (REINVENT 4's inception ``smiles_file``); no effect without a memory.
         scoring: RL and post-hoc scoring.
         samples: SMILES sampled from the final agent for filtering and the map.
         filters: Filter chain (``activity_min`` in pChEMBL units).
@@ -164,6 +170,7 @@ class MolecularDesignConfig(BaseModel):
     rl_steps: int = Field(100, ge=1)
     rl_target: float = Field(0.8, gt=0, le=1)
     rl: ReinforcementConfig = Field(default_factory=design_reinforcement)
+    rl_replay_actives: bool = True
     scoring: DesignScoring = Field(default_factory=DesignScoring)
     samples: int = Field(1000, ge=10, le=MAX_SAMPLES)
     filters: FilterConfig = Field(
@@ -296,11 +303,14 @@ def molecular_design(
     stage = StageConfig(
         max_steps=config.rl_steps, min_steps=config.rl_steps // 4, max_score=config.rl_target
     )
+    rl_config = (
+        with_replayed_actives(config.rl, tl_data.train) if config.rl_replay_actives else config.rl
+    )
     rl = reinforce(
         tl.model_path,
         tl.model_path,
         [StageSpec(stage=stage, scoring=scoring)],
-        config.rl,
+        rl_config,
         str(out / "reinforcement"),
         config.device,
         config.track,

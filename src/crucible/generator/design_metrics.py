@@ -366,7 +366,9 @@ def write_independent_predictions(
 
     kept = pd.read_csv(kept_csv)
     column = "canonical_smiles" if "canonical_smiles" in kept.columns else "smiles"
-    values = kept[column].dropna().astype(str) if column in kept.columns else []
+    values: list[str] = (
+        kept[column].dropna().astype(str).tolist() if column in kept.columns else []
+    )
     keys = list(dict.fromkeys(k for s in values if (k := canonical(s)) is not None))
     frame = pd.DataFrame({"smiles": keys, "pchembl_independent": forest.predict(keys)})
     path = Path(output_csv)

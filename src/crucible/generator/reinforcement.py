@@ -328,9 +328,17 @@ class StagedLearning:
         )
 
     def _seed_memory(self, scorer: Scorer) -> None:
-        if self.memory is None or not self.config.inception or not self.config.inception.smiles:
+        inception = self.config.inception
+        if self.memory is None or inception is None:
             return
-        canonical = [c for c in map(canonicalize, self.config.inception.smiles) if c]
+        seeds = list(inception.smiles)
+        if inception.smiles_file:
+            from crucible.generator.pretraining import read_smiles_file
+
+            seeds += read_smiles_file(inception.smiles_file)
+        if not seeds:
+            return
+        canonical = [c for c in map(canonicalize, seeds) if c]
         known, _ = self.prior.vocabulary.split_known(canonical)
         if not known:
             return

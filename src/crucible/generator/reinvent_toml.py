@@ -77,6 +77,16 @@ def _emit(table: Mapping[str, Any], path: list[str], lines: list[str]) -> None:
 
 
 # ------------------------------------------------------------------------- config mapping
+#: TransferLearningConfig options REINVENT 4's TL run mode lacks.
+_CRUCIBLE_ONLY_TL = (
+    "freeze_embedding",
+    "frozen_rnn_layers",
+    "prior_anchor",
+    "warmup_steps",
+    "prior_sample_fraction",
+)
+
+
 def transfer_learning_config(
     config: TransferLearningConfig,
     input_model_file: str,
@@ -85,7 +95,19 @@ def transfer_learning_config(
     validation_smiles_file: str | None = None,
     tb_logdir: str = "tb_tl",
 ) -> dict[str, Any]:
-    """REINVENT 4 ``run_type = "transfer_learning"`` config as a dict."""
+    """REINVENT 4 ``run_type = "transfer_learning"`` config as a dict.
+
+    Raises:
+        ConfigurationError: For a Crucible-only option REINVENT 4's TL lacks (frozen
+            layers, prior anchor, warm-up, prior samples).
+    """
+    defaults = TransferLearningConfig()
+    for name in _CRUCIBLE_ONLY_TL:
+        if getattr(config, name) != getattr(defaults, name):
+            raise ConfigurationError(
+                f"{name}: REINVENT 4's transfer learning has no such option; set it to "
+                f"{getattr(defaults, name)!r} to run REINVENT, or run Crucible's own engine"
+            )
     parameters: dict[str, Any] = {
         "input_model_file": input_model_file,
         "smiles_file": smiles_file,
@@ -236,10 +258,11 @@ def staged_learning_config(
         out["diversity_filter"] = config.diversity_filter.model_dump()
     if config.inception is not None:
         inception = config.inception.model_dump()
-        if not inception.pop("smiles"):
-            out["inception"] = inception
-        else:
+        if inception.pop("smiles"):
             raise ConfigurationError("inception seed SMILES need a smiles_file for REINVENT")
+        if not inception["smiles_file"]:
+            del inception["smiles_file"]
+        out["inception"] = inception
     out["stage"] = [
         {
             "max_steps": stage.max_steps,

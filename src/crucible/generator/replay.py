@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field, field_validator
 
 from crucible.chem.limits import check_smiles_list
+from crucible.naming import InputPath
 from crucible.validation import strict_config
 
 
@@ -20,6 +21,13 @@ class InceptionConfig(BaseModel):
     sample_size: int = Field(10, ge=1, description="SMILES replayed per step.")
     smiles: list[str] = Field(
         default_factory=list, description="Seed SMILES scored and stored at the start."
+    )
+    smiles_file: InputPath = Field(
+        "",
+        description=(
+            "A SMILES file (.smi/.csv) whose molecules seed the memory too (REINVENT 4's "
+            "inception smiles_file), e.g. a design run's training actives."
+        ),
     )
 
     @field_validator("smiles")

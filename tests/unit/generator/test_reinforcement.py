@@ -177,6 +177,18 @@ def test_inception_memory_is_filled_and_seeded(trained_tiny, tmp_path) -> None:
     assert "CCN" in {e.smiles for e in learner.memory.entries}
 
 
+def test_inception_memory_is_seeded_from_a_smiles_file(trained_tiny, tmp_path) -> None:
+    from crucible.generator.reinforcement import StagedLearning
+
+    seeds = tmp_path / "actives.smi"
+    seeds.write_text("CCN\nCCCN\nnot-a-smiles\n")
+    inception = InceptionConfig(memory_size=5, sample_size=3, smiles_file=str(seeds))
+    learner = StagedLearning(trained_tiny, trained_tiny.clone(), _config(inception=inception),
+                             tmp_path / "rl")  # fmt: skip
+    learner._seed_memory(NitrogenScorer())
+    assert {e.smiles for e in learner.memory.entries} == {"CCN", "CCCN"}
+
+
 def test_oracle_budget_stops_the_run_and_each_smiles_is_scored_once(
     trained_tiny, tmp_path
 ) -> None:

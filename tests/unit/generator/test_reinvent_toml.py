@@ -116,3 +116,22 @@ def test_runner_without_reinvent_is_a_clear_error(tmp_path: Path, monkeypatch) -
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ConfigurationError, match="no 'reinvent' executable"):
         run_reinvent({"run_type": "sampling"}, tmp_path)
+
+
+def test_inception_smiles_file_is_reinvents_key(tmp_path) -> None:
+    seeds = str(tmp_path / "actives.smi")
+    config = ReinforcementConfig(inception=InceptionConfig(memory_size=20, smiles_file=seeds))
+    out = staged_learning_config(config, [(StageConfig(), {"components": [{"type": "qed"}]})],
+                                 "p.prior", "a.prior")  # fmt: skip
+    assert out["inception"] == {"memory_size": 20, "sample_size": 10, "smiles_file": seeds}
+
+
+@pytest.mark.parametrize(
+    "option",
+    [{"freeze_embedding": True}, {"frozen_rnn_layers": 1}, {"prior_anchor": 0.1},
+     {"warmup_steps": 8}, {"prior_sample_fraction": 0.2}],
+)  # fmt: skip
+def test_transfer_learning_refuses_options_reinvent_lacks(option: dict) -> None:
+    config = TransferLearningConfig(**option)
+    with pytest.raises(ConfigurationError, match=next(iter(option))):
+        transfer_learning_config(config, "prior", "train.smi", "out.model")
