@@ -48,6 +48,12 @@ def test_design_flow_runs_every_stage_and_publishes_pictures(tmp_path: Path) -> 
     assert set(TARGETS) | {"flow_cpu_s"} <= set(figures)
     assert 0.0 <= figures["valid_fraction"] <= 1.0 and figures["flow_cpu_s"] > 0
     _check_report(result.report, result.results, summary.filtered_kept)
+    independent = pd.read_csv(Path(result.summary_json).with_name("independent_predictions.csv"))
+    results = pd.read_csv(result.results).set_index("smiles")["pchembl_independent"]
+    assert len(independent) == len(results)  # the report reused the evaluation's forest
+    pairs = zip(independent["smiles"], independent["pchembl_independent"], strict=True)
+    for smiles, value in pairs:
+        assert results[smiles] == pytest.approx(value, rel=1e-3)
     _check_one_parent_run_with_stages_nested("tiny")
 
 
