@@ -219,7 +219,8 @@ def _learning_strategy(config: ReinforcementConfig) -> dict[str, Any]:
     if strategy.pop("invalid_score"):
         raise ConfigurationError(
             "learning_strategy.invalid_score: REINVENT 4 scores invalid SMILES 0 in the loss; "
-            "set it to 0 to run REINVENT, or run Crucible's own engine"
+            "set it to 0 (in the reinforcement flow: rl_recipe 'reinvent4') to run REINVENT, "
+            "or run Crucible's own engine"
         )
     return strategy
 
