@@ -10,12 +10,17 @@ is ``n x c``, ``X_pending`` is ``p x d`` (suggested, not yet observed).
 
 | name | single objective | batch / pending | constraints |
 |---|---|---|---|
-| ``logei`` | ``Log(Constrained)ExpectedImprovement`` (q=1), else ``qLogEI`` | yes | yes |
+| ``logei`` | ``Log(Constrained)ExpectedImprovement`` (q=1), else ``qLogEI`` (*) | yes | yes |
 | ``lognei`` | ``qLogNoisyExpectedImprovement`` (``prune_baseline``) | yes | yes |
 | ``ucb`` | ``UpperConfidenceBound`` (q=1), else ``qUpperConfidenceBound`` | yes | no |
 | ``pi`` | ``LogProbabilityOfImprovement`` (q=1), else ``qProbabilityOfImprovement`` | yes | yes |
 | ``kg`` | ``qKnowledgeGradient`` (one-shot) | yes | no |
 | ``lognehvi`` | multi-objective ``qLogNoisyExpectedHypervolumeImprovement`` | yes | yes |
+
+(*) With pending points and ``pending_points="believer"`` (one objective, no outcome
+constraints, a model the fast paths support): analytic LogEI on the Kriging-believer
+fantasy model (:meth:`~crucible.bo.fast.FastPosterior.condition_on_mean`), improving on
+the best of the incumbent and the pending points' posterior means.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from crucible._imports import require
-from crucible.bo.fast import accelerate
+from crucible.bo.fast import FastPosterior, accelerate
 from crucible.exceptions import ConfigurationError, InvalidInputError
 
 __all__ = [
@@ -59,6 +64,10 @@ class AcquisitionContext:
         incumbent: What EI and PI improve on: ``observed`` (the best feasible observed
             value) or ``posterior_mean`` (the best posterior mean at the feasible
             observed points, the "plug-in" incumbent of noisy EI).
+        pending_points: How LogEI accounts for pending points: ``believer`` (Kriging
+            believer: the GP conditioned on them at its posterior mean, then analytic
+            LogEI; needs ``fast_posterior``) or ``mc`` (Monte-Carlo qLogEI integrating
+            over their outcomes).
     """
 
     model: Any
@@ -73,6 +82,7 @@ class AcquisitionContext:
     ucb_beta: float = 2.0
     fast_posterior: bool = True
     incumbent: str = "observed"
+    pending_points: str = "mc"
 
     @property
     def n_objectives(self) -> int:
@@ -90,6 +100,18 @@ class AcquisitionContext:
         return (
             self.q == 1
             and self.X_pending is None
+            and self.n_constraints == 0
+            and self.n_objectives == 1
+        )
+
+    @property
+    def believer_ok(self) -> bool:
+        """Whether pending points may be handled by Kriging-believer fantasies (q=1)."""
+        return (
+            self.q == 1
+            and self.X_pending is not None
+            and self.pending_points == "believer"
+            and self.fast_posterior
             and self.n_constraints == 0
             and self.n_objectives == 1
         )
@@ -161,6 +183,30 @@ def _slack_of(index: int) -> Any:
     return lambda Z: Z[..., index]
 
 
+def _believer_logei(ctx: AcquisitionContext) -> Any:
+    """Analytic LogEI on the Kriging-believer fantasy model, or None where not exact.
+
+    The model is conditioned on the pending points at its posterior mean (hyperparameters
+    kept, :meth:`~crucible.bo.fast.FastPosterior.condition_on_mean`); as if they had been
+    observed, the incumbent is the best of :meth:`AcquisitionContext.best_f` and their
+    posterior means.
+    """
+    torch = require("torch")
+    analytic = require("botorch.acquisition.analytic")
+    fast = FastPosterior.from_model(ctx.model)
+    if fast is None or fast.n_outputs != 1:
+        return None
+    X_pending = torch.as_tensor(ctx.X_pending, dtype=torch.float64)
+    believer = fast.condition_on_mean(X_pending)
+    if believer is None:
+        return None
+    with torch.no_grad():
+        pending_mean = float(fast.mean_variance(X_pending)[0].max())
+    best_f = torch.tensor(max(ctx.best_f(), pending_mean), dtype=torch.float64)
+    acqf = analytic.LogExpectedImprovement(ctx.model, best_f=best_f)
+    return accelerate(acqf, believer)
+
+
 def _analytic(acqf: Any, ctx: AcquisitionContext) -> Any:
     """An analytic acquisition, with the fast GP posterior when enabled and exact."""
     return accelerate(acqf) if ctx.fast_posterior else acqf
@@ -202,10 +248,12 @@ class LogEI(Acquisition):
     name = "logei"
 
     def build(self, ctx: AcquisitionContext) -> Any:
-        """Analytic LogEI for q=1, else qLogEI with constraints and pending points."""
+        """Analytic LogEI for q=1 (pending points: Kriging believer), else qLogEI."""
         analytic = require("botorch.acquisition.analytic")
         if ctx.analytic_ok:
             return _analytic(analytic.LogExpectedImprovement(ctx.model, best_f=ctx.best_f()), ctx)
+        if ctx.believer_ok and (believer := _believer_logei(ctx)) is not None:
+            return believer
         if ctx.analytic_constrained_ok:
             acqf = analytic.LogConstrainedExpectedImprovement(
                 ctx.model,

@@ -15,12 +15,18 @@ __all__ = ["accelerate"]
 _A = TypeVar("_A", bound="AcquisitionFunction")
 
 
-def accelerate(acqf: _A) -> _A:
+def accelerate(acqf: _A, fast: FastPosterior | None = None) -> _A:
     """Make a BoTorch analytic acquisition use :class:`FastPosterior` (when exact).
 
     Replaces the acquisition's ``_mean_and_sigma`` (a BoTorch internal, fenced by
     :func:`crucible.bo.fast.support.verify_internals`) and attaches ``fast_posterior``
     and ``numpy_logei`` (a :class:`~crucible.bo.fast.logei.NumpyLogEI` or None).
+
+    Args:
+        acqf: The analytic acquisition.
+        fast: The posterior to evaluate it with (e.g. a
+            :meth:`~FastPosterior.condition_on_mean` fantasy of the acquisition's model);
+            by default that of ``acqf.model``.
 
     Returns:
         The same acquisition object; unchanged when the model is not supported or the
@@ -28,7 +34,8 @@ def accelerate(acqf: _A) -> _A:
     """
     if getattr(acqf, "posterior_transform", None) is not None:
         return acqf
-    fast = FastPosterior.from_model(getattr(acqf, "model", None))
+    if fast is None:
+        fast = FastPosterior.from_model(getattr(acqf, "model", None))
     if fast is not None:
         # BoTorch's _mean_and_sigma moves the acquisition's buffers (best_f, beta, ...;
         # float32 when built from Python floats) to the inputs' dtype on every call: once

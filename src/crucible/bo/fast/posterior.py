@@ -31,6 +31,7 @@ What is supported is decided by :func:`crucible.bo.fast.support.model_support`; 
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -235,6 +236,7 @@ class FastPosterior:
         with torch.no_grad():
             K = _call(self.kernel, self.train_X, self.train_X, same=True)
             noise = model.likelihood.noise.detach().reshape(-1, 1)
+            self.noise: Tensor = noise  # (M|1, 1)
             K = K + torch.diag_embed(noise.expand(M, n))
             L, info = torch.linalg.cholesky_ex(K)
             if bool((info != 0).any()):
@@ -283,6 +285,47 @@ class FastPosterior:
         var = (var.transpose(0, 1) * self.y_std.pow(2)).clamp_min(1e-10)
         m = self.n_outputs
         return mean.reshape(*batch, m), var.reshape(*batch, m)
+
+    def condition_on_mean(self, X_pending: Tensor) -> FastPosterior | None:
+        """The posterior after observing ``f`` at ``X_pending`` at its posterior mean.
+
+        Kriging believer fantasies (Ginsbourger et al. 2010) with the hyperparameters kept:
+        what BoTorch's ``model.condition_on_observations(X_pending, mean)`` (or
+        ``fantasize`` with the posterior mean as the one fantasy) predicts, computed as a
+        block update of the Cholesky factor instead of a refactorisation,
+
+        ``L' = [[L, 0], [Bᵀ, C]]``, ``B = L⁻¹ K(X, P)``, ``C Cᵀ = K(P, P) + σ²I - BᵀB``,
+
+        and ``α' = [α; 0]`` (the believed values are the mean ``μ + K(P, X) α``, so the
+        extra rows of ``α'`` vanish): the mean is unchanged everywhere, the variance
+        shrinks to the noise level at the pending points. ``O(n p² + p³)`` for ``p``
+        pending points.
+
+        Args:
+            X_pending: Pending inputs, ``p x d`` (float64).
+
+        Returns:
+            A new :class:`FastPosterior` on ``n + p`` training points, or ``None`` when the
+            update is not positive definite.
+        """
+        torch = require("torch")
+        with torch.no_grad():
+            P = X_pending.detach().to(self.train_X).reshape(1, -1, self.train_X.shape[-1])
+            P = P.expand(self.train_X.shape[0], -1, -1)  # (M|1, p, d)
+            M, p = self.L.shape[0], P.shape[-2]
+            K_xp = _call(self.kernel, self.train_X, P).expand(M, -1, -1)  # (M, n, p)
+            K_pp = _call(self.kernel, P, P, same=True).expand(M, -1, -1)
+            K_pp = K_pp + torch.diag_embed(self.noise.expand(M, p))
+            B = torch.linalg.solve_triangular(self.L, K_xp, upper=False)  # (M, n, p)
+            C, info = torch.linalg.cholesky_ex(K_pp - B.transpose(-1, -2) @ B)
+            if bool((info != 0).any()):
+                return None
+            top = torch.cat([self.L, self.L.new_zeros(M, self.L.shape[-1], p)], dim=-1)
+            out = copy.copy(self)
+            out.L = torch.cat([top, torch.cat([B.transpose(-1, -2), C], dim=-1)], dim=-2)
+            out.alpha = torch.cat([self.alpha, self.alpha.new_zeros(M, p, 1)], dim=-2)
+            out.train_X = torch.cat([self.train_X, P], dim=-2)
+        return out
 
     def mean_and_sigma(
         self, X: Tensor, compute_sigma: bool = True, min_var: float = 1e-12
