@@ -6,7 +6,8 @@ defaults are the benchmarked "Crucible default": scrambled Sobol initial design,
 (``SingleTaskGP``, categoricals one-hot encoded; ``MixedSingleTaskGP`` on request) with
 warm-started hyperparameters, fitted to the objective or, when that explains the data
 better, to its Yeo-Johnson warp (:mod:`crucible.bo.warping`), analytic LogEI for one
-objective without constraints, qLogEI with outcome constraints or pending points,
+objective without constraints (with pending points: on the Kriging-believer fantasy
+model, ``Strategy.pending_points``), qLogEI with outcome constraints and pending points,
 qLogNEHVI for several objectives, and the cheap multi-start optimiser of
 :mod:`crucible.bo.optimize`.
 """
@@ -101,7 +102,8 @@ class Strategy(BaseModel):
             slacks, predictions and cross-validation always use a fitted mean.
         fast_posterior: Use :mod:`crucible.bo.fast`, an exact re-implementation of
             the GP prediction and marginal likelihood without GPyTorch's per-call
-            overhead, for analytic acquisitions (q=1, no pending points) and for the
+            overhead, for analytic acquisitions (q=1; with pending points see
+            ``pending_points``) and for the
             GP fits (single-output fits with :mod:`crucible.bo.fast.mll`'s NumPy loss
             and closed-form gradient).
         pending_points: How a suggestion accounts for pending points (trials still
