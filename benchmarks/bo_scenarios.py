@@ -21,9 +21,10 @@ Two scenarios on the problems of ``crucible.bo.problems``, through the ask/tell 
   issued. Crucible's asks are ``Campaign.suggest(1)`` on the campaign's SQLite store, where
   the running trials are pending: the step several processes sharing a campaign run (the
   suggestion is made under the campaign lock with the pending points as ``X_pending``:
-  Kriging-believer LogEI by default, qLogEI with ``--strategy '{"pending_points": "mc"}'``). Optuna's running trials stay ``RUNNING`` in its study: GPSampler handles them
-  itself (qLogEI over the running trials, Optuna 5.0), TPE by its ``constant_liar=True``
-  default. Metric: simple regret of the best completed evaluation at evaluation counts
+  Kriging-believer LogEI by default, qLogEI with ``--strategy '{"pending_points": "mc"}'``).
+  Optuna's running trials stay ``RUNNING`` in its study: GPSampler handles them itself
+  (qLogEI over the running trials, Optuna 5.0), TPE by its ``constant_liar=True`` default.
+  Metric: simple regret of the best completed evaluation at evaluation counts
   (25/50/75/100 % of the budget) and at simulated times (25/50/75/100 % of
   ``budget x 10 / 4``, the expected time to finish the budget).
 
