@@ -80,3 +80,16 @@ def test_reinvent_engine_refuses_oracle_stages(tmp_path: Path) -> None:
         run_reinvent_reinforcement(
             None, None, [StageSpec(oracle="median1")], ReinforcementConfig(), tmp_path
         )
+
+
+def test_design_recipe_replays_the_actives_and_penalises_invalid_smiles(tmp_path: Path) -> None:
+    from crucible.generator.recipes import design_reinforcement, with_replayed_actives
+
+    config = design_reinforcement(seed=2)
+    assert config.learning_strategy.invalid_score == -0.5 and config.inception is not None
+    actives = str(tmp_path / "train.csv")
+    seeded = with_replayed_actives(config, actives)
+    assert seeded.inception is not None and seeded.inception.smiles_file == actives
+    assert config.inception.smiles_file == ""  # the recipe itself is unchanged
+    plain = config.model_copy(update={"inception": None})
+    assert with_replayed_actives(plain, actives) == plain
