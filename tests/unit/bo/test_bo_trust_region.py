@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from crucible.bo.optimize import AcqfOptions, _starting_pool, search_bounds
-from crucible.bo.strategy import TRUST_REGION_MIN_DIM, Strategy, propose
+from crucible.bo.strategy import Strategy, propose
 from crucible.bo.trust_region import LENGTH_INIT, replay_length, trust_region
 from crucible.design import make_design
 from crucible.space import Space
@@ -75,12 +75,12 @@ def test_starting_pool_and_bounds_stay_in_the_region() -> None:
     assert search_bounds(space, "onehot", None)[1].tolist() == [1.0] * 27
 
 
-def test_auto_is_off_below_the_threshold_and_proposals_respect_the_region() -> None:
+def test_off_by_default_and_proposals_respect_the_region() -> None:
     small = Space.from_dict(
         {f"x{i}": {"type": "continuous", "low": 0, "high": 1} for i in range(6)}
     )
     assert not Strategy().uses_trust_region(small, 1)
-    assert TRUST_REGION_MIN_DIM > 6
+    assert Strategy(trust_region="on").uses_trust_region(small, 1)
     assert not Strategy(trust_region="on").uses_trust_region(small, 2)  # one objective only
     space = Space.from_dict(
         {f"x{i}": {"type": "continuous", "low": 0, "high": 1} for i in range(12)}
