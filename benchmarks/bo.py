@@ -240,12 +240,12 @@ def _print_high_dim(records: list[dict[str, Any]]) -> None:
     problems = [p for p in HIGH_DIM if any(k[0] == p for k in summary)]
     if not problems:
         return
-    print("\n## High-dimensional problems: median regret at evaluation n [IQR at the budget]\n")
+    print("\n## High-dimensional problems: median regret after n evaluations\n")
     print(
         f"| problem | method | seeds | {' | '.join(f'n={n}' for n in CHECKPOINTS)} "
-        "| CPU s/ask (model asks) | best peer at the budget | gap |"
+        "| at the budget [IQR] | CPU s/ask (model asks) | best peer | Crucible / best peer |"
     )
-    print("|---|---|---|" + "---|" * len(CHECKPOINTS) + "---|---|---|")
+    print("|---|---|---|" + "---|" * len(CHECKPOINTS) + "---|---|---|---|")
     for problem in problems:
         methods = {m: s for (p, m), s in summary.items() if p == problem}
         peers = {m: s["regret"] for m, s in methods.items() if m != "crucible"}
@@ -256,14 +256,14 @@ def _print_high_dim(records: list[dict[str, Any]]) -> None:
             for n in CHECKPOINTS:
                 at = [r["regret"][n - 1] for r in runs if r.get("ok") and len(r["regret"]) >= n]
                 cells.append(f"{median(at):.3g}" if at else "-")
-            gap = ""
+            ratio = ""
             if method == "crucible" and best_peer:
-                gap = f"{s['regret'] / max(best_peer[1], 1e-300):.2f}x {best_peer[0]}"
+                ratio = f"{s['regret'] / max(best_peer[1], 1e-300):.2f}"
             peer = f"{best_peer[0]} {best_peer[1]:.3g}" if best_peer else "-"
             print(
-                f"| {problem} | {method} | {s['seeds']} | {' | '.join(cells[:-1])} "
-                f"| {cells[-1]} [{s['q25']:.3g}, {s['q75']:.3g}] | {s['cpu_model_mean']:.3f} "
-                f"| {peer} | {gap} |"
+                f"| {problem} | {method} | {s['seeds']} | {' | '.join(cells)} "
+                f"| {s['regret']:.3g} [{s['q25']:.3g}, {s['q75']:.3g}] "
+                f"| {s['cpu_model_mean']:.3f} | {peer} | {ratio} |"
             )
 
 
