@@ -108,3 +108,16 @@ def test_off_by_default_and_proposals_respect_the_region() -> None:
         space, [Objective(name="y")], [], Strategy(trust_region="off"), points, values, 1
     )
     assert "trust_region_length" not in off.info
+
+
+def test_optimizer_effort_is_higher_from_twenty_parameters_only() -> None:
+    def box(d: int) -> Space:
+        return Space.from_dict(
+            {f"x{i}": {"type": "continuous", "low": 0, "high": 1} for i in range(d)}
+        )
+
+    assert Strategy().optimizer_effort(box(6)) == (3, 256)
+    assert Strategy().optimizer_effort(box(19)) == (3, 256)
+    assert Strategy().optimizer_effort(box(20)) == (10, 1024)
+    assert Strategy(num_restarts=2, raw_samples=64).optimizer_effort(box(30)) == (2, 64)
+    assert Strategy(raw_samples=512).optimizer_effort(box(6)) == (3, 512)
