@@ -6,7 +6,7 @@ score. The DAP loss, the diversity filter and the inception memory follow REINVE
 settings come from a recipe of ``crucible.generator.recipes`` chosen by the objective
 (``rl_recipe="auto"``): one objective per stage (a PMO oracle, one scoring component) →
 ``oracle`` (σ 60, Adam 5e-4, inception replay, no filter); several components → ``design``
-(σ 60, Adam 5e-4, scaffold filter). What ``rl`` changes applies on top. Outputs in
+(σ 60, Adam 5e-4, scaffold filter, replay). What ``rl`` changes applies on top. Outputs in
 ``<artifacts_dir>/generator/reinforcement/<name>/``: ``summary_<stage>.csv`` (REINVENT's
 columns), ``stage_<n>.chkpt``, ``agent.prior``, ``scores.png`` and ``top_scored.csv``.
 
