@@ -21,7 +21,7 @@ from crucible.exceptions import InvalidInputError
 from crucible.space import Encoding, Space
 
 if TYPE_CHECKING:
-    from crucible.bo.campaign import Trial
+    from crucible.bo.trials import Trial
 
 __all__ = [
     "CVResult",

@@ -28,10 +28,9 @@ import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -52,6 +51,7 @@ from crucible.bo.strategy import (
     propose,
     reference_point,
 )
+from crucible.bo.trials import Trial, TrialStatus
 from crucible.design import check_count, make_design, point_key, validate_design
 from crucible.exceptions import (
     AlreadyExistsError,
@@ -78,7 +78,6 @@ __all__ = [
     "check_trial_id",
 ]
 
-TrialStatus = Literal["pending", "completed", "failed"]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 #: Most trials one :meth:`Campaign.suggest` call may ask for.
@@ -107,34 +106,6 @@ class CampaignConfig(BaseModel):
     def metrics(self) -> list[str]:
         """Metrics every observation must report."""
         return metric_names(self.objectives, self.constraints)
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One suggested or attached experiment.
-
-    Attributes:
-        number: Trial number within the campaign (0, 1, ...); the id used by
-            :meth:`Campaign.observe`.
-        params: Parameter name -> value.
-        status: ``pending``, ``completed`` or ``failed``.
-        values: Metric name -> value once completed.
-        source: ``design``, ``model`` or ``manual``.
-        batch: Which ``suggest`` call produced it (-1 for attached trials).
-        reason: Why it failed.
-        created_at: When it was suggested.
-        completed_at: When it was observed or marked failed.
-    """
-
-    number: int
-    params: dict[str, Any]
-    status: TrialStatus
-    values: dict[str, float] = field(default_factory=dict)
-    source: str = "model"
-    batch: int = 0
-    reason: str | None = None
-    created_at: datetime | None = None
-    completed_at: datetime | None = None
 
 
 def _now() -> datetime:
