@@ -131,6 +131,16 @@ def run_grid(
     return records
 
 
+def read_records(paths: str) -> list[dict[str, Any]]:
+    """The records of comma-separated JSONL files (``--summarize``), in file order."""
+    return [
+        json.loads(line)
+        for path in paths.split(",")
+        for line in Path(path).read_text().splitlines()
+        if line.strip()
+    ]
+
+
 def parse_seeds(text: str) -> list[int]:
     """``0-19`` (a range, both ends included) or ``0,3,7``."""
     if "-" in text:
@@ -340,12 +350,7 @@ def main() -> None:
     args = parser.parse_args()
     strategy = json.loads(args.strategy) if args.strategy else {}
     if args.summarize:
-        records = [
-            json.loads(line)
-            for path in args.summarize.split(",")
-            for line in Path(path).read_text().splitlines()
-            if line.strip()
-        ]
+        records = read_records(args.summarize)
         _print_table(_summarise(records))
         _print_high_dim(records)
         for subset in filter(None, args.seed_subsets.split(",")):

@@ -58,7 +58,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bo import parse_seeds, run_grid  # noqa: E402
+from bo import parse_seeds, read_records, run_grid  # noqa: E402
 
 N_INIT = 8
 WORKERS = 4
@@ -338,12 +338,7 @@ def main() -> None:
     parser.add_argument("--summarize", default="", help="comma-separated JSONL files to table")
     args = parser.parse_args()
     if args.summarize:
-        records = [
-            json.loads(line)
-            for path in args.summarize.split(",")
-            for line in Path(path).read_text().splitlines()
-            if line.strip()
-        ]
+        records = read_records(args.summarize)
     else:
         strategy = json.loads(args.strategy)
         problems = args.problems.split(",") if args.problems else PROBLEMS[args.scenario]
