@@ -1,4 +1,4 @@
-"""Noisy and asynchronous-parallel BO: Crucible vs Optuna (GPSampler, TPE, random search).
+"""Noisy and asynchronous-parallel BO: Crucible vs Optuna (GPSampler, TPE, random) and Ax.
 
 Two scenarios on the problems of ``crucible.bo.problems``, through the ask/tell adapters of
 ``benchmarks/bobench`` (the harness of ``benchmarks/bo.py``; 8 initial points) and
@@ -29,12 +29,18 @@ Two scenarios on the problems of ``crucible.bo.problems``, through the ask/tell 
   ``budget x 10 / 4``, the expected time to finish the budget).
 
 CPU seconds per ask are process CPU time (torch on one thread), mean over the model-based
-asks (after the 8 initial points). Ax is not run (it needs its own environment, see
-``docs/bo.md``).
+asks (after the 8 initial points). With ``--ax-python`` (an interpreter of a separate
+environment with ``ax-platform``, see ``docs/bo.md``) and ``ax`` among ``--methods``, Ax's
+default ``Client`` (8 initial points) runs in a subprocess of that interpreter
+(``bobench/adapters/ax_remote.py``; its CPU per ask is that process's): in ``async`` its
+asked, untold trials stay ``RUNNING`` and its generation strategy takes them as pending
+points; in ``noisy`` its recommendation is ``Client.get_best_parameterization()`` (model
+predictions, Ax's default: the in-sample arm with the best predicted objective).
 
     OMP_NUM_THREADS=1 nice -n 15 .venv/bin/python benchmarks/bo_scenarios.py noisy
         [--seeds 0-9] [--problems branin_noise5,...] [--methods crucible,optuna_gp,...]
         [--workers 2] [--strategy '{"noise_prior": "lognormal"}'] [--out X.jsonl]
+        [--methods ax --ax-python .ax-venv/bin/python]
     ... benchmarks/bo_scenarios.py async [--seeds 0-9] [--problems branin,hartmann6]
     ... benchmarks/bo_scenarios.py noisy --summarize a.jsonl,b.jsonl
 
@@ -84,16 +90,27 @@ def _bench_problem(name: str, seed: int) -> tuple[Any, Any]:
     problem = get_problem(name).with_seed(seed)
     base = problem.true_evaluator.__name__ if problem.true_evaluator else name
     bench = bench_problem(base)
-    bench.name, bench.budget = name, problem.budget
+    bench.name, bench.budget, bench.base_name = name, problem.budget, base
     bench.fn = lambda x: {"objective": problem.evaluator(x)["y"]}
     return bench, problem
 
 
-def _make(method: str, bench: Any, seed: int, strategy: dict[str, Any]) -> Any:
+def _make(method: str, bench: Any, seed: int, strategy: dict[str, Any], ax_python: str) -> Any:
+    if method == "ax":
+        from bobench.adapters.ax_remote import AxRemote
+
+        return AxRemote(bench, seed, n_init=N_INIT, python=ax_python)
     from bobench.adapters import make
 
     extra = {"strategy": strategy} if method == "crucible" and strategy else {}
     return make(method, bench, seed, n_init=N_INIT, **extra)
+
+
+def _ask(opt: Any) -> tuple[dict[str, Any], float]:
+    """One suggestion and its CPU seconds (an optimiser in another process reports its own)."""
+    c0 = time.process_time()
+    (params,) = opt.ask(1)
+    return params, getattr(opt, "last_ask_cpu", time.process_time() - c0)
 
 
 def _model_cpu(cpu: list[float]) -> float:
@@ -102,16 +119,17 @@ def _model_cpu(cpu: list[float]) -> float:
 
 
 # ---------------------------------------------------------------- noisy
-def run_noisy(method: str, name: str, seed: int, strategy: dict[str, Any]) -> dict[str, Any]:
+def run_noisy(
+    method: str, name: str, seed: int, strategy: dict[str, Any], ax_python: str = ""
+) -> dict[str, Any]:
     """One sequential run on a noisy problem; the recommended point scored by its true value."""
     bench, problem = _bench_problem(name, seed)
-    opt = _make(method, bench, seed, strategy)
+    opt = _make(method, bench, seed, strategy, ax_python)
     observed, points, cpu = [], [], []
     try:
         while len(observed) < problem.budget:
-            c0 = time.process_time()
-            (params,) = opt.ask(1)
-            cpu.append(time.process_time() - c0)
+            params, ask_cpu = _ask(opt)
+            cpu.append(ask_cpu)
             result = bench.evaluate(params)
             opt.tell([params], [result])
             observed.append(result["objective"])
@@ -152,22 +170,27 @@ def _noise_check(opt: Any, observed: list[float], noise_sd: float) -> dict[str, 
 
 
 def _recommendation(method: str, opt: Any, best_observed: dict[str, Any]) -> dict[str, Any]:
-    """Crucible: ``Campaign.recommend()``; Optuna: ``study.best_trial``; random: best observed."""
+    """Crucible: ``Campaign.recommend()``; Ax: ``Client.get_best_parameterization()`` (model
+    predictions, its default); Optuna: ``study.best_trial``; random: best observed."""
     if method == "crucible":
         return dict(opt.campaign.recommend().trial.params)
+    if method == "ax":
+        return opt.recommend()
     if hasattr(opt, "study"):
         return dict(opt.study.best_trial.params)
     return best_observed
 
 
 # ---------------------------------------------------------------- asynchronous
-def run_async(method: str, name: str, seed: int, strategy: dict[str, Any]) -> dict[str, Any]:
+def run_async(
+    method: str, name: str, seed: int, strategy: dict[str, Any], ax_python: str = ""
+) -> dict[str, Any]:
     """One discrete-event simulation with :data:`WORKERS` workers (see the module docstring)."""
     import numpy as np
 
     bench, problem = _bench_problem(name, seed)
     durations = np.random.default_rng(10_000 + seed).exponential(MEAN_TIME, problem.budget)
-    opt = _make(method, bench, seed, strategy)
+    opt = _make(method, bench, seed, strategy, ax_python)
     running: list[tuple[float, int, dict[str, Any]]] = []
     finished: list[tuple[float, float]] = []  # (time, value), in completion order
     cpu: list[float] = []
@@ -175,9 +198,8 @@ def run_async(method: str, name: str, seed: int, strategy: dict[str, Any]) -> di
     now = 0.0
 
     def ask() -> None:
-        c0 = time.process_time()
-        (params,) = opt.ask(1)
-        cpu.append(time.process_time() - c0)
+        params, ask_cpu = _ask(opt)
+        cpu.append(ask_cpu)
         pending_at_ask.append(len(running))
         k = len(cpu) - 1
         heapq.heappush(running, (now + float(durations[k]), k, params))
@@ -229,17 +251,17 @@ def regret_at_time(record: dict[str, Any], t: float) -> float:
 
 
 # ---------------------------------------------------------------- grid and report
-def _run(job: tuple[str, str, str, int, dict[str, Any]]) -> dict[str, Any]:
+def _run(job: tuple[str, str, str, int, dict[str, Any], str]) -> dict[str, Any]:
     os.environ["OMP_NUM_THREADS"] = "1"
     with contextlib.suppress(OSError):
         os.nice(15)
     import torch
 
     torch.set_num_threads(1)
-    scenario, method, problem, seed, strategy = job
+    scenario, method, problem, seed, strategy, ax_python = job
     started = time.perf_counter()
     run = run_noisy if scenario == "noisy" else run_async
-    record = run(method, problem, seed, strategy)
+    record = run(method, problem, seed, strategy, ax_python)
     record["wall_s"] = time.perf_counter() - started
     return record
 
@@ -334,6 +356,11 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--strategy", default="{}", help="JSON Strategy overrides (crucible)")
+    parser.add_argument(
+        "--ax-python",
+        default="",
+        help="interpreter with ax-platform (e.g. .ax-venv/bin/python); runs method 'ax'",
+    )
     parser.add_argument("--out", default="")
     parser.add_argument("--summarize", default="", help="comma-separated JSONL files to table")
     args = parser.parse_args()
@@ -343,7 +370,7 @@ def main() -> None:
         strategy = json.loads(args.strategy)
         problems = args.problems.split(",") if args.problems else PROBLEMS[args.scenario]
         jobs = [
-            (args.scenario, m, p, s, strategy)
+            (args.scenario, m, p, s, strategy, args.ax_python)
             for p in problems
             for m in args.methods.split(",")
             for s in parse_seeds(args.seeds)
