@@ -24,6 +24,7 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/generator.py [--sections sampling,train,rl,tl,pmo,screen]
         [--seeds 0,1,2] [--pmo-calls 5000] [--oracles qed,zaleplon_mpo,...|all]
+        [--prior PATH]   # pmo and screen sections from another prior (e.g. broad_prior.py's)
 """
 
 from __future__ import annotations
@@ -256,7 +257,14 @@ PMO_STRATEGY: dict[str, float] = {}
 PMO_FILTER: list[DiversityFilterConfig | None] = [DiversityFilterConfig()]
 PMO_INCEPTION: list[InceptionConfig | None] = [None]
 PMO_DUPLICATES: list[Literal["score_zero", "drop"]] = ["score_zero"]
-PMO_RUN: dict[str, Any] = {"preset": "", "max_steps": 10_000, "jsonl": ""}
+PMO_RUN: dict[str, Any] = {
+    "preset": "", "max_steps": 10_000, "jsonl": "", "prior": DEFAULT_PRIOR_PATH
+}  # fmt: skip
+
+
+def run_prior() -> GenerativeModel:
+    """The prior of the PMO and screening runs (``--prior``; the shipped one by default)."""
+    return load_model(PMO_RUN["prior"])
 
 
 def pmo_config(calls: int, seed: int) -> ReinforcementConfig:
@@ -276,7 +284,7 @@ def pmo_config(calls: int, seed: int) -> ReinforcementConfig:
 
 def pmo_run(scorer: Any, config: ReinforcementConfig) -> tuple[list[float], int]:
     """Scores of unique molecules in call order, and the steps taken, for one RL run."""
-    prior = load_model(DEFAULT_PRIOR_PATH)
+    prior = run_prior()
     steps = PMO_RUN["max_steps"]
     with tempfile.TemporaryDirectory() as folder:
         learner = StagedLearning(prior, prior.clone(), config, folder)
@@ -312,7 +320,7 @@ def record_run(row: dict[str, Any]) -> None:
 
 
 def bench_pmo(seeds: list[int], calls: int, names: list[str]) -> None:
-    print(f"\n== PMO AUC top-10, shipped prior, seeds {seeds} ==")
+    print(f"\n== PMO AUC top-10, prior {Path(PMO_RUN['prior']).name}, seeds {seeds} ==")
     budgets = sorted({min(2000, calls), min(5000, calls), calls})
     for name in names:
         scorer = build_oracle(name)
@@ -336,6 +344,7 @@ def bench_pmo(seeds: list[int], calls: int, names: list[str]) -> None:
                 "cpu_s_per_1000_calls": round(1000 * seconds / len(scores), 1),
                 "pmo_reinvent": reference(name), "preset": PMO_RUN["preset"] or "flags",
                 "max_steps": PMO_RUN["max_steps"], "config": config.model_dump(mode="json"),
+                "prior": Path(PMO_RUN["prior"]).name,
                 "commit": commit(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                               time.gmtime()),
             })  # fmt: skip
@@ -346,12 +355,12 @@ def bench_pmo(seeds: list[int], calls: int, names: list[str]) -> None:
 
 
 def prior_screen(seed: int, count: int, batch: int = 500) -> tuple[list[str], float, int]:
-    """The shipped prior's first ``count`` unique valid canonical SMILES, in sampling order.
+    """The run prior's first ``count`` unique valid canonical SMILES, in sampling order.
 
     Returns:
         The SMILES, the sampling + canonicalisation CPU-s, and how many samples were drawn.
     """
-    prior = load_model(DEFAULT_PRIOR_PATH)
+    prior = run_prior()
     torch.manual_seed(seed)
     unique: dict[str, None] = {}
     drawn = 0
@@ -380,6 +389,15 @@ def bench_screen(seeds: list[int], calls: int, names: list[str]) -> None:
             cost, scores = cpu_seconds(lambda o=oracle, s=smiles: o(s))
             scoring_seconds[name] += cost
             aucs[name].append(auc_top_k(list(scores), calls))
+            record_run({
+                "section": "screen", "oracle": name, "seed": seed, "budget": calls,
+                "calls": len(smiles), "samples": drawn,
+                "auc_top10": {str(calls): round(aucs[name][-1], 4)},
+                "top1": round(max(scores), 4), "scoring_cpu_s": round(cost, 1),
+                "sampling_cpu_s": round(seconds, 1), "pmo_reinvent": reference(name),
+                "prior": Path(PMO_RUN["prior"]).name, "commit": commit(),
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            })  # fmt: skip
             print(f"      {name:<24} AUC top-10 {aucs[name][-1]:.3f}, top-1 {max(scores):.3f}, "
                   f"scoring {cost:.1f} CPU-s", flush=True)  # fmt: skip
     print(f"\n| oracle | {' | '.join(f'seed {s}' for s in seeds)} | mean | PMO REINVENT "
@@ -397,6 +415,7 @@ def pmo_table(path: str, names: list[str], budget: int = 10_000) -> None:
     import json
 
     rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    rows = [row for row in rows if row.get("section", "pmo") == "pmo"]
     print("| oracle | seeds | AUC top-10 per seed | mean | PMO REINVENT | screening | "
           "calls reached | CPU-s per 1,000 calls |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
@@ -445,7 +464,8 @@ def configure_pmo_flags(args: argparse.Namespace) -> None:
         print("   (inception replay: memory 50, 10 per step)")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sections", default="sampling,train,rl,tl,pmo")
     parser.add_argument("--seeds", default="0,1,2")
@@ -491,9 +511,25 @@ def main() -> None:
     parser.add_argument(
         "--max-steps", type=int, default=10_000, help="step cap of a PMO run (CPU bound)"
     )
-    parser.add_argument("--jsonl", default="", help="append each finished PMO run here")
+    parser.add_argument(
+        "--jsonl", default="", help="append each finished PMO run (and screening result) here"
+    )
+    parser.add_argument(
+        "--prior",
+        type=Path,
+        default=DEFAULT_PRIOR_PATH,
+        help="prior of the pmo and screen sections (default: the shipped MOSES prior)",
+    )
     parser.add_argument("--small-steps", type=int, default=400)
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.prior.is_file():
+        parser.error(f"--prior: no file at {str(args.prior)!r}; give a .prior file")
+    PMO_RUN.update(prior=args.prior, jsonl=args.jsonl)
     sections = set(args.sections.split(","))
     oracles = list(ORACLE_NAMES) if args.oracles == "all" else args.oracles.split(",")
     unknown = sorted(set(oracles) - set(ORACLE_NAMES))
@@ -501,7 +537,7 @@ def main() -> None:
         parser.error(f"--oracles: unknown {unknown}; use 'all' or some of {list(ORACLE_NAMES)}")
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"prior {DEFAULT_PRIOR_PATH.name}")  # fmt: skip
+          f"prior {args.prior.name}")  # fmt: skip
     if "sampling" in sections:
         bench_sampling()
     if "train" in sections:
@@ -518,7 +554,7 @@ def main() -> None:
     if "screen" in sections:
         bench_screen(seeds, args.pmo_calls, oracles)
     if "pmo" in sections:
-        PMO_RUN.update(preset=args.preset or "", max_steps=args.max_steps, jsonl=args.jsonl)
+        PMO_RUN.update(preset=args.preset or "", max_steps=args.max_steps)
         if args.preset:
             print(f"   (preset {args.preset}: {pmo_config(args.pmo_calls, 0).model_dump()})")
         else:
