@@ -113,7 +113,10 @@ def mw_profile(smiles: Sequence[str]) -> dict[str, object]:
     """Validity and the molecular-weight histogram (``MW_BINS``) of ``smiles``."""
     import numpy as np
 
-    weights = [w for w in (molecular_weight(s) for s in smiles) if w is not None]
+    from crucible.data.standardise import quiet_rdkit
+
+    with quiet_rdkit():
+        weights = [w for w in (molecular_weight(s) for s in smiles) if w is not None]
     counts, _ = np.histogram(weights, bins=MW_BINS)
     share = {f"{lo}-{hi}": round(c / max(len(weights), 1), 3)
              for lo, hi, c in zip(MW_BINS, MW_BINS[1:], counts, strict=False)}  # fmt: skip
