@@ -72,16 +72,61 @@ def molecular_weight(smiles: str) -> float | None:
     return None if mol is None else float(Descriptors.MolWt(mol))
 
 
+def standardise_one(smiles: str) -> str | None:
+    """``smiles`` standardised as the corpus is (no stereo), or None."""
+    from crucible.data.standardise import StandardiseOptions, standardise_smiles
+
+    return standardise_smiles(smiles, StandardiseOptions(remove_stereo=True))[0]
+
+
+def oracle_targets() -> list[str]:
+    """The PMO oracles' reference molecules (rediscovery, similarity, MPO and hop targets)."""
+    from crucible.generator.oracles import REFERENCE_SMILES
+
+    return list(REFERENCE_SMILES.values())
+
+
+class TargetFilter:
+    """Flags molecules whose ECFP4 (Morgan radius 2, 2,048 bits) Tanimoto similarity to any
+    target exceeds ``threshold`` (GuacaMol's hold-out rule: 0.323 to its benchmark targets)."""
+
+    def __init__(self, targets: Sequence[str], threshold: float) -> None:
+        self.threshold = threshold
+        self.targets = [self._fingerprint(s) for s in targets]
+
+    @staticmethod
+    def _fingerprint(smiles: str) -> object:
+        from rdkit import Chem
+        from rdkit.Chem import rdFingerprintGenerator
+
+        generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+        return generator.GetFingerprint(Chem.MolFromSmiles(smiles))
+
+    def too_similar(self, smiles: str) -> bool:
+        """Whether ``smiles`` is closer than the threshold to a target."""
+        from rdkit import DataStructs
+
+        if not self.targets:
+            return False
+        similarity = DataStructs.BulkTanimotoSimilarity(self._fingerprint(smiles), self.targets)
+        return max(similarity) > self.threshold
+
+
 def clean(
-    smiles: Sequence[str], vocabulary: Vocabulary, max_mw: float, min_mw: float
+    smiles: Sequence[str],
+    vocabulary: Vocabulary,
+    max_mw: float,
+    min_mw: float,
+    targets: TargetFilter | None = None,
 ) -> tuple[list[str], dict[str, int]]:
     """Standardise (ChEMBL pipeline, parent, neutral, no stereo), keep the SMILES the
-    prior's vocabulary encodes with ``min_mw`` ≤ MW ≤ ``max_mw``; count what was dropped."""
+    prior's vocabulary encodes with ``min_mw`` ≤ MW ≤ ``max_mw`` that ``targets`` does not
+    flag; count what was dropped."""
     from crucible.data.standardise import StandardiseOptions, standardise_many
 
     options = StandardiseOptions(remove_stereo=True)
     kept: list[str] = []
-    dropped = {"standardisation": 0, "vocabulary": 0, "molecular_weight": 0}
+    dropped = {"standardisation": 0, "vocabulary": 0, "molecular_weight": 0, "near_target": 0}
     for canonical, _reason in standardise_many(smiles, options):
         if canonical is None:
             dropped["standardisation"] += 1
@@ -89,19 +134,25 @@ def clean(
             dropped["vocabulary"] += 1
         elif not min_mw <= (molecular_weight(canonical) or 0.0) <= max_mw:
             dropped["molecular_weight"] += 1
+        elif targets is not None and targets.too_similar(canonical):
+            dropped["near_target"] += 1
         else:
             kept.append(canonical)
     return kept, dropped
 
 
 def build_corpus(
-    sources: dict[str, list[str]], vocabulary: Vocabulary, max_mw: float = 600, min_mw: float = 150
+    sources: dict[str, list[str]],
+    vocabulary: Vocabulary,
+    max_mw: float = 600,
+    min_mw: float = 150,
+    targets: TargetFilter | None = None,
 ) -> tuple[list[tuple[str, str]], dict[str, dict[str, int]]]:
     """Cleaned, deduplicated ``(smiles, source)`` rows (first source wins) and counts."""
     rows: dict[str, str] = {}
     report: dict[str, dict[str, int]] = {}
     for source, smiles in sources.items():
-        kept, dropped = clean(smiles, vocabulary, max_mw, min_mw)
+        kept, dropped = clean(smiles, vocabulary, max_mw, min_mw, targets)
         before = len(rows)
         for text in kept:
             rows.setdefault(text, source)
@@ -144,7 +195,8 @@ def command_corpus(args: argparse.Namespace) -> None:
 
     vocabulary = load_model(DEFAULT_PRIOR_PATH).vocabulary
     sources = source_smiles(args.moses, args.egfr, args.seed)
-    rows, report = build_corpus(sources, vocabulary, args.max_mw)
+    targets = TargetFilter(oracle_targets(), args.max_target_similarity)
+    rows, report = build_corpus(sources, vocabulary, args.max_mw, targets=targets)
     write_corpus(rows, Path(args.out))
     profile = mw_profile([s for s, _ in rows])
     print(json.dumps({"sources": report, "corpus": len(rows), "profile": profile}, indent=1))
@@ -223,6 +275,13 @@ def parser() -> argparse.ArgumentParser:
     corpus.add_argument("--moses", type=int, default=2500, help="MOSES SMILES sampled")
     corpus.add_argument("--egfr", type=int, default=4000, help="EGFR ligands sampled")
     corpus.add_argument("--max-mw", type=float, default=600.0)
+    corpus.add_argument(
+        "--max-target-similarity",
+        type=float,
+        default=0.323,
+        help="drop molecules with ECFP4 Tanimoto above this to a PMO oracle's reference "
+        "molecule (GuacaMol's hold-out threshold; 1 keeps them all)",
+    )
     corpus.add_argument("--seed", type=int, default=0)
     train = sub.add_parser("train", help="fine-tune the shipped prior on the corpus")
     train.add_argument("corpus")

@@ -50,7 +50,21 @@ def test_clean_standardises_and_filters(broad: ModuleType) -> None:
     ]
     kept, dropped = broad.clean(smiles, VOCABULARY, max_mw=600, min_mw=50)
     assert kept == ["CC(N)C(=O)O", "CC(=O)Nc1ccc(O)cc1"]
-    assert dropped == {"standardisation": 1, "vocabulary": 1, "molecular_weight": 1}
+    assert dropped == {
+        "standardisation": 1, "vocabulary": 1, "molecular_weight": 1, "near_target": 0
+    }  # fmt: skip
+
+
+def test_clean_drops_molecules_near_an_oracle_target(broad: ModuleType) -> None:
+    ranolazine = "COc1ccccc1OCC(O)CN1CCN(CC(=O)Nc2c(C)cccc2C)CC1"
+    assert ranolazine in {broad.standardise_one(s) for s in broad.oracle_targets()}
+    targets = broad.TargetFilter(broad.oracle_targets(), 0.323)
+    vocabulary = Vocabulary.from_smiles([ranolazine, "CC(=O)Nc1ccc(O)cc1"])
+    smiles = [ranolazine, ranolazine.replace("OC", "OCC", 1), "CC(=O)Nc1ccc(O)cc1"]
+    kept, dropped = broad.clean(smiles, vocabulary, 600, 50, targets)
+    assert kept == ["CC(=O)Nc1ccc(O)cc1"] and dropped["near_target"] == 2
+    keep_all = broad.TargetFilter(broad.oracle_targets(), 1.0)
+    assert len(broad.clean(smiles, vocabulary, 600, 50, keep_all)[0]) == 3
 
 
 def test_build_corpus_deduplicates_across_sources(broad: ModuleType) -> None:
