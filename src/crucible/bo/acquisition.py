@@ -32,7 +32,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from crucible._imports import require
-from crucible.bo.fast import FastPosterior, accelerate
+from crucible.bo.fast import (
+    FastPosterior,
+    accelerate,
+    attach_numpy_logehvi,
+    numpy_logehvi_of,
+)
 from crucible.exceptions import ConfigurationError, InvalidInputError
 
 __all__ = [
@@ -120,6 +125,11 @@ class AcquisitionContext:
     def analytic_constrained_ok(self) -> bool:
         """Whether the analytic constrained LogEI applies (q=1, one objective)."""
         return self.q == 1 and self.X_pending is None and self.n_objectives == 1
+
+    @property
+    def logehvi_ok(self) -> bool:
+        """Whether several objectives may take the NumPy LogEHVI path (q=1, nothing pending)."""
+        return self.q == 1 and self.X_pending is None and self.fast_posterior
 
     def feasible(self) -> np.ndarray:
         """Boolean mask (``n``) of observations that satisfy every outcome constraint."""
@@ -210,6 +220,46 @@ def _believer_logei(ctx: AcquisitionContext) -> Any:
 def _analytic(acqf: Any, ctx: AcquisitionContext) -> Any:
     """An analytic acquisition, with the fast GP posterior when enabled and exact."""
     return accelerate(acqf) if ctx.fast_posterior else acqf
+
+
+#: ``qLogNoisyExpectedHypervolumeImprovement``'s smoothing (its defaults), kept by the
+#: NumPy LogEHVI path: fatmoid temperature of the constraints, fat-max temperature.
+_NEHVI_ETA, _NEHVI_TAU_MAX = 1e-3, 1e-3
+
+
+def _numpy_logehvi(ctx: AcquisitionContext) -> Any:
+    """BoTorch's qLogEHVI over the posterior-mean front with a NumPy evaluator, or None.
+
+    The front is the Pareto front of the GP's posterior means at the feasible observed
+    points, the plug-in counterpart of qLogNEHVI's integral over the unknown front (and
+    of the single-objective ``posterior_mean`` incumbent): where the GP interpolates
+    (noiseless experiments) it is the observed front. Cells: BoTorch's
+    ``FastNondominatedPartitioning`` against the reference point; values and gradients
+    from :class:`~crucible.bo.fast.ehvi.NumpyLogEHVI`.
+    """
+    torch = require("torch")
+    mo = require("botorch.acquisition.multi_objective.logei")
+    boxes = require("botorch.utils.multi_objective.box_decompositions.non_dominated")
+    fast = FastPosterior.from_model(ctx.model)
+    if fast is None:
+        return None
+    with torch.no_grad():
+        baseline = torch.as_tensor(ctx.X_baseline, dtype=torch.float64)
+        mean = fast.mean_variance(baseline[torch.as_tensor(ctx.feasible())])[0]
+    ref_point = torch.as_tensor(ctx.ref_point, dtype=torch.float64)
+    front = mean[:, : ctx.n_objectives]
+    partitioning = boxes.FastNondominatedPartitioning(ref_point=ref_point, Y=front)
+    acqf = mo.qLogExpectedHypervolumeImprovement(
+        ctx.model,
+        ref_point=ref_point.tolist(),
+        partitioning=partitioning,
+        sampler=ctx.sampler(),
+        objective=ctx.objective(),
+        constraints=ctx.constraint_callables(),
+        eta=_NEHVI_ETA,
+        tau_max=_NEHVI_TAU_MAX,
+    )
+    return acqf if numpy_logehvi_of(attach_numpy_logehvi(acqf, fast)) is not None else None
 
 
 class Acquisition(abc.ABC):
@@ -357,6 +407,8 @@ class LogNEHVI(Acquisition):
         mo = require("botorch.acquisition.multi_objective.logei")
         if ctx.ref_point is None:
             raise InvalidInputError("ref_point", "is missing", "set objective thresholds")
+        if ctx.logehvi_ok and (fast := _numpy_logehvi(ctx)) is not None:
+            return fast
         return mo.qLogNoisyExpectedHypervolumeImprovement(
             ctx.model,
             ref_point=torch.as_tensor(ctx.ref_point, dtype=torch.float64).tolist(),

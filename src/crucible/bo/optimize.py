@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from crucible._imports import require
-from crucible.bo.fast import maximize_batched, numpy_logei_of
+from crucible.bo.fast import maximize_batched, numpy_acquisition_of
 from crucible.bo.trust_region import TrustRegion
 from crucible.space import CategoricalParameter, Encoding, IntegerParameter, Space
 
@@ -134,7 +134,7 @@ def _as_tensor(rows: list[np.ndarray]) -> Any:
 
 def _evaluate(acqf: Any, candidates: np.ndarray, chunk: int = 1024) -> np.ndarray:
     """Acquisition values of ``n x d`` candidates (each a q=1 batch), shape ``n``."""
-    evaluator = numpy_logei_of(acqf)
+    evaluator = numpy_acquisition_of(acqf)
     if evaluator is not None:
         return np.concatenate(
             [
@@ -293,7 +293,7 @@ def _local_search(
         (torch.tensor(idx), torch.tensor(coef, dtype=torch.float64), rhs)
         for idx, coef, rhs in space.inequality_constraints(encoding)
     ] or None
-    evaluator = numpy_logei_of(acqf)
+    evaluator = numpy_acquisition_of(acqf)
     lower_np, upper_np = search_bounds(space, encoding, options.region)
     if evaluator is not None and inequality is None:
         Xg, vg = maximize_batched(

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from crucible._imports import require
-from crucible.bo.fast import mll_loss, numpy_closure
+from crucible.bo.fast import mll_loss, numpy_batched_optimizer, numpy_closure
 from crucible.exceptions import InvalidInputError
 
 #: Format tag of :meth:`RandomForestSurrogate.to_bytes` blobs.
@@ -139,7 +139,9 @@ class GPSurrogate(Surrogate):
             BoTorch's dimension-scaled lengthscale prior (continuous columns).
         refit_maxiter: Iterations when warm-started (the previous optimum is close).
         fast: Fit with :func:`crucible.bo.fast.mll_loss` (same loss and gradients as
-            BoTorch's default closure, without GPyTorch's overhead).
+            BoTorch's default closure, without GPyTorch's overhead), in NumPy where
+            supported (:func:`crucible.bo.fast.numpy_closure` for one output,
+            :func:`crucible.bo.fast.numpy_batched_optimizer` for several).
         noise_prior: Prior of the noise variance, ``gamma`` or ``lognormal``.
         pessimistic_outputs: How many leading outputs get a pessimistic prior mean: their
             constant mean is pinned at the lowest standardised training value instead of
@@ -227,9 +229,13 @@ class GPSurrogate(Surrogate):
         if loss is not None:
             mll.compute_custom_loss = loss  # used by BoTorch's get_loss_closure
         closure = numpy_closure(mll) if self.fast else None
+        batched = numpy_batched_optimizer(mll) if self.fast else None
         try:
             botorch.fit.fit_gpytorch_mll(
-                mll, closure=closure, optimizer_kwargs={"options": {"maxiter": maxiter}}
+                mll,
+                closure=closure,
+                optimizer_kwargs={"options": {"maxiter": maxiter}},
+                **({"optimizer": batched} if batched is not None else {}),
             )
         except Exception:  # ill-conditioned warm start: refit from the defaults
             model = self._build(X, Y)

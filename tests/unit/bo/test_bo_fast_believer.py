@@ -146,7 +146,7 @@ def test_believer_logei_equals_botorch_logei_on_the_conditioned_model(kernel: st
     acqf = make_acquisition("logei").build(ctx)
     assert type(acqf) is analytic.LogExpectedImprovement
     evaluator = numpy_logei_of(acqf)
-    assert evaluator is not None and evaluator.X.shape[0] == len(X) + 3
+    assert evaluator is not None and evaluator.gp.X.shape[0] == len(X) + 3
     with torch.no_grad():
         pending_mean = float(model.posterior(P).mean.max())
         conditioned = model.condition_on_observations(P, model.posterior(P).mean)

@@ -207,7 +207,8 @@ def test_default_gp_gets_every_fast_path() -> None:
     assert single.posterior and single.loss and single.numpy_loss
     assert single.numpy_kernel == "matern52" and not single.scaled
     double = model_support(_fitted(n_outputs=2).model)
-    assert double.posterior and double.loss and double.numpy_kernel is None
+    assert double.posterior and double.loss and double.numpy_loss  # batched NumPy fit
+    assert double.numpy_kernel == "matern52"  # NumPy posterior of each output (LogEHVI)
 
 
 def test_internals_list_names_each_module_once_per_attribute() -> None:

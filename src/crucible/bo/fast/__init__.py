@@ -11,8 +11,14 @@ formulas, optimisers and fitting routines run unchanged:
 * :mod:`~crucible.bo.fast.logei`: :class:`NumpyLogEI`, analytic LogEI and its input
   gradient in NumPy, driven by :func:`~crucible.bo.fast.lbfgsb.maximize_batched`
   (BoTorch's batched L-BFGS-B);
+* :mod:`~crucible.bo.fast.ehvi`: :class:`NumpyLogEHVI`, Monte-Carlo LogEHVI of one
+  candidate over a fixed box decomposition (several objectives) and its input gradient,
+  in NumPy; :mod:`~crucible.bo.fast.numpy_gp`: :class:`NumpyGP`, the posterior moments
+  and their input gradients both NumPy acquisitions use;
 * :mod:`~crucible.bo.fast.mll`: :func:`numpy_closure`, the negative MLL and its
-  closed-form gradient in NumPy, handed to ``fit_gpytorch_mll`` as its closure;
+  closed-form gradient in NumPy, handed to ``fit_gpytorch_mll`` as its closure (one
+  output), and :func:`numpy_batched_optimizer`, BoTorch's independent per-output fit of a
+  batched multi-output GP on the same NumPy losses;
 * :mod:`~crucible.bo.fast.acquisition`: :func:`accelerate` swaps them into an analytic
   acquisition.
 
@@ -26,23 +32,37 @@ fallback); ``pyproject.toml`` bounds botorch and gpytorch below their next minor
 ``docs/bo.md`` says how to upgrade. Importing this package loads neither torch nor BoTorch.
 """
 
-from crucible.bo.fast.acquisition import accelerate
+from crucible.bo.fast.acquisition import accelerate, numpy_acquisition_of
+from crucible.bo.fast.ehvi import (
+    NumpyLogEHVI,
+    attach_numpy_logehvi,
+    numpy_logehvi,
+    numpy_logehvi_of,
+)
 from crucible.bo.fast.lbfgsb import maximize_batched
 from crucible.bo.fast.logei import NumpyLogEI, numpy_logei, numpy_logei_of
-from crucible.bo.fast.mll import numpy_closure
+from crucible.bo.fast.mll import numpy_batched_optimizer, numpy_closure
+from crucible.bo.fast.numpy_gp import NumpyGP
 from crucible.bo.fast.posterior import FastPosterior, fast_posterior_of, mll_loss
 from crucible.bo.fast.support import Support, model_support, verify_internals
 
 __all__ = [
     "FastPosterior",
+    "NumpyGP",
+    "NumpyLogEHVI",
     "NumpyLogEI",
     "Support",
     "accelerate",
+    "attach_numpy_logehvi",
     "fast_posterior_of",
     "maximize_batched",
     "mll_loss",
     "model_support",
+    "numpy_acquisition_of",
+    "numpy_batched_optimizer",
     "numpy_closure",
+    "numpy_logehvi",
+    "numpy_logehvi_of",
     "numpy_logei",
     "numpy_logei_of",
     "verify_internals",

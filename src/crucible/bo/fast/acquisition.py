@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
-from crucible.bo.fast.logei import numpy_logei
+from crucible.bo.fast.ehvi import numpy_logehvi_of
+from crucible.bo.fast.lbfgsb import NumpyAcquisition
+from crucible.bo.fast.logei import numpy_logei, numpy_logei_of
 from crucible.bo.fast.posterior import FastPosterior
 
 if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction
 
-__all__ = ["accelerate"]
+__all__ = ["accelerate", "numpy_acquisition_of"]
 
 _A = TypeVar("_A", bound="AcquisitionFunction")
 
@@ -48,3 +50,14 @@ def accelerate(acqf: _A, fast: FastPosterior | None = None) -> _A:
         # None unless LogEI on a supported GP
         object.__setattr__(acqf, "numpy_logei", numpy_logei(acqf))
     return acqf
+
+
+def numpy_acquisition_of(acqf: object) -> NumpyAcquisition | None:
+    """The NumPy evaluator attached to ``acqf`` (LogEI or LogEHVI), or None.
+
+    :func:`accelerate` attaches a :class:`~crucible.bo.fast.logei.NumpyLogEI`,
+    :func:`~crucible.bo.fast.ehvi.attach_numpy_logehvi` a
+    :class:`~crucible.bo.fast.ehvi.NumpyLogEHVI`; the optimiser evaluates and maximises
+    either without torch.
+    """
+    return numpy_logei_of(acqf) or numpy_logehvi_of(acqf)

@@ -31,17 +31,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from crucible._imports import require
+from crucible.bo.fast.numpy_gp import NumpyGP
 from crucible.bo.fast.posterior import fast_posterior_of
-from crucible.bo.fast.support import model_support
 
 if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction
 
-    from crucible.bo.fast.posterior import FastPosterior
-
 __all__ = ["NumpyLogEI", "log_ei_helper", "numpy_logei", "numpy_logei_of"]
 
-_SQRT5 = math.sqrt(5.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _LOG_SQRT_PI_DIV_2 = 0.5 * math.log(math.pi / 2)
 _NEG_INV_SQRT_EPS = -1e6  # float64, as BoTorch's _log_ei_helper
@@ -68,68 +65,31 @@ class NumpyLogEI:
     """LogEI value and input gradient of a fitted single-output GP (see module docstring).
 
     Args:
-        fast: The acquisition's :class:`~crucible.bo.fast.posterior.FastPosterior`.
+        gp: The model's posterior in NumPy (one output).
         best_f: The incumbent (maximisation, original outcome units).
-        lengthscale: ARD lengthscales, ``d``.
-        outputscale: Kernel output scale (1 without a ``ScaleKernel``).
-        matern: Matern-5/2 (True) or RBF (False).
     """
 
-    def __init__(
-        self,
-        fast: FastPosterior,
-        best_f: float,
-        lengthscale: np.ndarray,
-        outputscale: float,
-        matern: bool,
-    ) -> None:
-        self.X = fast.train_X[0].numpy()  # n x d
-        self.L = fast.L[0].numpy()  # n x n, lower
-        self.alpha = fast.alpha[0, :, 0].numpy()  # n
-        self.constant = float(fast.constant.reshape(-1)[0])
-        self.y_mean = float(fast.y_mean.reshape(-1)[0])
-        self.y_std = float(fast.y_std.reshape(-1)[0])
+    def __init__(self, gp: NumpyGP, best_f: float) -> None:
+        self.gp = gp
         self.best_f = float(best_f)
-        self.inv_ls2 = 1.0 / lengthscale**2
-        self.outputscale = outputscale
-        self.matern = matern
 
-    def _kernel_and_grad(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``k(x, X)`` (``b x n``) and ``∂k/∂x`` (``b x n x d``)."""
-        diff = x[:, None, :] - self.X[None, :, :]  # b x n x d
-        scaled = diff * self.inv_ls2
-        r2 = np.einsum("bnd,bnd->bn", diff, scaled)
-        if self.matern:
-            r = np.sqrt(r2)
-            e = np.exp(-_SQRT5 * r)
-            k = (1 + _SQRT5 * r + 5.0 / 3.0 * r2) * e
-            dk_factor = -(5.0 / 3.0) * (1 + _SQRT5 * r) * e
-        else:
-            k = np.exp(-0.5 * r2)
-            dk_factor = -k
-        k = self.outputscale * k
-        return k, (self.outputscale * dk_factor)[:, :, None] * scaled
+    @property
+    def outputscale(self) -> float:
+        """The kernel's output scale (1 without a ``ScaleKernel``)."""
+        return float(self.gp.outputscale[0])
 
     def __call__(self, x: np.ndarray, grad: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """LogEI at ``x`` (``b x d``) and, when ``grad``, its gradient (``b x d``)."""
-        linalg = require("scipy.linalg")
         special = require("scipy.special")
-        x = np.atleast_2d(np.asarray(x, dtype=float))
-        k, dk = self._kernel_and_grad(x)
-        v = linalg.solve_triangular(self.L, k.T, lower=True, check_finite=False)  # n x b
-        mean = (self.constant + k @ self.alpha) * self.y_std + self.y_mean
-        var_raw = (self.outputscale - np.einsum("nb,nb->b", v, v)) * self.y_std**2
-        var = np.maximum(var_raw, 1e-10)
+        moments = self.gp(x, grad=grad)
+        mean, var = moments.mean[:, 0], moments.var[:, 0]
         sigma = np.sqrt(var)
         u = (mean - self.best_f) / sigma
         h = log_ei_helper(u)
         value = h + np.log(sigma)
-        if not grad:
+        if moments.dmean is None or moments.dvar is None:
             return value, None
-        w = linalg.solve_triangular(self.L, v, lower=True, trans="T", check_finite=False)
-        dmean = np.einsum("n,bnd->bd", self.alpha, dk) * self.y_std
-        dvar = -2.0 * np.einsum("nb,bnd->bd", w, dk) * self.y_std**2
-        dvar[var_raw < 1e-10] = 0.0
+        dmean, dvar = moments.dmean[:, 0], moments.dvar[:, 0]
         dsigma = dvar / (2.0 * sigma[:, None])
         dh_du = np.exp(special.log_ndtr(u) - h)
         du = (dmean - u[:, None] * dsigma) / sigma[:, None]
@@ -146,17 +106,12 @@ def numpy_logei(acqf: AcquisitionFunction) -> NumpyLogEI | None:
     fast = fast_posterior_of(acqf)
     if type(acqf) is not LogExpectedImprovement or fast is None or not acqf.maximize:
         return None
-    found = model_support(acqf.model)
-    if found.numpy_kernel is None:
+    if fast.n_outputs != 1:
         return None
-    kernel, outputscale = fast.kernel, 1.0
-    if found.scaled:
-        outputscale = float(kernel.outputscale.detach().reshape(-1)[0])
-        kernel = kernel.base_kernel
-    lengthscale = kernel.lengthscale.detach().reshape(-1).numpy().astype(float)
-    best_f = float(acqf.get_buffer("best_f").reshape(-1)[0])
-    matern = found.numpy_kernel == "matern52"
-    return NumpyLogEI(fast, best_f, lengthscale, outputscale, matern)
+    gp = NumpyGP.from_posterior(fast, acqf.model)
+    if gp is None:
+        return None
+    return NumpyLogEI(gp, float(acqf.get_buffer("best_f").reshape(-1)[0]))
 
 
 def numpy_logei_of(acqf: object) -> NumpyLogEI | None:

@@ -17,9 +17,11 @@ against BoTorch's closure.
 
 Supported where :func:`crucible.bo.fast.support.model_support` says ``numpy_loss`` (else
 :func:`numpy_closure` returns ``None`` and the caller keeps the torch path): a
-single-output ``SingleTaskGP`` with a ``Standardize`` (or no) outcome transform, no input
-transform, a Gaussian likelihood, a constant (or zero) mean, and an ARD RBF or
-Matern-5/2 kernel without a scale kernel (BoTorch's default since 0.12); lengthscale and
+single-output ``SingleTaskGP`` (:func:`numpy_closure`) or a batched multi-output one, its
+outputs fitted independently as BoTorch does (:func:`numpy_batched_optimizer`), with a
+``Standardize`` (or no) outcome transform, no input transform, a Gaussian likelihood, a
+constant (or zero) mean, and an ARD RBF or Matern-5/2 kernel without a scale kernel
+(BoTorch's default since 0.12); lengthscale and
 noise under ``GreaterThan`` constraints (untransformed, as BoTorch builds them, or
 softplus); priors: LogNormal or Gamma on the lengthscale and on the noise.
 """
@@ -29,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from gpytorch.priors import Prior
     from torch import Tensor
 
-__all__ = ["numpy_closure"]
+__all__ = ["numpy_batched_optimizer", "numpy_closure"]
 
 _SQRT5 = math.sqrt(5.0)
 _LENGTHSCALE, _NOISE, _CONSTANT = "lengthscale", "noise", "constant"
@@ -63,7 +65,7 @@ def numpy_closure(
         pinned mean (:func:`crucible.bo.surrogates.pin_pessimistic_mean`) stays zero.
     """
     spec = _spec(mll)
-    if spec is None:
+    if spec is None or mll.model.num_outputs != 1:
         return None
     torch = require("torch")
     closures = require("botorch.optim.closures")
@@ -94,6 +96,134 @@ def numpy_closure(
         )
 
     return closure
+
+
+def numpy_batched_optimizer(mll: MarginalLogLikelihood) -> Callable[..., Any] | None:
+    """An ``optimizer`` for ``fit_gpytorch_mll`` that fits a multi-output GP in NumPy, or None.
+
+    BoTorch fits the outputs of a batched multi-output ``SingleTaskGP`` independently: one
+    L-BFGS-B problem per output, driven together by ``fmin_l_bfgs_b_batched``, on
+    per-output losses and gradients from a torch forward and backward pass
+    (``_fit_gpytorch_mll_scipy_independent``). The returned optimizer runs the same
+    driver with the same parameters, per-element bounds and options, on each output's
+    NumPy loss and closed-form gradient (:func:`numpy_closure`'s, output by output);
+    where a Cholesky factorisation fails it evaluates BoTorch's own batched closure
+    (which adds jitter) instead. ``fit_gpytorch_mll``'s retries and checks are unchanged.
+
+    Args:
+        mll: An ``ExactMarginalLogLikelihood`` of a supported batched GP (module
+            docstring; several outputs).
+
+    Returns:
+        ``optimizer(mll, closure=None, options=None, **ignored) -> OptimizationResult``,
+        or None for single-output and unsupported models.
+    """
+    spec = _spec(mll)
+    model = mll.model
+    if spec is None or model.num_outputs == 1 or model.train_inputs[0].dim() != 3:
+        return None
+    utils = require("botorch.optim.utils")
+    parameters = {
+        name: p for name, p in utils.get_parameters_and_bounds(mll)[0].items() if p.requires_grad
+    }
+    if _roles(model, parameters) is None:
+        return None
+
+    def optimizer(
+        mll: MarginalLogLikelihood,
+        closure: object = None,
+        options: dict[str, Any] | None = None,
+        **ignored: object,
+    ) -> Any:
+        return _fit_batched(mll, spec, options or {})
+
+    return optimizer
+
+
+#: ``fit_gpytorch_mll`` options that ``fmin_l_bfgs_b_batched`` takes (BoTorch's mapping).
+_OPTIONS = ("maxiter", "maxcor", "ftol", "gtol", "pgtol", "maxls", "factr")
+
+
+class _BatchedLoss:
+    """Per-output NumPy losses and gradients of a batched GP, in BoTorch's batched layout.
+
+    ``loss(x, batch_indices)`` takes the per-output parameter rows that
+    ``fmin_l_bfgs_b_batched`` passes (the layout of BoTorch's
+    ``BatchedNDarrayOptimizationClosure``, kept as :attr:`fallback`) and returns one loss
+    and one gradient row per output, as that closure does.
+    """
+
+    def __init__(self, mll: MarginalLogLikelihood, spec: _Spec) -> None:
+        torch = require("torch")
+        closures = require("botorch.optim.closures")
+        utils = require("botorch.optim.utils")
+        model = mll.model
+        all_parameters, self.bounds = utils.get_parameters_and_bounds(mll)
+        self.parameters = {n: p for n, p in all_parameters.items() if p.requires_grad}
+        roles = _roles(model, self.parameters)
+        assert roles is not None  # checked by numpy_batched_optimizer
+        self.n_outputs = M = int(model.num_outputs)
+        self.batch_shape = torch.Size([M])
+        self.fallback = closures.BatchedNDarrayOptimizationClosure(
+            forward=closures.get_loss_closure(mll),
+            parameters=self.parameters,
+            batch_shape=self.batch_shape,
+        )
+        self.layout, start = [], 0
+        for name, p in self.parameters.items():
+            self.layout.append((roles[name], start, p.numel() // M))
+            start += p.numel() // M
+        X = model.train_inputs[0][0].detach().numpy()
+        self.y = model.train_targets.detach().numpy().reshape(M, -1)
+        n = X.shape[0]
+        self.D2 = ((X[:, None, :] - X[None, :, :]) ** 2).reshape(n * n, -1)
+        self.spec = spec
+        self.pinned = int(getattr(model, "crucible_pinned_outputs", 0))
+
+    def __call__(
+        self, x: np.ndarray, batch_indices: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Losses (``b``) and gradients (``b x p``) of the outputs ``batch_indices``."""
+        rows = range(self.n_outputs) if batch_indices is None else batch_indices
+        values, grads = np.empty(len(x)), np.empty_like(x)
+        for row, j in enumerate(rows):
+            state = {role: x[row, a : a + size] for role, a, size in self.layout}
+            out = _loss_and_grads(self.spec, self.D2, self.y[j], state, j >= self.pinned)
+            if out is None:  # not positive definite: BoTorch's closure adds jitter
+                return self.fallback(x, batch_indices)
+            values[row] = out[0]
+            for role, a, size in self.layout:
+                grads[row, a : a + size] = out[1][role].reshape(-1)
+        return values, grads
+
+
+def _fit_batched(mll: MarginalLogLikelihood, spec: _Spec, options: dict[str, Any]) -> Any:
+    """BoTorch's independent batched fit on NumPy losses (:func:`numpy_batched_optimizer`)."""
+    lbfgsb = require("botorch.optim.batched_lbfgs_b")
+    core = require("botorch.optim.core")
+    numpy_utils = require("botorch.optim.utils.numpy_utils")
+    loss = _BatchedLoss(mll, spec)
+    xs, fs, results = lbfgsb.fmin_l_bfgs_b_batched(
+        func=loss,
+        x0=loss.fallback.state,
+        bounds=numpy_utils.get_per_element_bounds(loss.parameters, loss.bounds, loss.batch_shape),
+        pass_batch_indices=True,
+        **{("pgtol" if k == "gtol" else k): v for k, v in options.items() if k in _OPTIONS},
+    )
+    loss.fallback.state = xs
+    if all(r.get("success", False) for r in results):
+        status = core.OptimizationStatus.SUCCESS
+    elif any(r.get("warnflag", 0) == 1 for r in results):
+        status = core.OptimizationStatus.STOPPED
+    else:
+        status = core.OptimizationStatus.FAILURE
+    return core.OptimizationResult(
+        step=max(r.get("nit", 0) for r in results),
+        fval=float(np.sum(fs)),
+        status=status,
+        message=f"NumPy batched L-BFGS-B: {sum(r.get('success', False) for r in results)}"
+        f"/{len(results)} outputs converged.",
+    )
 
 
 def _roles(model: SingleTaskGP, parameters: dict[str, Tensor]) -> dict[str, str] | None:

@@ -76,6 +76,23 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "get_loss_closure_with_grads",
         ("mll", "parameters", "data_loader"),
     ),
+    # mll.numpy_batched_optimizer: BoTorch's batched closure (its state layout, and the
+    # fallback where the Cholesky factorisation fails) and per-output bounds
+    (
+        "botorch.optim.closures",
+        "BatchedNDarrayOptimizationClosure.__init__",
+        ("self", "forward", "parameters", "batch_shape"),
+    ),
+    (
+        "botorch.optim.closures",
+        "BatchedNDarrayOptimizationClosure.__call__",
+        ("self", "state", "batch_indices", "kwargs"),
+    ),
+    (
+        "botorch.optim.utils.numpy_utils",
+        "get_per_element_bounds",
+        ("parameters", "bounds", "batch_shape"),
+    ),
     # the parameter order of mll.numpy_closure's gradients
     (
         "botorch.optim.utils",
@@ -95,10 +112,12 @@ class Support:
         posterior: :class:`~crucible.bo.fast.posterior.FastPosterior` (mean and variance
             of an eval-mode model) is exact.
         loss: :func:`~crucible.bo.fast.posterior.mll_loss` (torch negative MLL) is exact.
-        numpy_kernel: The single-output model's ARD kernel that the NumPy paths implement
-            (``matern52`` or ``rbf``, optionally under a ``ScaleKernel``); ``None`` else.
+        numpy_kernel: The ARD kernel of each output that the NumPy paths implement
+            (``matern52`` or ``rbf``, optionally under a ``ScaleKernel``; one output or a
+            batch of independent outputs); ``None`` else.
         scaled: ``numpy_kernel`` sits under a ``ScaleKernel``.
-        numpy_loss: :func:`~crucible.bo.fast.mll.numpy_closure` (NumPy negative MLL and
+        numpy_loss: :func:`~crucible.bo.fast.mll.numpy_closure` or, for several outputs,
+            :func:`~crucible.bo.fast.mll.numpy_batched_optimizer` (NumPy negative MLL and
             gradient) is exact.
     """
 
@@ -122,10 +141,11 @@ def model_support(model: object) -> Support:
     homoskedastic Gaussian likelihood, a constant (or zero) mean, no input transform, a
     ``Standardize`` (or no) outcome transform, independent outputs as a model batch,
     kernels built from RBF, Matern (ν = ½, 3/2, 5/2), BoTorch's categorical kernel,
-    ``ScaleKernel``, sums and products. The NumPy paths need a single output and an ARD
-    RBF or Matern-5/2 kernel without ``active_dims``; the NumPy loss also an exact
-    ``SingleTaskGP`` without ``ScaleKernel``, ``GreaterThan`` constraints (untransformed
-    or softplus) on lengthscale and noise, and LogNormal or Gamma priors on them only.
+    ``ScaleKernel``, sums and products. The NumPy paths need an ARD RBF or Matern-5/2
+    kernel without ``active_dims``; the NumPy loss also an exact ``SingleTaskGP`` (one
+    output, or a batch of independent outputs) without ``ScaleKernel``, ``GreaterThan``
+    constraints (untransformed or softplus) on lengthscale and noise, and LogNormal or
+    Gamma priors on them only.
 
     Raises:
         DependencyVersionError: If a BoTorch/GPyTorch internal changed (see
@@ -183,10 +203,8 @@ def _kernel_supported(kernel: Kernel) -> bool:
 
 
 def _numpy_kernel(model: SingleTaskGP) -> tuple[Literal["matern52", "rbf"] | None, bool]:
-    """The ARD kernel of a single-output exact GP that the NumPy paths implement."""
+    """The ARD kernel of each output of an exact GP that the NumPy paths implement."""
     kernels = require("gpytorch").kernels
-    if model.num_outputs != 1:
-        return None, False
     kernel = model.covar_module
     scaled = type(kernel) is kernels.ScaleKernel
     if scaled:
@@ -199,7 +217,7 @@ def _numpy_kernel(model: SingleTaskGP) -> tuple[Literal["matern52", "rbf"] | Non
         kind = "rbf"
     else:
         return None, False
-    n_lengthscales = kernel.lengthscale.reshape(-1).shape[0]
+    n_lengthscales = kernel.lengthscale.shape[-1]  # per output of a batched model
     if kernel.active_dims is not None or n_lengthscales != model.train_inputs[0].shape[-1]:
         return None, False
     return kind, scaled
