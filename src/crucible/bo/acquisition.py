@@ -15,12 +15,17 @@ is ``n x c``, ``X_pending`` is ``p x d`` (suggested, not yet observed).
 | ``ucb`` | ``UpperConfidenceBound`` (q=1), else ``qUpperConfidenceBound`` | yes | no |
 | ``pi`` | ``LogProbabilityOfImprovement`` (q=1), else ``qProbabilityOfImprovement`` | yes | yes |
 | ``kg`` | ``qKnowledgeGradient`` (one-shot) | yes | no |
-| ``lognehvi`` | multi-objective ``qLogNoisyExpectedHypervolumeImprovement`` | yes | yes |
+| ``lognehvi`` | multi-objective ``qLogNoisyExpectedHypervolumeImprovement`` (**) | yes | yes |
 
 (*) With pending points and ``pending_points="believer"`` (one objective, no outcome
 constraints, a model the fast paths support): analytic LogEI on the Kriging-believer
 fantasy model (:meth:`~crucible.bo.fast.FastPosterior.condition_on_mean`), improving on
 the best of the incumbent and the pending points' posterior means.
+
+(**) For q=1 without pending points, with ``fast_posterior`` and a GP the NumPy paths
+support: ``qLogExpectedHypervolumeImprovement`` over the Pareto front of the feasible
+observations, evaluated and optimised in NumPy
+(:mod:`crucible.bo.fast.ehvi`).
 """
 
 from __future__ import annotations
@@ -228,14 +233,15 @@ _NEHVI_ETA, _NEHVI_TAU_MAX = 1e-3, 1e-3
 
 
 def _numpy_logehvi(ctx: AcquisitionContext) -> Any:
-    """BoTorch's qLogEHVI over the posterior-mean front with a NumPy evaluator, or None.
+    """BoTorch's qLogEHVI over the observed front with a NumPy evaluator, or None.
 
-    The front is the Pareto front of the GP's posterior means at the feasible observed
-    points, the plug-in counterpart of qLogNEHVI's integral over the unknown front (and
-    of the single-objective ``posterior_mean`` incumbent): where the GP interpolates
-    (noiseless experiments) it is the observed front. Cells: BoTorch's
-    ``FastNondominatedPartitioning`` against the reference point; values and gradients
-    from :class:`~crucible.bo.fast.ehvi.NumpyLogEHVI`.
+    The improvement is measured against the Pareto front of the feasible observations,
+    as Optuna's ``GPSampler`` and BoTorch's qLogEHVI do, instead of qLogNEHVI's integral
+    over the GP's uncertainty about the front; for noiseless experiments the two agree.
+    A front of the posterior means at the observations (the plug-in counterpart) gave
+    a worse median on the mixed multi-objective benchmark (``benchmarks/LOG.md``). Cells:
+    BoTorch's ``FastNondominatedPartitioning`` against the reference point; values and
+    gradients from :class:`~crucible.bo.fast.ehvi.NumpyLogEHVI`.
     """
     torch = require("torch")
     mo = require("botorch.acquisition.multi_objective.logei")
@@ -243,11 +249,8 @@ def _numpy_logehvi(ctx: AcquisitionContext) -> Any:
     fast = FastPosterior.from_model(ctx.model)
     if fast is None:
         return None
-    with torch.no_grad():
-        baseline = torch.as_tensor(ctx.X_baseline, dtype=torch.float64)
-        mean = fast.mean_variance(baseline[torch.as_tensor(ctx.feasible())])[0]
     ref_point = torch.as_tensor(ctx.ref_point, dtype=torch.float64)
-    front = mean[:, : ctx.n_objectives]
+    front = torch.as_tensor(ctx.Y[ctx.feasible()], dtype=torch.float64)
     partitioning = boxes.FastNondominatedPartitioning(ref_point=ref_point, Y=front)
     acqf = mo.qLogExpectedHypervolumeImprovement(
         ctx.model,

@@ -106,9 +106,10 @@ class Strategy(BaseModel):
         fast_posterior: Use :mod:`crucible.bo.fast`, an exact re-implementation of
             the GP prediction and marginal likelihood without GPyTorch's per-call
             overhead, for analytic acquisitions (q=1; with pending points see
-            ``pending_points``) and for the
-            GP fits (single-output fits with :mod:`crucible.bo.fast.mll`'s NumPy loss
-            and closed-form gradient).
+            ``pending_points``), for several objectives (q=1, nothing pending: LogEHVI
+            over the observed Pareto front in NumPy instead of qLogNEHVI,
+            :mod:`crucible.bo.fast.ehvi`) and for the GP fits (:mod:`crucible.bo.fast.mll`'s
+            NumPy loss and closed-form gradient, one output or several).
         pending_points: How a suggestion accounts for pending points (trials still
             running, or earlier picks of a batch) with one objective and no outcome
             constraints: ``believer`` conditions the fitted GP on them at its posterior
