@@ -107,7 +107,7 @@ class Strategy(BaseModel):
             the GP prediction and marginal likelihood without GPyTorch's per-call
             overhead, for analytic acquisitions (q=1; with pending points see
             ``pending_points``), for several objectives (q=1, nothing pending: LogEHVI
-            over the observed Pareto front in NumPy instead of qLogNEHVI,
+            over the posterior-mean Pareto front in NumPy instead of qLogNEHVI,
             :mod:`crucible.bo.fast.ehvi`) and for the GP fits (:mod:`crucible.bo.fast.mll`'s
             NumPy loss and closed-form gradient, one output or several).
         pending_points: How a suggestion accounts for pending points (trials still

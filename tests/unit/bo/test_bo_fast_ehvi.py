@@ -63,7 +63,7 @@ def test_value_and_gradient_equal_botorch(kernel: str, constrained: bool) -> Non
 
 
 def test_chosen_point_agrees_with_botorch_qlognehvi_on_a_noiseless_case() -> None:
-    """On exact observations the EHVI over the observed front picks qLogNEHVI's point."""
+    """On exact observations the EHVI over the posterior-mean front picks qLogNEHVI's point."""
     grid = np.stack(np.meshgrid(*[np.linspace(0, 1, 41)] * 2), -1).reshape(-1, 2)
     values = []
     for fast in (True, False):
