@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from crucible._imports import require
-from crucible.bo.fast.support import constraint_transform, model_support
+from crucible.bo.fast.support import constraint_transform, model_support, stationary_kernel
 
 if TYPE_CHECKING:
     from botorch.models import SingleTaskGP
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["numpy_batched_optimizer", "numpy_closure"]
 
-_SQRT5 = math.sqrt(5.0)
 _LENGTHSCALE, _NOISE, _CONSTANT = "lengthscale", "noise", "constant"
 
 
@@ -325,12 +324,7 @@ def _kernel(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``K`` (``n x n``) and ``A`` with ``∂K/∂ℓ_j = A ∘ D2_j / ℓ_j³``."""
     r2 = (D2 @ (1.0 / lengthscale**2)).reshape(n, n)
-    if kind == "rbf":
-        K = np.exp(-0.5 * r2)
-        return K, K
-    r = np.sqrt(r2)
-    e = np.exp(-_SQRT5 * r)
-    return (1.0 + _SQRT5 * r + 5.0 / 3.0 * r2) * e, 5.0 / 3.0 * (1.0 + _SQRT5 * r) * e
+    return stationary_kernel(r2, matern=kind != "rbf")
 
 
 def _loss_and_grads(

@@ -19,21 +19,19 @@ Supported where :func:`~crucible.bo.fast.support.model_support` gives a ``numpy_
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from crucible._imports import require
-from crucible.bo.fast.support import model_support
+from crucible.bo.fast.support import model_support, stationary_kernel
 
 if TYPE_CHECKING:
     from crucible.bo.fast.posterior import FastPosterior
 
 __all__ = ["GPMoments", "NumpyGP"]
 
-_SQRT5 = math.sqrt(5.0)
 #: GPyTorch's clamp of the posterior variance (``MultivariateNormal.variance``).
 MIN_VARIANCE = 1e-10
 
@@ -111,16 +109,9 @@ class NumpyGP:
         diff = x[:, None, :] - self.X[None, :, :]  # b x n x d
         scaled = diff * self.inv_ls2[j]
         r2 = np.einsum("bnd,bnd->bn", diff, scaled)
-        if self.matern:
-            r = np.sqrt(r2)
-            e = np.exp(-_SQRT5 * r)
-            k = (1 + _SQRT5 * r + 5.0 / 3.0 * r2) * e
-            dk_factor = -(5.0 / 3.0) * (1 + _SQRT5 * r) * e
-        else:
-            k = np.exp(-0.5 * r2)
-            dk_factor = -k
+        k, a = stationary_kernel(r2, self.matern)
         s = self.outputscale[j]
-        return s * k, (s * dk_factor)[:, :, None] * scaled
+        return s * k, (-s * a)[:, :, None] * scaled
 
     def __call__(self, x: np.ndarray, grad: bool = True) -> GPMoments:
         """Posterior moments at ``x`` (``b x d``); gradients when ``grad``."""

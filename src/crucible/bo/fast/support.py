@@ -14,8 +14,11 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeGuard
+
+import numpy as np
 
 from crucible._imports import require
 from crucible.exceptions import DependencyVersionError
@@ -302,3 +305,21 @@ def verify_internals() -> None:
 def _next_minor(version: str) -> str:
     major, minor = version.split(".")[:2]
     return f"{major}.{int(minor) + 1}"
+
+
+_SQRT5 = math.sqrt(5.0)
+
+
+def stationary_kernel(r2: np.ndarray, matern: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-scale RBF or Matern-5/2 values at squared scaled distances ``r2``, and ``a``.
+
+    ``a = -2 ∂k/∂(r²)``: ``k`` itself for the RBF, ``(5/3)(1 + √5 r) e^(-√5 r)`` for
+    Matern-5/2; the NumPy posterior's input gradients and the NumPy MLL's lengthscale
+    gradients both follow from it.
+    """
+    if not matern:
+        k = np.exp(-0.5 * r2)
+        return k, k
+    r = np.sqrt(r2)
+    e = np.exp(-_SQRT5 * r)
+    return (1.0 + _SQRT5 * r + 5.0 / 3.0 * r2) * e, 5.0 / 3.0 * (1.0 + _SQRT5 * r) * e
