@@ -158,19 +158,22 @@ def _run_crucible(fn: Any, budget: int, seed: int, strategy: dict[str, Any]) -> 
     objectives = [Objective(name=f"f{j}") for j in range(fn.num_objectives)]
     constrained = bool(getattr(fn, "num_constraints", 0))
     constraints = [OutcomeConstraint(metric="slack", operator=">=", bound=0.0)] * constrained
+    options = dict(strategy)
+    centre_first = options.pop("centre_first", False)
     with tempfile.TemporaryDirectory(prefix="bo-moo-") as tmp:
         campaign = Campaign.create(
             "moo",
             space,
             objectives,
             constraints,
-            Strategy(seed=seed, **strategy),
+            Strategy(seed=seed, **options),
             store_url=f"sqlite:///{tmp}/c.db",
         )
+        queued = campaign.enqueue([_centre(space)]) if centre_first else []
         ys, slacks, cpu = [], [], []
         while len(ys) < budget:
             c0 = time.process_time()
-            (trial,) = campaign.suggest(1)
+            (trial,) = [queued.pop()] if queued else campaign.suggest(1)
             cpu.append((time.process_time() - c0, trial.source))
             y, s = evaluate(fn, trial.params)
             values = {f"f{j}": v for j, v in enumerate(y)}
@@ -182,6 +185,16 @@ def _run_crucible(fn: Any, budget: int, seed: int, strategy: dict[str, Any]) -> 
         ref = campaign.reference_point()
     model_cpu = [c for c, source in cpu if source == "model"]
     return {"ys": ys, "slacks": slacks, "cpu_per_ask": _mean(model_cpu), "ref": ref}
+
+
+def _centre(space: dict[str, Any]) -> dict[str, Any]:
+    """The centre of the box, first category (Ax's default design starts there)."""
+    return {
+        name: spec["choices"][0]
+        if spec["type"] == "categorical"
+        else (spec["low"] + spec["high"]) / 2
+        for name, spec in space.items()
+    }
 
 
 def _run_optuna(method: str, fn: Any, budget: int, seed: int) -> dict[str, Any]:
@@ -426,7 +439,12 @@ def main() -> None:
     parser.add_argument("--problems", default="branin_currin,dtlz2")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--strategy", default="{}", help="JSON Strategy overrides (crucible)")
+    parser.add_argument(
+        "--strategy",
+        default="{}",
+        help="JSON Strategy overrides (crucible); "
+        '"centre_first": true evaluates the box centre first, as Ax\'s design does',
+    )
     parser.add_argument("--ax-python", default="")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--plots", default="")

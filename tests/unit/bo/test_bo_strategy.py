@@ -166,3 +166,23 @@ def test_proposals_are_reproducible_whatever_the_global_torch_rng() -> None:
     torch.manual_seed(2)
     propose(problem.space, problem.objectives, [], strategy, points, values, 1, seed=3)
     assert torch.equal(torch.rand(3), expected)  # the caller's random stream is left alone
+
+
+def test_several_objectives_fit_from_scratch_by_default() -> None:
+    problem, points, values = _observed("branin_currin", 10)
+    earlier = propose(
+        problem.space, problem.objectives, [], Strategy(**CHEAP), points[:6], values[:6], 1
+    )
+    assert earlier.hyperparameters is not None
+
+    def hyperparameters(strategy: Strategy, warm: bytes | None) -> bytes | None:
+        return propose(
+            problem.space, problem.objectives, [], strategy, points, values, 1,
+            warm_start=warm, seed=2,
+        ).hyperparameters  # fmt: skip
+
+    cold = hyperparameters(Strategy(**CHEAP), None)
+    assert Strategy().warm_start_for(2) is False and Strategy().warm_start_for(1) is True
+    assert hyperparameters(Strategy(**CHEAP), earlier.hyperparameters) == cold
+    forced = Strategy(warm_start=True, refit_maxiter=1, **CHEAP)
+    assert hyperparameters(forced, earlier.hyperparameters) != cold
