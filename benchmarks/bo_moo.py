@@ -52,6 +52,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bo import parse_seeds, read_records, run_grid  # noqa: E402
+from bobench.adapters.ax_remote import ax_environment  # noqa: E402
 
 RESULTS = HERE / "results" / "tmp" / "bo_moo_runs.jsonl"
 METHODS = ["crucible", "optuna_gp", "nsga2"]
@@ -297,7 +298,8 @@ def _run(job: tuple[str, str, int, dict[str, Any], str]) -> dict[str, Any]:
         out = _run_crucible(fn, spec.budget, seed, strategy)
     elif method == "ax":
         cmd = [ax_python, "-c", _AX_SNIPPET, str(HERE), problem, str(seed)]
-        out = json.loads(subprocess.run(cmd, check=True, capture_output=True).stdout)
+        env = ax_environment(ax_python)
+        out = json.loads(subprocess.run(cmd, check=True, capture_output=True, env=env).stdout)
     else:
         out = _run_optuna(method, fn, spec.budget, seed)
     hv = hv_trace(fn, out["ys"], out["slacks"])

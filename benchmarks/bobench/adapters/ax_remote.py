@@ -16,6 +16,7 @@ generation strategy treats them as pending points (what asynchronous workers see
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,18 @@ _SERVE = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from bobench.adapters.ax_remote import serve; serve()"
 )
+
+
+def ax_environment(python: str) -> dict[str, str]:
+    """The environment for an Ax process: its own BoTorch C++ extension cache.
+
+    BoTorch 0.18 JIT-compiles a fused kernel into ``TORCH_EXTENSIONS_DIR`` (by default
+    ``~/.cache/torch_extensions``, shared) and rebuilds it, minutes of CPU, whenever another
+    environment built it last; Ax's runs get ``<ax venv>/torch_extensions`` unless the
+    variable is set.
+    """
+    venv = Path(python).absolute().parent.parent
+    return {"TORCH_EXTENSIONS_DIR": str(venv / "torch_extensions"), **os.environ}
 
 
 class AxRemote(Optimizer):
@@ -50,6 +63,7 @@ class AxRemote(Optimizer):
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
+            env=ax_environment(python),
         )
         self._keys: dict[int, int] = {}
         self.last_ask_cpu = 0.0
