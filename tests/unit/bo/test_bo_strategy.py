@@ -9,7 +9,8 @@ import pytest
 from crucible.bo.acquisition import ACQUISITIONS, make_acquisition
 from crucible.bo.objectives import Objective
 from crucible.bo.problems import get_problem
-from crucible.bo.strategy import Strategy, propose
+from crucible.bo.strategy import Strategy, fit_warped_surrogate, modelled_outcomes, propose
+from crucible.bo.surrogates import GPSurrogate
 from crucible.design import make_design
 from crucible.exceptions import ConfigurationError, InvalidInputError
 from crucible.space import Space
@@ -168,21 +169,26 @@ def test_proposals_are_reproducible_whatever_the_global_torch_rng() -> None:
     assert torch.equal(torch.rand(3), expected)  # the caller's random stream is left alone
 
 
-def test_several_objectives_fit_from_scratch_by_default() -> None:
+def test_several_objectives_keep_the_likelier_of_a_cold_and_a_warm_fit() -> None:
     problem, points, values = _observed("branin_currin", 10)
     earlier = propose(
         problem.space, problem.objectives, [], Strategy(**CHEAP), points[:6], values[:6], 1
     )
-    assert earlier.hyperparameters is not None
+    X = problem.space.encode(points, "onehot")
+    Y, slack = modelled_outcomes(values, problem.objectives, [])
 
-    def hyperparameters(strategy: Strategy, warm: bytes | None) -> bytes | None:
-        return propose(
-            problem.space, problem.objectives, [], strategy, points, values, 1,
-            warm_start=warm, seed=2,
-        ).hyperparameters  # fmt: skip
+    def fitted(**options: object) -> GPSurrogate:
+        strategy = Strategy(refit_maxiter=1, **CHEAP, **options)  # type: ignore[arg-type]
+        surrogate = fit_warped_surrogate(
+            problem.space, strategy, X, Y, slack, earlier.hyperparameters
+        )[0]
+        assert isinstance(surrogate, GPSurrogate)
+        return surrogate
 
-    cold = hyperparameters(Strategy(**CHEAP), None)
-    assert Strategy().warm_start_for(2) is False and Strategy().warm_start_for(1) is True
-    assert hyperparameters(Strategy(**CHEAP), earlier.hyperparameters) == cold
-    forced = Strategy(warm_start=True, refit_maxiter=1, **CHEAP)
-    assert hyperparameters(forced, earlier.hyperparameters) != cold
+    cold, warm, default = fitted(warm_start=False), fitted(warm_start=True), fitted()
+    evidence = [sum(f.log_evidence(j) for j in range(2)) for f in (cold, warm)]
+    assert cold.hyperparameters() != warm.hyperparameters()
+    likelier = (cold, warm)[int(evidence[1] > evidence[0])]
+    assert default.hyperparameters() == likelier.hyperparameters()
+    assert Strategy().fits_twice(2) and not Strategy().fits_twice(1)
+    assert not Strategy(warm_start=True).fits_twice(2) and Strategy().warm_start_for(1)
