@@ -274,6 +274,9 @@ def fit_surrogate(
 ) -> Surrogate:
     """Fit the strategy's surrogate on encoded ``X`` (``n x d``) and ``outcomes`` (``n x k``).
 
+    ``warm_start``: hyperparameters to start from, or None; the caller resolves
+    ``strategy.warm_start`` (:func:`fit_warped_surrogate`).
+
     ``pessimistic_outputs``: leading outputs whose GP prior mean is pinned at their worst
     value (:func:`crucible.bo.surrogates.pin_pessimistic_mean`); proposals pass the number
     of objectives when ``strategy.prior_mean_for(m) == "worst"``, analysis keeps fitted means.
@@ -293,7 +296,7 @@ def fit_surrogate(
         )
     else:
         surrogate = make_surrogate("rf", seed=strategy.seed)
-    surrogate.fit(X, outcomes, warm_start=warm_start if strategy.warm_start is not False else None)
+    surrogate.fit(X, outcomes, warm_start=warm_start)
     return surrogate
 
 
