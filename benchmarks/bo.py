@@ -58,6 +58,9 @@ PROBLEMS = ["branin", "hartmann6", "ackley5", "mixed", "chartmann6"]
 #: ``bobench/adapters/turbo.py``); ``--problems hartmann6_30,ackley20``.
 HIGH_DIM = ["hartmann6_30", "ackley20"]
 CHECKPOINTS = [25, 50, 100, 150]
+#: Methods that run in Ax's interpreter (``--ax-python``): Ax's default and Ax with SAASBO
+#: (``ax_saasbo``, for the high-dimensional problems; its environment needs ``pyro-ppl``).
+AX_METHODS = ("ax", "ax_saasbo")
 RESULTS = HERE / "results" / "tmp" / "bo_runs.jsonl"
 
 
@@ -66,8 +69,8 @@ def _run(job: tuple[str, str, int, dict[str, Any], str]) -> dict[str, Any]:
     with contextlib.suppress(OSError):
         os.nice(5)
     method, problem, seed, strategy, ax_python = job
-    if method == "ax":
-        return _run_ax(problem, seed, ax_python)
+    if method in AX_METHODS:
+        return _run_ax(problem, seed, ax_python, method)
     from bobench.harness import run_one
 
     extra = {"strategy": strategy} if method == "crucible" and strategy else None
@@ -77,18 +80,22 @@ def _run(job: tuple[str, str, int, dict[str, Any], str]) -> dict[str, Any]:
 _AX_SNIPPET = (
     "import json, sys; sys.path.insert(0, sys.argv[1]); "
     "from bobench.harness import run_one; "
-    "print(json.dumps(run_one('ax', sys.argv[2], int(sys.argv[3]), n_init=8)))"
+    "print(json.dumps(run_one(sys.argv[4], sys.argv[2], int(sys.argv[3]), n_init=8)))"
 )
 
 
-def _run_ax(problem: str, seed: int, ax_python: str) -> dict[str, Any]:
-    """One Ax run in another interpreter (Ax is not a Crucible dependency)."""
+def _run_ax(problem: str, seed: int, ax_python: str, method: str = "ax") -> dict[str, Any]:
+    """One Ax run (``ax`` or ``ax_saasbo``) in another interpreter (Ax is not a Crucible
+    dependency)."""
     import subprocess
+
+    from bobench.adapters.ax_remote import ax_environment
 
     if not ax_python:
         raise SystemExit("method 'ax' needs --ax-python (an interpreter with ax-platform)")
     done = subprocess.run(
-        [ax_python, "-c", _AX_SNIPPET, str(HERE), problem, str(seed)],
+        [ax_python, "-c", _AX_SNIPPET, str(HERE), problem, str(seed), method],
+        env=ax_environment(ax_python),
         capture_output=True,
         text=True,
         check=True,

@@ -24,7 +24,8 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/generator.py [--sections sampling,train,rl,tl,pmo,screen]
         [--seeds 0,1,2] [--pmo-calls 5000] [--oracles qed,zaleplon_mpo,...|all]
-        [--prior PATH]   # pmo and screen sections from another prior (e.g. broad_prior.py's)
+        [--preset oracle]  # PMO runs with the oracle recipe, from its broad prior
+        [--prior PATH]   # pmo and screen sections from another prior
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from crucible.generator.model_io import load_model
 from crucible.generator.oracles import ORACLE_NAMES, build_oracle
 from crucible.generator.pmo import auc_top_k
 from crucible.generator.pretraining import read_smiles_file
-from crucible.generator.recipes import oracle_reinforcement
+from crucible.generator.recipes import oracle_reinforcement, recipe_prior
 from crucible.generator.reinforcement import (
     ReinforcementConfig,
     Stage,
@@ -517,16 +518,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--prior",
         type=Path,
-        default=DEFAULT_PRIOR_PATH,
-        help="prior of the pmo and screen sections (default: the shipped MOSES prior)",
+        default=None,
+        help="prior of the pmo and screen sections (default: the shipped prior of --preset's "
+        "recipe, broad_lstm.prior for oracle; without --preset the MOSES prior)",
     )
     parser.add_argument("--small-steps", type=int, default=400)
     return parser
 
 
+def default_prior(preset: str | None) -> Path:
+    """The prior a run gets without ``--prior``: the preset recipe's shipped prior."""
+    return recipe_prior("oracle") if preset == "oracle" else DEFAULT_PRIOR_PATH
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.prior = args.prior or default_prior(args.preset)
     if not args.prior.is_file():
         parser.error(f"--prior: no file at {str(args.prior)!r}; give a .prior file")
     PMO_RUN.update(prior=args.prior, jsonl=args.jsonl)

@@ -5,12 +5,13 @@ models, similarity, alerts, ...; or a PMO oracle by name), step limits and a tar
 score. The DAP loss, the diversity filter and the inception memory follow REINVENT 4; their
 settings come from a recipe of ``crucible.generator.recipes`` chosen by the objective
 (``rl_recipe="auto"``): one objective per stage (a PMO oracle, one scoring component) →
-``oracle`` (σ 60, Adam 5e-4, inception replay, no filter); several components → ``design``
-(σ 60, Adam 5e-4, scaffold filter, replay). What ``rl`` changes applies on top. Outputs in
-``<artifacts_dir>/generator/reinforcement/<name>/``: ``summary_<stage>.csv`` (REINVENT's
-columns), ``stage_<n>.chkpt``, ``agent.prior``, ``scores.png`` and ``top_scored.csv``.
+``oracle`` (σ 60, Adam 5e-4, inception replay, no filter, the broad prior); several
+components → ``design`` (σ 60, Adam 5e-4, scaffold filter, replay, the MOSES prior). What
+``rl`` changes applies on top. Outputs in ``<artifacts_dir>/generator/reinforcement/<name>/``:
+``summary_<stage>.csv`` (REINVENT's columns), ``stage_<n>.chkpt``, ``agent.prior``,
+``scores.png`` and ``top_scored.csv``.
 
-Run locally (QED on the shipped prior)::
+Run locally (QED from the oracle recipe's broad prior)::
 
     python -m flows.reinforcement_flow
 """
@@ -32,6 +33,7 @@ from crucible.generator.jobs import (
 from crucible.generator.recipes import (
     ReinforcementRecipe,
     recipe_for_objectives,
+    recipe_prior,
     reinforcement_recipe,
 )
 from crucible.generator.reinforcement import ReinforcementConfig, StageConfig
@@ -56,7 +58,8 @@ class ReinforcementFlowConfig(BaseModel):
 
     Attributes:
         name: Output folder name.
-        prior_path: The prior; the shipped one when empty.
+        prior_path: The prior; when empty, the recipe's shipped prior (``oracle``: the broad
+            prior ``broad_lstm.prior``; ``design``/``reinvent4``: ``moses_lstm.prior``).
         agent_path: Starting agent (e.g. a transfer-learned model); the prior when empty.
         stages: Stages in order, each with its scoring configuration.
         rl: Batch size, DAP σ and learning rate, diversity filter, inception, oracle budget:
@@ -96,6 +99,10 @@ class ReinforcementFlowConfig(BaseModel):
             return self.rl_recipe
         return recipe_for_objectives([spec.objective_count for spec in self.stages])
 
+    def prior_file(self) -> str:
+        """The prior: ``prior_path``, or the shipped prior of the recipe."""
+        return self.prior_path or str(recipe_prior(self.recipe()))
+
     def rl_settings(self) -> ReinforcementConfig:
         """The recipe's RL settings with the changes made in ``rl`` applied on top."""
         changes = overrides_of(self.rl, ReinforcementConfig())
@@ -128,10 +135,11 @@ def reinforcement(
         preset: Named starting point (``default``, ``cpu``).
     """
     config = PRESETS.resolve(preset, config)
-    prior, agent = config.prior_path or None, config.agent_path or None
+    prior, agent = config.prior_file(), config.agent_path or None
     out = str(config.folder())
     rl = config.rl_settings()
     print(f"RL recipe {config.recipe()}: {rl.model_dump(exclude={'summary_csv_prefix'})}")
+    print(f"RL prior: {prior}")
     if use_reinvent(config.engine):
         external = reinforce_reinvent(prior, agent, config.stages, rl, out, config.device)
         print(f"RL by external REINVENT 4: agent {external.agent_path}")

@@ -14,6 +14,7 @@ REGISTRY = {
     "optuna_gp": ("optuna_ad", "OptunaGP", {}),
     "optuna_cmaes": ("optuna_ad", "OptunaCMAES", {}),
     "ax": ("ax_ad", "AxDefault", {}),
+    "ax_saasbo": ("ax_ad", "AxSaasbo", {}),
     "botorch_q1": ("botorch_loop", "BoTorchQLogEI", {"q": 1}),
     "botorch_q4": ("botorch_loop", "BoTorchQLogEIBatch4", {"q": 4}),
     "smac_bb": ("smac_ad", "SMACBlackBox", {}),

@@ -23,6 +23,10 @@ from pathlib import Path
 DEFAULT_PRIOR_PATH = (
     Path(__file__).resolve().parent.parent / "resources" / "priors" / ("moses_lstm.prior")
 )
+#: The broader prior of the ``oracle`` RL recipe: the shipped prior fine-tuned on MOSES plus
+#: ChEMBL-derived molecules up to MW 600 (``benchmarks/broad_prior.py``; see
+#: ``resources/priors/README.md``).
+BROAD_PRIOR_PATH = DEFAULT_PRIOR_PATH.with_name("broad_lstm.prior")
 #: The MOSES training subset the default prior was trained on.
 DEFAULT_CORPUS_PATH = (
     Path(__file__).resolve().parent.parent
@@ -31,4 +35,4 @@ DEFAULT_CORPUS_PATH = (
     / ("moses_train_subset.smi.gz")
 )
 
-__all__ = ["DEFAULT_CORPUS_PATH", "DEFAULT_PRIOR_PATH"]
+__all__ = ["BROAD_PRIOR_PATH", "DEFAULT_CORPUS_PATH", "DEFAULT_PRIOR_PATH"]

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from crucible.generator import DEFAULT_PRIOR_PATH
+from crucible.generator import BROAD_PRIOR_PATH, DEFAULT_PRIOR_PATH
 from crucible.generator.model import GenerativeModel
 from crucible.generator.model_io import load_model, save_model
 from crucible.generator.tokenizer import Vocabulary
@@ -111,7 +111,9 @@ def test_generator_prior_option(
     generator_bench: ModuleType, tiny_model: GenerativeModel, tmp_path: Path
 ) -> None:
     parser = generator_bench.build_parser()
-    assert parser.parse_args([]).prior == DEFAULT_PRIOR_PATH
+    assert parser.parse_args([]).prior is None
+    assert generator_bench.default_prior(None) == DEFAULT_PRIOR_PATH
+    assert generator_bench.default_prior("oracle") == BROAD_PRIOR_PATH
     path = save_model(tiny_model, tmp_path / "tiny.prior")
     assert parser.parse_args(["--prior", str(path)]).prior == path
     saved = dict(generator_bench.PMO_RUN)

@@ -3,12 +3,13 @@ import pickle
 import sys
 import types
 import uuid
+from pathlib import Path
 
 import pytest
 import torch
 
 from crucible.exceptions import InvalidInputError, NotFoundError, UnsafeFileError
-from crucible.generator import DEFAULT_PRIOR_PATH
+from crucible.generator import BROAD_PRIOR_PATH, DEFAULT_PRIOR_PATH
 from crucible.generator.model_io import load_model, model_to_dict, read_model_dict, save_model
 
 REINVENT_KEYS = {
@@ -121,15 +122,21 @@ def test_missing_and_foreign_files_get_clear_errors(tmp_path) -> None:
         load_model(tmp_path / "x.pt")
 
 
-def test_shipped_prior_is_reinvent_default_size_and_samples_valid_smiles() -> None:
-    assert DEFAULT_PRIOR_PATH.stat().st_size < 25 * 1024 * 1024
-    data = torch.load(DEFAULT_PRIOR_PATH, weights_only=True)
+@pytest.mark.parametrize(
+    ("path", "min_validity"), [(DEFAULT_PRIOR_PATH, 0.9), (BROAD_PRIOR_PATH, 0.7)]
+)
+def test_shipped_priors_are_reinvent_default_size_and_sample_valid_smiles(
+    path: Path, min_validity: float
+) -> None:
+    assert path.stat().st_size < 25 * 1024 * 1024
+    data = torch.load(path, weights_only=True)
     assert set(data) == REINVENT_KEYS
-    model = load_model(DEFAULT_PRIOR_PATH)
+    model = load_model(path)
     assert model.config.num_layers == 3 and model.config.layer_size == 512
+    assert model.vocabulary.tokens == load_model(DEFAULT_PRIOR_PATH).vocabulary.tokens
     from crucible.generator.chemistry import sample_quality
 
     torch.manual_seed(0)
     quality = sample_quality(model.sample(128, batch_size=128).smiles)
-    assert quality["validity"] >= 0.9
+    assert quality["validity"] >= min_validity
     assert quality["uniqueness"] >= 0.98

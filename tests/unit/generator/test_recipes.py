@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from crucible.exceptions import InvalidInputError
+from crucible.generator import BROAD_PRIOR_PATH, DEFAULT_PRIOR_PATH
 from crucible.generator.jobs import StageSpec, run_reinvent_reinforcement, stage_scorer
 from crucible.generator.oracles import Oracle
 from crucible.generator.recipes import (
@@ -61,6 +62,16 @@ def test_flow_picks_the_design_recipe_for_an_aggregate_and_applies_rl_changes() 
 def test_flow_recipe_can_be_named() -> None:
     config = ReinforcementFlowConfig(stages=[StageSpec(oracle="qed")], rl_recipe="reinvent4")
     assert config.rl_settings() == reinforcement_recipe("reinvent4") == ReinforcementConfig()
+
+
+def test_each_recipe_starts_from_its_shipped_prior_unless_a_prior_is_given() -> None:
+    oracle = ReinforcementFlowConfig(stages=[StageSpec(oracle="mestranol_similarity")])
+    design = ReinforcementFlowConfig(stages=[StageSpec(scoring=TWO_COMPONENTS)])
+    named = ReinforcementFlowConfig(stages=[StageSpec(oracle="qed")], rl_recipe="reinvent4")
+    assert oracle.prior_file() == str(BROAD_PRIOR_PATH)
+    assert design.prior_file() == named.prior_file() == str(DEFAULT_PRIOR_PATH)
+    given = oracle.model_copy(update={"prior_path": str(DEFAULT_PRIOR_PATH)})
+    assert given.prior_file() == str(DEFAULT_PRIOR_PATH)
 
 
 def test_oracle_stage_is_scored_by_the_oracle() -> None:
