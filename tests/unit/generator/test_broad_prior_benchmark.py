@@ -145,4 +145,24 @@ def test_pmo_table_ignores_screening_records(
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     generator_bench.pmo_table(str(path), ["deco_hop"])
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("| deco_hop"))
-    assert "| 0 | 0.650 | 0.650 |" in line
+    assert "| 0 | 0.650 | 0.650 | 0.666 | 0.600 |" in line and "(capped)" in line
+
+
+def test_pmo_table_keeps_the_longest_run_of_each_seed(
+    generator_bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "runs.jsonl"
+    rows = [
+        {"oracle": "median1", "seed": 0, "budget": 10000, "calls": 8000,
+         "auc_top10": {"10000": 0.30}, "cpu_s_per_1000_calls": 30},
+        {"oracle": "median1", "seed": 0, "budget": 10000, "calls": 10010,
+         "auc_top10": {"10000": 0.32}, "cpu_s_per_1000_calls": 40},
+        {"oracle": "median1", "seed": 1, "budget": 10000, "calls": 10001,
+         "auc_top10": {"10000": 0.34}, "cpu_s_per_1000_calls": 40},
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    generator_bench.pmo_table(str(path), ["median1"])
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("| median1"))
+    assert "| 0,1 | 0.320 / 0.340 | 0.330 |" in line and "(capped)" not in line
+    assert "10010 / 10001" in line and "1 oracles run: mean 0.330" in out
