@@ -156,11 +156,16 @@ def _run_crucible(fn: Any, budget: int, seed: int, strategy: dict[str, Any]) -> 
     space: dict[str, Any] = {n: {"type": "continuous", "low": 0.0, "high": 1.0} for n in names}
     if getattr(fn, "categories", None):
         space["c"] = {"type": "categorical", "choices": list(fn.categories)}
-    objectives = [Objective(name=f"f{j}") for j in range(fn.num_objectives)]
-    constrained = bool(getattr(fn, "num_constraints", 0))
-    constraints = [OutcomeConstraint(metric="slack", operator=">=", bound=0.0)] * constrained
     options = dict(strategy)
     centre_first = options.pop("centre_first", False)
+    # diagnostic: the metric's own reference point as the objectives' thresholds
+    thresholds = fn.ref_point.tolist() if options.pop("metric_thresholds", False) else None
+    objectives = [
+        Objective(name=f"f{j}", threshold=thresholds[j] if thresholds else None)
+        for j in range(fn.num_objectives)
+    ]
+    constrained = bool(getattr(fn, "num_constraints", 0))
+    constraints = [OutcomeConstraint(metric="slack", operator=">=", bound=0.0)] * constrained
     with tempfile.TemporaryDirectory(prefix="bo-moo-") as tmp:
         campaign = Campaign.create(
             "moo",
@@ -445,7 +450,8 @@ def main() -> None:
         "--strategy",
         default="{}",
         help="JSON Strategy overrides (crucible); "
-        '"centre_first": true evaluates the box centre first, as Ax\'s design does',
+        '"centre_first": true evaluates the box centre first, as Ax\'s design does; '
+        '"metric_thresholds": true uses the metric\'s reference point as the thresholds',
     )
     parser.add_argument("--ax-python", default="")
     parser.add_argument("--out", default=str(RESULTS))

@@ -431,19 +431,24 @@ class Campaign:
     def _settle_reference(self, conn: Any, trials: Sequence[Trial]) -> np.ndarray | None:
         """The reference point for this step (maximisation convention); None for one objective.
 
-        Thresholds are used where given. Otherwise the stored point is used; when none is
-        stored yet and the initial design is complete (at least ``n_init`` completed
-        trials), it is inferred from the completed trials and stored, inside the
-        caller's locked transaction. Before that, None (the step infers a provisional one).
+        Thresholds are used where given. Otherwise, when none is stored yet and the initial
+        design is complete (at least ``n_init`` completed trials), the point is inferred
+        from the completed trials and stored (the campaign's reported reference), inside
+        the caller's locked transaction; before that, None (the step infers a provisional
+        one). Once stored, the step uses it with ``Strategy.acquisition_reference=
+        "stored"``, and with ``"current"`` (default) a point inferred from the completed
+        trials of this step, which follows the front as it improves.
         """
         if len(self.objectives) < 2:
             return None
+        completed = [t for t in trials if t.status == "completed"]
         stored = self._stored_reference(conn)
         if stored is not None:
+            if self.strategy.acquisition_reference == "current":
+                return self._maximised(self._infer_reference(completed))
             return self._maximised(stored)
         if all(o.threshold is not None for o in self.objectives):
             return self._maximised({o.name: float(o.threshold or 0.0) for o in self.objectives})
-        completed = [t for t in trials if t.status == "completed"]
         if len(completed) < self.strategy.initial_size(self.space):
             return None
         point = self._infer_reference(completed)

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from crucible.bo import Campaign, Objective, Strategy
 from crucible.bo.analysis import hypervolume, pareto_mask
 from crucible.bo.problems import get_problem
-from crucible.bo.store import engine_for
+from crucible.bo.store import engine_for, transaction
 from crucible.bo.strategy import fit_warped_surrogate
 from crucible.bo.surrogates import GPSurrogate
 from crucible.exceptions import InvalidInputError
@@ -139,6 +139,33 @@ def test_reference_point_is_inferred_once_and_stored(tmp_path: Path) -> None:
     assert [provisional["branin"], provisional["currin"]] == pytest.approx(expected.tolist())
     best = campaign.best()
     assert best is not None and best.number in {t.number for t in campaign.pareto_front()}
+
+
+@pytest.mark.parametrize("mode", ["current", "stored"])
+def test_acquisition_reference_follows_the_front_or_stays_stored(
+    tmp_path: Path, mode: str
+) -> None:
+    url = _url(tmp_path)
+    problem = get_problem("branin_currin")
+    objectives = [Objective(name=o.name, direction=o.direction) for o in problem.objectives]
+    strategy = FAST.model_copy(update={"acquisition_reference": mode})
+    campaign = Campaign.create("ar", problem.space, objectives, strategy=strategy, store_url=url)
+    for trial in campaign.suggest(4):
+        campaign.observe(trial.number, problem.evaluator(trial.params))
+    (trial,) = campaign.suggest(1)  # stores the reference point
+    campaign.observe(trial.number, problem.evaluator(trial.params))
+    stored = campaign.reference_point()
+    # a trial at BraninCurrin's Pareto front moves the front's nadir
+    (extra,) = campaign.enqueue([{"x0": 0.5427, "x1": 0.1524}])
+    campaign.observe(extra.number, problem.evaluator(extra.params))
+    with transaction(url) as conn:
+        used = campaign._settle_reference(conn, campaign._read_trials(conn))
+    assert used is not None and campaign.reference_point() == stored
+    expected = campaign._infer_reference(campaign.completed())
+    if mode == "stored":
+        expected = stored
+    assert (-used).tolist() == pytest.approx([expected["branin"], expected["currin"]])
+    assert expected != stored or mode == "stored"
 
 
 def test_thresholds_are_the_reference_and_nothing_is_stored(tmp_path: Path) -> None:
