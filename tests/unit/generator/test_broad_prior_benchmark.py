@@ -132,26 +132,33 @@ def test_generator_rejects_a_missing_prior(
     assert "--prior" in capsys.readouterr().err
 
 
+def _pmo_table(
+    bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture, rows: list[dict], name: str
+) -> tuple[str, str]:
+    """The printed table of ``rows`` (as a records file) and its line for ``name``."""
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    bench.pmo_table(str(path), [name])
+    out = capsys.readouterr().out
+    return out, next(x for x in out.splitlines() if x.startswith(f"| {name}"))
+
+
 def test_pmo_table_ignores_screening_records(
     generator_bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    path = tmp_path / "runs.jsonl"
     rows = [
         {"oracle": "deco_hop", "seed": 0, "budget": 10000, "calls": 8000,
          "auc_top10": {"10000": 0.65}, "cpu_s_per_1000_calls": 36},
         {"section": "screen", "oracle": "deco_hop", "seed": 0, "budget": 10000,
          "calls": 10000, "auc_top10": {"10000": 0.6}},
     ]  # fmt: skip
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    generator_bench.pmo_table(str(path), ["deco_hop"])
-    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("| deco_hop"))
+    _, line = _pmo_table(generator_bench, tmp_path, capsys, rows, "deco_hop")
     assert "| 0 | 0.650 | 0.650 | 0.666 | 0.600 |" in line and "(capped)" in line
 
 
 def test_pmo_table_keeps_the_longest_run_of_each_seed(
     generator_bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    path = tmp_path / "runs.jsonl"
     rows = [
         {"oracle": "median1", "seed": 0, "budget": 10000, "calls": 8000,
          "auc_top10": {"10000": 0.30}, "cpu_s_per_1000_calls": 30},
@@ -160,9 +167,6 @@ def test_pmo_table_keeps_the_longest_run_of_each_seed(
         {"oracle": "median1", "seed": 1, "budget": 10000, "calls": 10001,
          "auc_top10": {"10000": 0.34}, "cpu_s_per_1000_calls": 40},
     ]  # fmt: skip
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    generator_bench.pmo_table(str(path), ["median1"])
-    out = capsys.readouterr().out
-    line = next(x for x in out.splitlines() if x.startswith("| median1"))
+    out, line = _pmo_table(generator_bench, tmp_path, capsys, rows, "median1")
     assert "| 0,1 | 0.320 / 0.340 | 0.330 |" in line and "(capped)" not in line
     assert "10010 / 10001" in line and "1 oracles run: mean 0.330" in out
