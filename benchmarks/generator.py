@@ -558,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def default_prior(preset: str | None) -> Path:
     """The prior a run gets without ``--prior``: the preset recipe's shipped prior."""
-    return recipe_prior("oracle") if preset == "oracle" else DEFAULT_PRIOR_PATH
+    return recipe_prior(preset) if preset else DEFAULT_PRIOR_PATH
 
 
 def main(argv: list[str] | None = None) -> None:
