@@ -35,6 +35,35 @@ def test_every_single_objective_acquisition_proposes_valid_points(acquisition: s
     assert proposal.info["acquisition"] == acquisition
 
 
+def test_auto_acquisition_switches_to_lognei_when_the_gp_sees_noise() -> None:
+    noisy, points, values = _observed("branin_noise20", 24)
+    auto = propose(noisy.space, noisy.objectives, [], Strategy(**CHEAP), points, values, 1)
+    assert auto.info["noise_share"] > 0.1 and auto.info["acquisition"] == "lognei"
+    never = Strategy(noisy_threshold=1.0, **CHEAP)
+    kept = propose(noisy.space, noisy.objectives, [], never, points, values, 1)
+    assert kept.info["acquisition"] == "logei"
+    clean, points, values = _observed("branin", 24)
+    plain = propose(clean.space, clean.objectives, [], Strategy(**CHEAP), points, values, 1)
+    assert plain.info["noise_share"] < 0.1 and plain.info["acquisition"] == "logei"
+    after_noise = propose(
+        clean.space,
+        clean.objectives,
+        [],
+        Strategy(**CHEAP),
+        points,
+        values,
+        1,
+        warm_start=auto.hyperparameters,
+    )  # a campaign that once saw the noise keeps LogNEI
+    assert after_noise.info["noise_share"] < 0.1
+    assert after_noise.info["acquisition"] == "lognei"
+    fixed = Strategy(acquisition="ucb", **CHEAP)
+    assert (
+        "noise_share"
+        not in propose(clean.space, clean.objectives, [], fixed, points, values, 1).info
+    )
+
+
 @pytest.mark.parametrize(
     ("kernel", "model", "encoding"),
     [("onehot", "SingleTaskGP", "onehot"), ("mixed", "MixedSingleTaskGP", "index")],
