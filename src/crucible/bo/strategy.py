@@ -222,16 +222,15 @@ class Strategy(BaseModel):
         )
         return applicable and self.trust_region == "on"
 
-    def acquisition_name(self, n_objectives: int, noise_share: float | None = None) -> str:
+    def acquisition_name(self, n_objectives: int, noisy: bool = False) -> str:
         """The resolved acquisition name.
 
-        ``auto`` is LogNEHVI for several objectives; for one, LogEI, or LogNEI when the GP
-        attributes more than ``noisy_threshold`` of the outcome's variance to noise
-        (``noise_share``, :meth:`crucible.bo.surrogates.GPSurrogate.noise_variance`).
+        ``auto`` is LogNEHVI for several objectives; for one, LogEI, or LogNEI when the
+        measurements are ``noisy`` (the proposal's GP attributes more than
+        ``noisy_threshold`` of the outcome's variance to noise, see :func:`propose`).
         """
         if self.acquisition != "auto":
             return self.acquisition
-        noisy = noise_share is not None and noise_share > self.noisy_threshold
         return "lognei" if n_objectives == 1 and noisy else default_acquisition(n_objectives)
 
 
@@ -544,8 +543,8 @@ def _propose(
     region = None
     if strategy.uses_trust_region(space, len(objectives)):
         region = _trust_region(space, encoding, strategy, X, Y_raw, slack, surrogate)
-    noise_share, decide_by = _noise_share(surrogate, strategy, len(objectives), warm_start)
-    acquisition = make_acquisition(strategy.acquisition_name(len(objectives), decide_by))
+    noise_share, noisy = _noise_check(surrogate, strategy, len(objectives), warm_start)
+    acquisition = make_acquisition(strategy.acquisition_name(len(objectives), noisy))
     ref = None
     if acquisition.multi_objective:
         ref = ref_point if ref_point is not None else reference_point(Y, objectives, slack)
@@ -610,26 +609,26 @@ def _propose(
 _NOISY_KEY = "crucible.noisy"
 
 
-def _noise_share(
+def _noise_check(
     surrogate: Surrogate, strategy: Strategy, n_objectives: int, warm_start: bytes | None
-) -> tuple[float | None, float | None]:
-    """``(fitted share, share to decide by)`` for ``auto`` with one objective and a GP.
+) -> tuple[float | None, bool]:
+    """``(fitted noise share, noisy)`` for ``auto`` with one objective and a GP.
 
-    Both None where ``auto`` does not use them. The share to decide by is the GP's
-    fitted noise share, or 1 once an earlier proposal of the campaign found it above
-    ``noisy_threshold`` (recorded in the warm-start blob): measurement noise is a
-    property of the experiment, so the switch to LogNEI is kept rather than re-decided
-    from an estimate that fluctuates around the threshold.
+    ``(None, False)`` where ``auto`` does not decide by noise. Noisy means the GP's
+    fitted noise share is above ``noisy_threshold``, now or at an earlier proposal of
+    the campaign (recorded in the warm-start blob, read as a share of 1): measurement
+    noise is a property of the experiment, so the switch to LogNEI is kept rather than
+    re-decided from an estimate that fluctuates around the threshold.
     """
     if strategy.acquisition != "auto" or n_objectives != 1 or strategy.surrogate != "gp":
-        return None, None
+        return None, False
     gp = _gp(surrogate)
     fitted = gp.noise_variance(0)
     seen = warm_start is not None and GPSurrogate.read_tag(warm_start, _NOISY_KEY) == 1
-    decide = 1.0 if seen else fitted
-    if decide > strategy.noisy_threshold:
+    noisy = (1.0 if seen else fitted) > strategy.noisy_threshold
+    if noisy:
         gp.tags[_NOISY_KEY] = 1
-    return fitted, decide
+    return fitted, noisy
 
 
 def _trust_region(
