@@ -86,6 +86,22 @@ def _read(api_url: str, deployment: str) -> tuple[Any, Any, Any, Any]:
     return asyncio.run(read())
 
 
+def _configuration(worker: Any, pool: Any, dep: Any, api_url: str) -> Any:
+    """The worker class's job configuration for ``dep``, resolved against the stack's server.
+
+    Resolving a template reads block and variable references through a Prefect client;
+    without the server's URL that client would start an ephemeral server of its own.
+    """
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: AUTH}):
+        return asyncio.run(
+            worker.job_configuration.from_template_and_values(
+                pool.base_job_template, dep.job_variables
+            )
+        )
+
+
 def _prepare(config: Any, api_url: str, run: Any, dep: Any, flow: Any) -> None:
     """``prepare_for_flow_run`` with the settings a worker of this stack runs with."""
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
@@ -142,11 +158,7 @@ def test_docker_worker_builds_a_gpu_container(deployed: str) -> None:
     from prefect_docker.worker import DockerWorker
 
     pool, dep, flow, run = _read(deployed, "molecular-design/molecular-design")
-    config = asyncio.run(
-        DockerWorker.job_configuration.from_template_and_values(
-            pool.base_job_template, dep.job_variables
-        )
-    )
+    config = _configuration(DockerWorker, pool, dep, deployed)
     _prepare(config, deployed, run, dep, flow)
     assert config.image == "crucible:cuda"
     assert config.volumes == ["crucible-home:/var/lib/crucible"]
@@ -183,11 +195,7 @@ def test_kubernetes_worker_builds_a_gpu_job(deployed: str) -> None:
     from prefect_kubernetes.worker import KubernetesWorker
 
     pool, dep, flow, run = _read(deployed, "molecular-design/molecular-design-k8s")
-    config = asyncio.run(
-        KubernetesWorker.job_configuration.from_template_and_values(
-            pool.base_job_template, dep.job_variables
-        )
-    )
+    config = _configuration(KubernetesWorker, pool, dep, deployed)
     _prepare(config, deployed, run, dep, flow)
     pod = config.job_manifest["spec"]["template"]["spec"]
     container = pod["containers"][0]
