@@ -86,28 +86,23 @@ def _read(api_url: str, deployment: str) -> tuple[Any, Any, Any, Any]:
     return asyncio.run(read())
 
 
-def _configuration(worker: Any, pool: Any, dep: Any, api_url: str) -> Any:
-    """The worker class's job configuration for ``dep``, resolved against the stack's server.
+def _configuration(worker: Any, api_url: str, pool: Any, dep: Any, flow: Any, run: Any) -> Any:
+    """The worker class's job configuration for ``run``, as a worker of this stack builds it.
 
-    Resolving a template reads block and variable references through a Prefect client;
-    without the server's URL that client would start an ephemeral server of its own.
+    The template is resolved and ``prepare_for_flow_run`` applied with the stack's server
+    and auth string: resolving reads block and variable references through a Prefect
+    client, which without the server's URL would start an ephemeral server of its own.
     """
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: AUTH}):
-        return asyncio.run(
+        config = asyncio.run(
             worker.job_configuration.from_template_and_values(
                 pool.base_job_template, dep.job_variables
             )
         )
-
-
-def _prepare(config: Any, api_url: str, run: Any, dep: Any, flow: Any) -> None:
-    """``prepare_for_flow_run`` with the settings a worker of this stack runs with."""
-    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
-
-    with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: AUTH}):
         config.prepare_for_flow_run(run, dep, flow)
+    return config
 
 
 def _gpu_deployments() -> list[str]:
@@ -158,8 +153,7 @@ def test_docker_worker_builds_a_gpu_container(deployed: str) -> None:
     from prefect_docker.worker import DockerWorker
 
     pool, dep, flow, run = _read(deployed, "molecular-design/molecular-design")
-    config = _configuration(DockerWorker, pool, dep, deployed)
-    _prepare(config, deployed, run, dep, flow)
+    config = _configuration(DockerWorker, deployed, pool, dep, flow, run)
     assert config.image == "crucible:cuda"
     assert config.volumes == ["crucible-home:/var/lib/crucible"]
     assert config.env["CRUCIBLE_HOME"] == "/var/lib/crucible"
@@ -195,8 +189,7 @@ def test_kubernetes_worker_builds_a_gpu_job(deployed: str) -> None:
     from prefect_kubernetes.worker import KubernetesWorker
 
     pool, dep, flow, run = _read(deployed, "molecular-design/molecular-design-k8s")
-    config = _configuration(KubernetesWorker, pool, dep, deployed)
-    _prepare(config, deployed, run, dep, flow)
+    config = _configuration(KubernetesWorker, deployed, pool, dep, flow, run)
     pod = config.job_manifest["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert container["image"] == "crucible:cuda"
