@@ -4,6 +4,8 @@ constrained and batch proposals, and that BO beats random search on a known opti
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from crucible.bo.acquisition import ACQUISITIONS, make_acquisition
@@ -200,46 +202,50 @@ def test_proposals_are_reproducible_whatever_the_global_torch_rng() -> None:
     assert torch.equal(torch.rand(3), expected)  # the caller's random stream is left alone
 
 
-def test_one_objective_fits_cold_from_high_dim_parameters() -> None:
-    problem, points, values = _observed("ackley20", 12)
+def _refits(name: str, n: int, n_earlier: int, **fixed: object) -> Callable[..., GPSurrogate]:
+    """Fits of ``n`` Sobol points of ``name`` from a proposal's hyperparameters on ``n_earlier``.
+
+    Warm-started fits take one refit step; ``fixed`` and each call's options set the strategy.
+    """
+    problem, points, values = _observed(name, n)
     earlier = propose(
-        problem.space, problem.objectives, [], Strategy(**CHEAP), points[:10], values[:10], 1
-    )
-    X = problem.space.encode(points, "onehot")
-    Y, slack = modelled_outcomes(values, problem.objectives, [])
-
-    def fitted(**options: object) -> bytes:
-        strategy = Strategy(refit_maxiter=1, outcome_warp="none", **CHEAP, **options)  # type: ignore[arg-type]
-        surrogate = fit_warped_surrogate(
-            problem.space, strategy, X, Y, slack, earlier.hyperparameters
-        )[0]
-        assert isinstance(surrogate, GPSurrogate)
-        return surrogate.hyperparameters()
-
-    cold, warm, default = fitted(warm_start=False), fitted(warm_start=True), fitted()
-    assert cold != warm and default == cold
-    assert not Strategy().warm_start_for(1, problem.space)
-    assert Strategy().warm_start_for(1, get_problem("branin").space)
-    assert Strategy(warm_start=True).warm_start_for(1, problem.space)
-    assert not Strategy().warm_start_for(2, get_problem("branin").space)
-
-
-def test_several_objectives_keep_the_likelier_of_a_cold_and_a_warm_fit() -> None:
-    problem, points, values = _observed("branin_currin", 10)
-    earlier = propose(
-        problem.space, problem.objectives, [], Strategy(**CHEAP), points[:6], values[:6], 1
+        problem.space,
+        problem.objectives,
+        [],
+        Strategy(**CHEAP),
+        points[:n_earlier],
+        values[:n_earlier],
+        1,
     )
     X = problem.space.encode(points, "onehot")
     Y, slack = modelled_outcomes(values, problem.objectives, [])
 
     def fitted(**options: object) -> GPSurrogate:
-        strategy = Strategy(refit_maxiter=1, **CHEAP, **options)  # type: ignore[arg-type]
+        strategy = Strategy(refit_maxiter=1, **CHEAP, **fixed, **options)  # type: ignore[arg-type]
         surrogate = fit_warped_surrogate(
             problem.space, strategy, X, Y, slack, earlier.hyperparameters
         )[0]
         assert isinstance(surrogate, GPSurrogate)
         return surrogate
 
+    return fitted
+
+
+def test_one_objective_fits_cold_from_high_dim_parameters() -> None:
+    fitted = _refits("ackley20", 12, 10, outcome_warp="none")
+    cold, warm, default = (
+        f.hyperparameters() for f in (fitted(warm_start=False), fitted(warm_start=True), fitted())
+    )
+    assert cold != warm and default == cold
+    space, small = get_problem("ackley20").space, get_problem("branin").space
+    assert not Strategy().warm_start_for(1, space)
+    assert Strategy().warm_start_for(1, small)
+    assert Strategy(warm_start=True).warm_start_for(1, space)
+    assert not Strategy().warm_start_for(2, small)
+
+
+def test_several_objectives_keep_the_likelier_of_a_cold_and_a_warm_fit() -> None:
+    fitted = _refits("branin_currin", 10, 6)
     cold, warm, default = fitted(warm_start=False), fitted(warm_start=True), fitted()
     evidence = [sum(f.log_evidence(j) for j in range(2)) for f in (cold, warm)]
     assert cold.hyperparameters() != warm.hyperparameters()
