@@ -204,7 +204,7 @@ class Strategy(BaseModel):
         """
         if self.warm_start is not None:
             return self.warm_start
-        return n_objectives == 1 and len(space.tunable) < HIGH_DIM
+        return n_objectives == 1 and not is_high_dim(space)
 
     def fits_twice(self, n_objectives: int) -> bool:
         """Whether a proposal fits the GP cold and warm and keeps the higher likelihood.
@@ -223,7 +223,7 @@ class Strategy(BaseModel):
         regret (0.0017 vs 0.0022, 2.63 vs 2.93, 10 seeds; ``benchmarks/LOG.md``) for
         0.14 instead of 0.09 CPU-s per suggestion.
         """
-        high = len(space.tunable) >= HIGH_DIM
+        high = is_high_dim(space)
         restarts = self.num_restarts or (10 if high else 3)
         raw = self.raw_samples or (1024 if high else 256)
         return restarts, raw
@@ -248,8 +248,15 @@ class Strategy(BaseModel):
 
 
 #: From this many tunable parameters the optimiser's default effort is higher
-#: (:meth:`Strategy.optimizer_effort`); measured at 20 and 30, not between 7 and 19.
+#: (:meth:`Strategy.optimizer_effort`) and one objective's GP fits start from BoTorch's
+#: initial values (:meth:`Strategy.warm_start_for`); measured at 20 and 30, not between 7
+#: and 19.
 HIGH_DIM = 20
+
+
+def is_high_dim(space: Space) -> bool:
+    """Whether ``space`` has at least :data:`HIGH_DIM` tunable parameters."""
+    return len(space.tunable) >= HIGH_DIM
 
 
 @dataclass
